@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/lanyard/lanyard/internal/app"
+	"github.com/lanyard/lanyard/internal/config"
+	"github.com/lanyard/lanyard/internal/store"
+)
+
+const usage = `usage: lanyard [command]
+
+commands:
+  serve                 serve the API (the default)
+  store                 run only the embedded MongoDB-protocol store, for several serve processes to share
+  admin promote EMAIL   make the user with this email an admin
+  version               print the version
+
+Configuration comes from the environment; see the README.`
+
+// run is the whole program. It reads nothing global: arguments, environment and
+// output streams are parameters, so tests can run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "lanyard", version())
+		return nil
+	case "help", "--help", "-h":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log := newLogger(cfg, stderr)
+	switch {
+	case cmd == "serve" && len(args) == 0:
+		return serve(ctx, cfg, log, stdout)
+	case cmd == "store" && len(args) == 0:
+		return runStore(ctx, cfg, log)
+	case cmd == "admin" && len(args) == 2 && args[0] == "promote":
+		return promote(ctx, cfg, log, args[1], stdout)
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// storeLogger quiets FerretDB, which logs every connection and every failed command
+// (a duplicate email is one, and so is the driver's endSessions at disconnect).
+func storeLogger(cfg config.Config, log *slog.Logger) *slog.Logger {
+	if cfg.LogLevel <= slog.LevelDebug {
+		return log.With("component", "store")
+	}
+	return slog.New(levelFloor{log.Handler(), slog.LevelError}).With("component", "store")
+}
+
+// levelFloor drops records below min, also in the loggers derived from it.
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h levelFloor) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelFloor{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h levelFloor) WithGroup(name string) slog.Handler {
+	return levelFloor{h.Handler.WithGroup(name), h.min}
+}
+
+// openStore returns the URI to use: MONGODB_URI, or an embedded store it starts.
+// stopStore is never nil.
+func openStore(cfg config.Config, log *slog.Logger, addr string) (uri string, stopStore func(), err error) {
+	if cfg.MongoURI != "" {
+		return cfg.MongoURI, func() {}, nil
+	}
+	e, err := store.StartEmbedded(store.EmbeddedOptions{
+		Dir: cfg.DataDir, Addr: addr, PostgreSQLURL: cfg.StorePostgre, Logger: storeLogger(cfg, log),
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("LANYARD_STORE_ADDR: cannot start the embedded store: %w", err)
+	}
+	log.Info("embedded store started", "uri", e.URI(), "data_dir", cfg.DataDir)
+	return e.URI(), e.Stop, nil
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	uri, stopStore, err := openStore(cfg, log, cfg.StoreAddr)
+	if err != nil {
+		return err
+	}
+	defer stopStore()
+	a, err := app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version()})
+	if err != nil {
+		return err
+	}
+	defer a.Close(context.Background())
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("LANYARD_ADDR: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("serving", "addr", "http://"+ln.Addr().String(), "version", version())
+	fmt.Fprintf(stdout, "lanyard listening on http://%s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	a.Handler.ShuttingDown()
+	// The serving context is already cancelled; shutdown gets its own deadline.
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func runStore(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if cfg.MongoURI != "" {
+		return errors.New("MONGODB_URI: lanyard store runs the embedded store; unset MONGODB_URI")
+	}
+	_, stopStore, err := openStore(cfg, log, cfg.StoreAddr)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stopStore()
+	return nil
+}
+
+func promote(ctx context.Context, cfg config.Config, log *slog.Logger, email string, stdout io.Writer) error {
+	uri := cfg.MongoURI
+	stopStore := func() {}
+	if uri == "" {
+		// A running server owns the data dir and its store: use that store if it
+		// answers, otherwise open the data dir here on a free port.
+		uri = "mongodb://" + cfg.StoreAddr + "/"
+		if !reachable(cfg.StoreAddr) {
+			var err error
+			if uri, stopStore, err = openStore(cfg, log, "127.0.0.1:0"); err != nil {
+				return err
+			}
+		}
+	}
+	defer stopStore()
+	a, err := app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version()})
+	if err != nil {
+		return err
+	}
+	defer a.Close(context.Background())
+	u, err := a.Accounts.Promote(ctx, email)
+	if err != nil {
+		return fmt.Errorf("admin promote: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s (%s) is now an admin\n", u.Email, u.ID.Hex())
+	return nil
+}
+
+func reachable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}

@@ -1,0 +1,224 @@
+// Package account owns users: registration, profile changes and promotion to admin.
+// It validates every rule of the contract itself, so any caller (HTTP or the command
+// line) gets the same checks, all problems at once.
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lanyard/lanyard"
+	"github.com/lanyard/lanyard/internal/password"
+	"github.com/lanyard/lanyard/internal/store"
+)
+
+// Service registers and changes accounts.
+type Service struct {
+	st     *store.Store
+	hasher *password.Hasher
+	now    func() time.Time
+}
+
+// New returns a Service. now may be nil (time.Now).
+func New(st *store.Store, hasher *password.Hasher, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, hasher: hasher, now: now}
+}
+
+// Registration is a sign-up request. Optional fields are nil when not given.
+type Registration struct {
+	Email, Password                        string
+	Username, FirstName, LastName, Contact *string
+	Birthday                               *string
+}
+
+// Register validates r, hashes the password and stores the user. A taken email or
+// username is a *lanyard.ConflictError naming the field; the unique indexes decide.
+func (s *Service) Register(ctx context.Context, r Registration) (store.User, error) {
+	now := store.Millis(s.now())
+	u := store.User{
+		ID:        store.NewObjectID(),
+		Email:     NormalizeEmail(r.Email),
+		Role:      store.RoleUser,
+		Status:    store.StatusActive,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	var p problems
+	p.add("email", checkEmail(u.Email))
+	if r.Username != nil {
+		u.Username = *r.Username
+		u.UsernameKey = strings.ToLower(u.Username)
+		p.add("username", checkUsername(u.Username))
+	}
+	p.add("password", CheckPassword(r.Password, u.Email, u.Username))
+	s.applyProfile(&p, &u, r.FirstName, r.LastName, r.Contact, r.Birthday, now)
+	if err := p.err(); err != nil {
+		return store.User{}, err
+	}
+	hash, err := s.hasher.Hash(ctx, r.Password)
+	if err != nil {
+		return store.User{}, fmt.Errorf("register: %w", hashErr(err))
+	}
+	u.PasswordHash = hash
+	if err := s.st.InsertUser(ctx, &u); err != nil {
+		return store.User{}, fmt.Errorf("register: %w", conflict(err))
+	}
+	return u, nil
+}
+
+// applyProfile validates and sets the optional profile fields that are given.
+func (s *Service) applyProfile(p *problems, u *store.User, first, last, contact, birthday *string, now time.Time) {
+	if first != nil {
+		u.FirstName = *first
+		p.add("first_name", checkName(*first))
+	}
+	if last != nil {
+		u.LastName = *last
+		p.add("last_name", checkName(*last))
+	}
+	if contact != nil {
+		c, msg := normalizeContact(*contact)
+		u.Contact = c
+		p.add("contact", msg)
+	}
+	if birthday != nil {
+		u.Birthday = *birthday
+		p.add("birthday", checkBirthday(*birthday, now))
+	}
+}
+
+// Get loads a user by id; a malformed or unknown id is lanyard.ErrNotFound.
+func (s *Service) Get(ctx context.Context, id string) (store.User, error) {
+	oid, err := store.ParseID(id)
+	if err != nil {
+		return store.User{}, err
+	}
+	u, err := s.st.UserByID(ctx, oid)
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
+// Field is one field of a partial update: absent (zero), set to Value, or removed (Null).
+type Field struct {
+	Set   bool
+	Null  bool
+	Value string
+}
+
+// Patch is a partial profile update. Changing Email requires CurrentPassword.
+type Patch struct {
+	Username, FirstName, LastName, Contact, Birthday, Email Field
+	CurrentPassword                                         *string
+}
+
+// Update applies p to user u and returns the user as stored afterwards.
+func (s *Service) Update(ctx context.Context, u store.User, p Patch) (store.User, error) {
+	now := s.now()
+	var pr problems
+	change := store.UserChange{Set: map[string]any{}}
+	opt := func(f Field, name string, check func(string) (string, string)) {
+		switch {
+		case f.Null:
+			change.Unset = append(change.Unset, name)
+		case f.Set:
+			v, msg := check(f.Value)
+			pr.add(name, msg)
+			change.Set[name] = v
+		}
+	}
+	plain := func(check func(string) string) func(string) (string, string) {
+		return func(v string) (string, string) { return v, check(v) }
+	}
+	opt(p.FirstName, "first_name", plain(checkName))
+	opt(p.LastName, "last_name", plain(checkName))
+	opt(p.Contact, "contact", normalizeContact)
+	opt(p.Birthday, "birthday", plain(func(v string) string { return checkBirthday(v, now) }))
+	opt(p.Username, "username", plain(checkUsername))
+	if p.Username.Null {
+		change.Unset = append(change.Unset, "username_key")
+	} else if p.Username.Set {
+		change.Set["username_key"] = strings.ToLower(p.Username.Value)
+	}
+	switch {
+	case p.Email.Null:
+		pr.add("email", "cannot be removed")
+	case p.Email.Set:
+		email := NormalizeEmail(p.Email.Value)
+		pr.add("email", checkEmail(email))
+		change.Set["email"] = email
+		if p.CurrentPassword == nil || *p.CurrentPassword == "" {
+			pr.add("current_password", "is required to change the email")
+		}
+	}
+	if err := pr.err(); err != nil {
+		return store.User{}, err
+	}
+	if _, ok := change.Set["email"]; ok {
+		if err := s.CheckPassword(ctx, u, *p.CurrentPassword); err != nil {
+			return store.User{}, err
+		}
+	}
+	out, err := s.st.UpdateUser(ctx, u.ID, change, now)
+	if err != nil {
+		return store.User{}, fmt.Errorf("update user: %w", conflict(err))
+	}
+	return out, nil
+}
+
+// CheckPassword verifies the user's current password; a mismatch is an
+// InvalidError on current_password (the caller is already authenticated, so this
+// reveals nothing about which accounts exist).
+func (s *Service) CheckPassword(ctx context.Context, u store.User, pw string) error {
+	ok, _, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
+	if err != nil && !errors.Is(err, password.ErrMalformed) {
+		return fmt.Errorf("check password: %w", hashErr(err))
+	}
+	if !ok {
+		e := &lanyard.InvalidError{}
+		e.Add("current_password", "is not correct")
+		return e
+	}
+	return nil
+}
+
+// Promote makes the user with this email an admin.
+func (s *Service) Promote(ctx context.Context, email string) (store.User, error) {
+	u, err := s.st.UserByEmail(ctx, NormalizeEmail(email))
+	if err != nil {
+		return store.User{}, fmt.Errorf("promote: %w", err)
+	}
+	u, err = s.st.UpdateUser(ctx, u.ID, store.UserChange{Set: map[string]any{"role": store.RoleAdmin}}, s.now())
+	if err != nil {
+		return store.User{}, fmt.Errorf("promote: %w", err)
+	}
+	return u, nil
+}
+
+// conflict turns a store duplicate into the domain conflict naming the fields.
+func conflict(err error) error {
+	var d *store.DuplicateError
+	if !errors.As(err, &d) {
+		return err
+	}
+	c := &lanyard.ConflictError{Message: "already taken"}
+	for _, k := range d.Keys {
+		c.Fields = append(c.Fields, lanyard.FieldError{Location: k, Message: "is already taken"})
+	}
+	return c
+}
+
+// hashErr maps the hasher's saturation onto the domain's busy kind.
+func hashErr(err error) error {
+	if errors.Is(err, password.ErrBusy) {
+		return errors.Join(lanyard.ErrBusy, err)
+	}
+	return err
+}

@@ -1,0 +1,125 @@
+package account
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/lanyard/lanyard"
+	"github.com/lanyard/lanyard/internal/password"
+)
+
+var (
+	usernameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$`)
+	domainRE   = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+)
+
+// NormalizeEmail trims and lower-cases an email, the form in which it is stored and
+// compared.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// checkEmail reports why a normalised email is not a plausible address, or "".
+func checkEmail(e string) string {
+	if e == "" {
+		return "is required"
+	}
+	if len(e) > 254 {
+		return "must be at most 254 characters"
+	}
+	at := strings.LastIndexByte(e, '@')
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Address != e || addr.Name != "" || at < 1 || at > 64 || !domainRE.MatchString(e[at+1:]) {
+		return "must be an email address such as ada@example.com"
+	}
+	return ""
+}
+
+func checkUsername(u string) string {
+	if !usernameRE.MatchString(u) {
+		return "must be 3-32 characters of letters, digits, '_', '.' or '-', starting with a letter or digit"
+	}
+	return ""
+}
+
+// CheckPassword reports why a new password is not acceptable for an account with this
+// email and username, or "".
+func CheckPassword(pw, email, username string) string {
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case pw == "":
+		return "is required"
+	case n < 8:
+		return "must be at least 8 characters"
+	case n > 128:
+		return "must be at most 128 characters"
+	case password.IsCommon(pw):
+		return "is too common; choose a less guessable password"
+	case strings.EqualFold(pw, email) || (username != "" && strings.EqualFold(pw, username)):
+		return "must not be the same as the email or username"
+	}
+	return ""
+}
+
+func checkName(s string) string {
+	if s == "" || strings.TrimSpace(s) == "" {
+		return "must not be empty"
+	}
+	if utf8.RuneCountInString(s) > 100 {
+		return "must be at most 100 characters"
+	}
+	if !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return "must not contain control characters"
+	}
+	return ""
+}
+
+// normalizeContact returns a phone number as '+' and digits, or a reason it is not one.
+func normalizeContact(s string) (string, string) {
+	const msg = "must be a phone number of 7-15 digits, optionally starting with '+'"
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "+")
+	var b strings.Builder
+	b.WriteByte('+')
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '(' || r == ')':
+		default:
+			return "", msg
+		}
+	}
+	if d := b.Len() - 1; d < 7 || d > 15 {
+		return "", msg
+	}
+	return b.String(), ""
+}
+
+var earliestBirthday = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func checkBirthday(s string, now time.Time) string {
+	d, err := time.Parse(time.DateOnly, s)
+	switch {
+	case err != nil || len(s) != 10:
+		return "must be a real date written YYYY-MM-DD"
+	case d.Before(earliestBirthday):
+		return "must not be before 1900-01-01"
+	case d.After(now.UTC()):
+		return "must not be in the future"
+	}
+	return ""
+}
+
+// problems collects field errors under their field names.
+type problems struct{ e lanyard.InvalidError }
+
+func (p *problems) add(field, msg string) {
+	if msg != "" {
+		p.e.Add(field, msg)
+	}
+}
+
+func (p *problems) err() error { return p.e.Err() }

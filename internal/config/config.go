@@ -1,0 +1,265 @@
+// Package config turns the environment into a validated Config. It is the only place
+// that knows the variable names; nothing else reads the environment.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the service can be told from outside.
+type Config struct {
+	Addr         string // LANYARD_ADDR
+	MongoURI     string // MONGODB_URI; empty → the embedded store
+	DB           string // LANYARD_DB
+	DataDir      string // LANYARD_DATA_DIR
+	StoreAddr    string // LANYARD_STORE_ADDR
+	StorePostgre string // LANYARD_STORE_POSTGRESQL_URL
+
+	// JWTSecret and DataKey are nil when not given; with the embedded store they are
+	// then generated into DataDir (see keyfile), with MONGODB_URI Load refuses to start.
+	JWTSecret Secret // LANYARD_JWT_SECRET
+	DataKey   Secret // LANYARD_DATA_KEY
+
+	Issuer     string        // LANYARD_ISSUER
+	AccessTTL  time.Duration // LANYARD_ACCESS_TTL
+	RefreshTTL time.Duration // LANYARD_REFRESH_TTL
+
+	RelationsFile     string         // LANYARD_RELATIONS_FILE
+	LoginFailureLimit int            // LANYARD_LOGIN_FAILURE_LIMIT
+	RegisterLimit     int            // LANYARD_REGISTER_LIMIT
+	HashConcurrency   int            // LANYARD_HASH_CONCURRENCY
+	TrustedProxies    []netip.Prefix // LANYARD_TRUSTED_PROXIES
+	CORSOrigins       []string       // LANYARD_CORS_ORIGINS
+
+	LogLevel  slog.Level // LANYARD_LOG_LEVEL
+	LogFormat string     // LANYARD_LOG_FORMAT: text or json
+}
+
+// Secret is key material. It formats as [redacted] in logs and %v so that a careless
+// log line cannot leak it.
+type Secret []byte
+
+// LogValue implements slog.LogValuer.
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// String implements fmt.Stringer.
+func (Secret) String() string { return "[redacted]" }
+
+// Load reads every variable through getenv and validates it. All problems are reported
+// at once, one line each, naming the variable.
+func Load(getenv func(string) string) (Config, error) {
+	l := loader{getenv: getenv}
+	c := Config{
+		Addr:              l.hostPort("LANYARD_ADDR", "127.0.0.1:8080", false),
+		MongoURI:          l.mongoURI("MONGODB_URI"),
+		DB:                l.dbName("LANYARD_DB", "lanyard"),
+		DataDir:           l.str("LANYARD_DATA_DIR", "./lanyard-data"),
+		StoreAddr:         l.hostPort("LANYARD_STORE_ADDR", "127.0.0.1:27018", true),
+		StorePostgre:      l.str("LANYARD_STORE_POSTGRESQL_URL", ""),
+		JWTSecret:         l.secret("LANYARD_JWT_SECRET", 32, 0),
+		DataKey:           l.secret("LANYARD_DATA_KEY", 32, 32),
+		Issuer:            l.str("LANYARD_ISSUER", "lanyard"),
+		AccessTTL:         l.duration("LANYARD_ACCESS_TTL", 15*time.Minute),
+		RefreshTTL:        l.duration("LANYARD_REFRESH_TTL", 720*time.Hour),
+		RelationsFile:     l.str("LANYARD_RELATIONS_FILE", ""),
+		LoginFailureLimit: l.positiveInt("LANYARD_LOGIN_FAILURE_LIMIT", 10),
+		RegisterLimit:     l.positiveInt("LANYARD_REGISTER_LIMIT", 20),
+		HashConcurrency:   l.positiveInt("LANYARD_HASH_CONCURRENCY", runtime.NumCPU()),
+		TrustedProxies:    l.prefixes("LANYARD_TRUSTED_PROXIES"),
+		CORSOrigins:       l.origins("LANYARD_CORS_ORIGINS"),
+		LogLevel:          l.level("LANYARD_LOG_LEVEL"),
+		LogFormat:         l.oneOf("LANYARD_LOG_FORMAT", "text", "text", "json"),
+	}
+	if c.MongoURI != "" {
+		// Instances sharing a MongoDB must share keys, so none may invent its own.
+		if c.JWTSecret == nil && getenv("LANYARD_JWT_SECRET") == "" {
+			l.fail("LANYARD_JWT_SECRET", "required when MONGODB_URI is set (base64 of at least 32 bytes, the same for every instance)")
+		}
+		if c.DataKey == nil && getenv("LANYARD_DATA_KEY") == "" {
+			l.fail("LANYARD_DATA_KEY", "required when MONGODB_URI is set (base64 of exactly 32 bytes, the same for every instance)")
+		}
+	}
+	if c.AccessTTL > 24*time.Hour {
+		l.fail("LANYARD_ACCESS_TTL", "must be at most 24h; access tokens are meant to be short-lived")
+	}
+	if c.RefreshTTL < c.AccessTTL {
+		l.fail("LANYARD_REFRESH_TTL", "must not be shorter than LANYARD_ACCESS_TTL")
+	}
+	return c, errors.Join(l.errs...)
+}
+
+type loader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (l *loader) fail(name, msg string) {
+	l.errs = append(l.errs, fmt.Errorf("%s: %s", name, msg))
+}
+
+func (l *loader) str(name, def string) string {
+	if v := strings.TrimSpace(l.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (l *loader) hostPort(name, def string, loopback bool) string {
+	v := l.str(name, def)
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		l.fail(name, fmt.Sprintf("%q is not host:port", v))
+		return v
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		l.fail(name, fmt.Sprintf("%q has an invalid port", v))
+	}
+	if loopback {
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			l.fail(name, fmt.Sprintf("%q must be a loopback address: the embedded store has no authentication", v))
+		}
+	}
+	return v
+}
+
+func (l *loader) mongoURI(name string) string {
+	v := l.str(name, "")
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") || u.Host == "" {
+		// The value may hold a password, so it is never echoed.
+		l.fail(name, "must be a mongodb:// or mongodb+srv:// URI")
+	}
+	return v
+}
+
+func (l *loader) dbName(name, def string) string {
+	v := l.str(name, def)
+	if len(v) > 63 || strings.ContainsAny(v, `/\. "$*<>:|?`) {
+		l.fail(name, fmt.Sprintf("%q is not a valid database name", v))
+	}
+	return v
+}
+
+func (l *loader) secret(name string, minLen, exactLen int) Secret {
+	v := strings.TrimSpace(l.getenv(name))
+	if v == "" {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		b, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(v, "="))
+	}
+	switch {
+	case err != nil:
+		l.fail(name, "is not valid base64")
+		return nil
+	case exactLen > 0 && len(b) != exactLen:
+		l.fail(name, fmt.Sprintf("must decode to exactly %d bytes, got %d", exactLen, len(b)))
+		return nil
+	case len(b) < minLen:
+		l.fail(name, fmt.Sprintf("must decode to at least %d bytes, got %d", minLen, len(b)))
+		return nil
+	}
+	return b
+}
+
+func (l *loader) duration(name string, def time.Duration) time.Duration {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		l.fail(name, fmt.Sprintf("%q is not a positive Go duration such as 15m or 720h", v))
+		return def
+	}
+	return d
+}
+
+func (l *loader) positiveInt(name string, def int) int {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		l.fail(name, fmt.Sprintf("%q is not a positive integer", v))
+		return def
+	}
+	return n
+}
+
+func (l *loader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range splitList(l.getenv(name)) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				l.fail(name, fmt.Sprintf("%q is not a CIDR such as 10.0.0.0/8", f))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
+func (l *loader) origins(name string) []string {
+	var out []string
+	for _, f := range splitList(l.getenv(name)) {
+		u, err := url.Parse(f)
+		if f != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/")) {
+			l.fail(name, fmt.Sprintf("%q is not an origin such as https://app.example.com", f))
+			continue
+		}
+		out = append(out, strings.TrimSuffix(f, "/"))
+	}
+	return out
+}
+
+func (l *loader) level(name string) slog.Level {
+	var lv slog.Level
+	v := l.str(name, "info")
+	if err := lv.UnmarshalText([]byte(v)); err != nil {
+		l.fail(name, fmt.Sprintf("%q is not one of debug, info, warn, error", v))
+		return slog.LevelInfo
+	}
+	return lv
+}
+
+func (l *loader) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(l.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	l.fail(name, fmt.Sprintf("%q is not one of %s", v, strings.Join(allowed, ", ")))
+	return def
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/lanyard/lanyard"
+	"github.com/lanyard/lanyard/internal/session"
+)
+
+type principalKey struct{}
+
+// authenticate is the middleware of every operation that needs a bearer token: it
+// verifies the token and loads the user once, for the handler to use.
+func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	tok, ok := bearerToken(ctx.Header("Authorization"))
+	if !ok {
+		s.fail(ctx, lanyard.ErrUnauthorized)
+		return
+	}
+	p, err := s.sessions.Authenticate(ctx.Context(), tok)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	next(huma.WithValue(ctx, principalKey{}, p))
+}
+
+// fail writes err through the one error mapping.
+func (s *Server) fail(ctx huma.Context, err error) {
+	_ = huma.WriteErr(s.api, ctx, http.StatusInternalServerError, "", err)
+}
+
+func bearerToken(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(h, " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", false
+	}
+	return tok, true
+}
+
+// principal is the authenticated caller; only operations behind authenticate call it.
+func principal(ctx context.Context) session.Principal {
+	p, _ := ctx.Value(principalKey{}).(session.Principal)
+	return p
+}
+
+// clientOf describes the caller for the session record.
+func clientOf(ctx context.Context) session.Client {
+	if st := stateOf(ctx); st != nil {
+		return session.Client{IP: st.ip, UserAgent: st.userAgent}
+	}
+	return session.Client{}
+}

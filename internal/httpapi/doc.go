@@ -1,0 +1,18 @@
+package httpapi
+
+// apiDescription is the OpenAPI description: the choices the contract leaves open.
+const apiDescription = `Lanyard is an account service: registration, login, sessions and profiles on MongoDB.
+
+Choices worth knowing:
+- Errors are RFC 9457 problem documents. They never echo submitted values, and a 500 carries only the request id.
+- Validation of registration and profile fields reports every failing field at once (422). Type errors
+  (an object where a string belongs) and unknown fields are also 422; a body that is not exactly one JSON value
+  (trailing data, duplicate keys, nesting deeper than 32) is 400; bodies over 64 KiB are 413.
+- Login answers 401 with one identical body for an unknown account, a wrong password and an account being deleted,
+  after the same amount of password hashing.
+- Logout ends the session, so its refresh token stops working at once; an access token already issued for it stays
+  valid until it expires (at most LANYARD_ACCESS_TTL). Logout with all=true and password change invalidate every
+  access token at once.
+- A wrong current_password on PATCH /api/users/me or PUT /api/users/me/password is 422 on body.current_password,
+  not 401: the access token is fine.
+- Admin status is read from the database on every request, so promotion and demotion take effect immediately.`

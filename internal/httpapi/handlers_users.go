@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/lanyard/lanyard"
+	"github.com/lanyard/lanyard/internal/account"
+	"github.com/lanyard/lanyard/internal/store"
+)
+
+type userOutput struct {
+	Body User
+}
+
+func (s *Server) getMe(ctx context.Context, _ *struct{}) (*userOutput, error) {
+	return &userOutput{Body: renderUser(principal(ctx).User)}, nil
+}
+
+// optString is a PATCH field: absent, a string, or null (remove the field).
+type optString struct {
+	account.Field
+}
+
+// UnmarshalJSON records that the field was present, and whether it was null.
+func (o *optString) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.Value)
+}
+
+// Schema tells Huma (and the OpenAPI document) that the field is a string or null.
+func (optString) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{Type: huma.TypeString, Nullable: true, MaxLength: ptr(1024)}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+type updateMeInput struct {
+	Body struct {
+		Username        optString `json:"username,omitempty" doc:"null removes it."`
+		FirstName       optString `json:"first_name,omitempty" doc:"null removes it."`
+		LastName        optString `json:"last_name,omitempty" doc:"null removes it."`
+		Contact         optString `json:"contact,omitempty" doc:"null removes it."`
+		Birthday        optString `json:"birthday,omitempty" doc:"null removes it."`
+		Email           optString `json:"email,omitempty" doc:"Requires current_password."`
+		CurrentPassword *string   `json:"current_password,omitempty" doc:"Required to change the email." maxLength:"1024"`
+	}
+}
+
+func (s *Server) updateMe(ctx context.Context, in *updateMeInput) (*userOutput, error) {
+	b := in.Body
+	u, err := s.accounts.Update(ctx, principal(ctx).User, account.Patch{
+		Username: b.Username.Field, FirstName: b.FirstName.Field, LastName: b.LastName.Field,
+		Contact: b.Contact.Field, Birthday: b.Birthday.Field, Email: b.Email.Field,
+		CurrentPassword: b.CurrentPassword,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &userOutput{Body: renderUser(u)}, nil
+}
+
+type changePasswordInput struct {
+	Body struct {
+		CurrentPassword string `json:"current_password" maxLength:"1024"`
+		NewPassword     string `json:"new_password" maxLength:"1024" doc:"8-128 characters, not a very common password, not the email or username."`
+	}
+}
+
+func (s *Server) changePassword(ctx context.Context, in *changePasswordInput) (*tokenOutput, error) {
+	pair, err := s.sessions.ChangePassword(ctx, principal(ctx), in.Body.CurrentPassword, in.Body.NewPassword, clientOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return renderPair(pair), nil
+}
+
+type userIDInput struct {
+	UserID string `path:"user_id" doc:"24-character hex id" maxLength:"64"`
+}
+
+// getUser answers 403 to non-admins asking for anyone else, whether or not that user
+// exists, so the endpoint cannot be used to probe for ids.
+func (s *Server) getUser(ctx context.Context, in *userIDInput) (*userOutput, error) {
+	p := principal(ctx)
+	if in.UserID == p.User.ID.Hex() {
+		return &userOutput{Body: renderUser(p.User)}, nil
+	}
+	if p.User.Role != store.RoleAdmin {
+		return nil, lanyard.ErrForbidden
+	}
+	u, err := s.accounts.Get(ctx, in.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &userOutput{Body: renderUser(u)}, nil
+}

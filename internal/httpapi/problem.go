@@ -1,0 +1,193 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/lanyard/lanyard"
+)
+
+// Problem is an RFC 9457 problem document. It never carries the offending values
+// (Huma's own error model echoes them, which would echo passwords), and a 500 carries
+// only the request id.
+type Problem struct {
+	Type      string         `json:"type" doc:"A URI naming the kind of problem; about:blank when the status says it all"`
+	Title     string         `json:"title" doc:"Short summary of the kind of problem"`
+	Status    int            `json:"status" doc:"HTTP status code"`
+	Detail    string         `json:"detail,omitempty" doc:"What went wrong with this request"`
+	RequestID string         `json:"request_id,omitempty" doc:"The X-Request-Id of this request"`
+	Errors    []ProblemField `json:"errors,omitempty" doc:"Every problem with the input, at once"`
+}
+
+// ProblemField is one problem with one input location.
+type ProblemField struct {
+	Location string `json:"location,omitempty" doc:"Where the problem is, e.g. body.email or path.user_id"`
+	Message  string `json:"message" doc:"What is wrong there"`
+}
+
+func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
+
+// GetStatus implements huma.StatusError.
+func (p *Problem) GetStatus() int { return p.Status }
+
+// ContentType makes Huma send application/problem+json.
+func (p *Problem) ContentType(ct string) string {
+	if ct == "application/json" {
+		return "application/problem+json"
+	}
+	return ct
+}
+
+// mapping is the one table from domain errors to HTTP. The first matching row wins.
+type mapping struct {
+	is      func(error) bool
+	status  int
+	detail  string
+	headers map[string]string
+}
+
+func isErr(target error) func(error) bool {
+	return func(err error) bool { return errors.Is(err, target) }
+}
+
+func asErr[T error]() func(error) bool {
+	return func(err error) bool { var t T; return errors.As(err, &t) }
+}
+
+var table = []mapping{
+	{asErr[*lanyard.InvalidError](), http.StatusUnprocessableEntity, "The request has invalid fields.", nil},
+	{asErr[*lanyard.ConflictError](), http.StatusConflict, "The request conflicts with existing data.", nil},
+	{asErr[*lanyard.ThrottledError](), http.StatusTooManyRequests, "Too many attempts; retry later.", nil},
+	{isErr(lanyard.ErrBadCredentials), http.StatusUnauthorized, "The credentials are not valid.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard"`}},
+	{isErr(lanyard.ErrUnauthorized), http.StatusUnauthorized, "A valid access token is required.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard", error="invalid_token"`}},
+	{isErr(lanyard.ErrForbidden), http.StatusForbidden, "You are not allowed to do this.", nil},
+	{isErr(lanyard.ErrNotFound), http.StatusNotFound, "No such resource.", nil},
+	{isErr(lanyard.ErrBusy), http.StatusServiceUnavailable, "The service is busy; retry shortly.", map[string]string{"Retry-After": "1"}},
+	{isErr(lanyard.ErrUnavailable), http.StatusServiceUnavailable, "The service is temporarily unavailable; retry shortly.", map[string]string{"Retry-After": "2"}},
+	{isErr(context.DeadlineExceeded), http.StatusServiceUnavailable, "The request took too long; retry shortly.", map[string]string{"Retry-After": "2"}},
+	{isErr(context.Canceled), http.StatusServiceUnavailable, "The request was cancelled.", map[string]string{"Retry-After": "1"}},
+}
+
+// problemFor builds the problem document for err and sets its headers on the
+// response. Unmapped errors become a bare 500; their cause goes to the request log.
+func problemFor(ctx context.Context, h headerSetter, err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	for _, m := range table {
+		if !m.is(err) {
+			continue
+		}
+		p = newProblem(ctx, m.status, m.detail)
+		for k, v := range m.headers {
+			h.SetHeader(k, v)
+		}
+		var th *lanyard.ThrottledError
+		if errors.As(err, &th) {
+			h.SetHeader("Retry-After", strconv.Itoa(max(1, int(th.RetryAfter.Seconds()+0.999))))
+		}
+		var inv *lanyard.InvalidError
+		var cf *lanyard.ConflictError
+		switch {
+		case errors.As(err, &inv):
+			p.Errors = bodyFields(inv.Fields)
+		case errors.As(err, &cf):
+			p.Errors = bodyFields(cf.Fields)
+		}
+		if m.status >= 500 {
+			noteCause(ctx, err)
+		}
+		return p
+	}
+	noteCause(ctx, err)
+	p = newProblem(ctx, http.StatusInternalServerError, "Something went wrong on our side.")
+	return p
+}
+
+func bodyFields(fs []lanyard.FieldError) []ProblemField {
+	out := make([]ProblemField, len(fs))
+	for i, f := range fs {
+		out[i] = ProblemField{Location: "body." + f.Location, Message: f.Message}
+	}
+	return out
+}
+
+func newProblem(ctx context.Context, status int, detail string) *Problem {
+	return &Problem{
+		Type:      "about:blank",
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    detail,
+		RequestID: requestID(ctx),
+	}
+}
+
+type headerSetter interface{ SetHeader(name, value string) }
+
+// publicLocation keeps a location only if it looks like a field path. An unknown
+// property's name is chosen by the client and could be anything, a password included.
+func publicLocation(loc string) string {
+	if len(loc) > 80 {
+		return "body"
+	}
+	for i := 0; i < len(loc); i++ {
+		c := loc[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-' || c == '[' || c == ']') {
+			return "body"
+		}
+	}
+	return loc
+}
+
+// publicMessage replaces Huma's 400 messages that could quote Go types with a plain
+// statement.
+func publicMessage(status int, msg string) string {
+	if status == http.StatusBadRequest && !strings.HasPrefix(msg, "body ") && strings.Contains(msg, "json") {
+		return "body is not valid JSON"
+	}
+	return msg
+}
+
+// hookErrors replaces Huma's error constructors so that every error — the handlers'
+// domain errors as much as Huma's own validation, 400, 413 and 415 — goes through
+// problemFor. Huma keeps these as package variables, so they are set once per
+// process; the function installed is the same for every server.
+var hookErrors = sync.OnceFunc(func() {
+	huma.NewErrorWithContext = func(hc huma.Context, status int, msg string, errs ...error) huma.StatusError {
+		ctx := hc.Context()
+		if status == http.StatusInternalServerError && len(errs) == 1 {
+			// A handler returned an error: map it through the table.
+			return problemFor(ctx, hc, errs[0])
+		}
+		p := newProblem(ctx, status, strings.ToUpper(msg[:min(1, len(msg))])+msg[min(1, len(msg)):])
+		if status >= 500 {
+			noteCause(ctx, errors.Join(errs...))
+			p.Detail = "Something went wrong on our side."
+			return p
+		}
+		for _, e := range errs {
+			var d huma.ErrorDetailer
+			if errors.As(e, &d) {
+				ed := d.ErrorDetail()
+				p.Errors = append(p.Errors, ProblemField{Location: publicLocation(ed.Location), Message: publicMessage(status, ed.Message)})
+			} else if e != nil {
+				p.Errors = append(p.Errors, ProblemField{Message: publicMessage(status, e.Error())})
+			}
+		}
+		return p
+	}
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		p := &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: msg}
+		if status >= 500 {
+			p.Detail = "Something went wrong on our side."
+		}
+		return p
+	}
+})

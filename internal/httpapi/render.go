@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/lanyard/lanyard/internal/session"
+	"github.com/lanyard/lanyard/internal/store"
+)
+
+// timeLayout is RFC 3339 in UTC with milliseconds, as the contract fixes.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// User is the public view of an account: never its password hash or token version.
+type User struct {
+	ID        string `json:"id" doc:"24-character hex id"`
+	Email     string `json:"email"`
+	Username  string `json:"username,omitempty"`
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+	Contact   string `json:"contact,omitempty" doc:"Phone number as '+' and 7-15 digits"`
+	Birthday  string `json:"birthday,omitempty" doc:"YYYY-MM-DD"`
+	Role      string `json:"role" enum:"user,admin"`
+	Status    string `json:"status" enum:"active,deleting"`
+	CreatedAt string `json:"created_at" format:"date-time"`
+	UpdatedAt string `json:"updated_at" format:"date-time"`
+}
+
+func renderUser(u store.User) User {
+	return User{
+		ID:        u.ID.Hex(),
+		Email:     u.Email,
+		Username:  u.Username,
+		FirstName: u.FirstName,
+		LastName:  u.LastName,
+		Contact:   u.Contact,
+		Birthday:  u.Birthday,
+		Role:      u.Role,
+		Status:    u.Status,
+		CreatedAt: formatTime(u.CreatedAt),
+		UpdatedAt: formatTime(u.UpdatedAt),
+	}
+}
+
+// TokenPair is what login, refresh and password change return.
+type TokenPair struct {
+	AccessToken      string `json:"access_token" doc:"HS256 JWT; send as Authorization: Bearer"`
+	TokenType        string `json:"token_type" enum:"Bearer"`
+	ExpiresIn        int    `json:"expires_in" doc:"Seconds until the access token expires"`
+	RefreshToken     string `json:"refresh_token" doc:"<session id>.<secret>; single use, rotated on every refresh"`
+	RefreshExpiresIn int    `json:"refresh_expires_in" doc:"Seconds until the refresh token expires"`
+	User             User   `json:"user"`
+}
+
+// tokenOutput carries a TokenPair with the headers that keep it out of caches.
+type tokenOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Pragma       string `header:"Pragma"`
+	Body         TokenPair
+}
+
+func renderPair(p session.Pair) *tokenOutput {
+	return &tokenOutput{
+		CacheControl: "no-store",
+		Pragma:       "no-cache",
+		Body: TokenPair{
+			AccessToken:      p.AccessToken,
+			TokenType:        "Bearer",
+			ExpiresIn:        int(p.AccessTTL.Seconds()),
+			RefreshToken:     p.RefreshToken,
+			RefreshExpiresIn: int(p.RefreshTTL.Seconds()),
+			User:             renderUser(p.User),
+		},
+	}
+}

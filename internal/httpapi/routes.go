@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// maxBody is the largest request body read; beyond it the answer is 413 and nothing
+// more is read.
+const maxBody = 64 << 10
+
+// routes lists every operation of the API, with its security, in one place.
+func (s *Server) routes(api huma.API) {
+	public := []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}
+	authed := append([]int{http.StatusUnauthorized}, public...)
+
+	op(s, api, false, huma.Operation{OperationID: "register", Method: http.MethodPost, Path: "/api/auth/register",
+		Summary: "Create an account", DefaultStatus: http.StatusCreated, Tags: []string{"auth"},
+		Errors: append([]int{http.StatusConflict, http.StatusTooManyRequests}, public...)}, s.register)
+	op(s, api, false, huma.Operation{OperationID: "signup", Method: http.MethodPost, Path: "/api/auth/signup",
+		Summary: "Create an account (alias of register)", DefaultStatus: http.StatusCreated, Tags: []string{"auth"},
+		Errors: append([]int{http.StatusConflict, http.StatusTooManyRequests}, public...)}, s.register)
+	op(s, api, false, huma.Operation{OperationID: "login", Method: http.MethodPost, Path: "/api/auth/login",
+		Summary: "Log in with email or username and password (JSON or OAuth2 password form)", Tags: []string{"auth"},
+		Errors: append([]int{http.StatusUnauthorized, http.StatusTooManyRequests}, public...)}, s.login)
+	op(s, api, false, huma.Operation{OperationID: "refresh", Method: http.MethodPost, Path: "/api/auth/refresh",
+		Summary: "Exchange a refresh token for a new pair", Tags: []string{"auth"},
+		Errors: append([]int{http.StatusUnauthorized}, public...)}, s.refresh)
+	op(s, api, true, huma.Operation{OperationID: "logout", Method: http.MethodPost, Path: "/api/auth/logout",
+		Summary: "End this session, or every session", DefaultStatus: http.StatusNoContent, Tags: []string{"auth"},
+		Errors: authed}, s.logout)
+
+	op(s, api, true, huma.Operation{OperationID: "get-me", Method: http.MethodGet, Path: "/api/users/me",
+		Summary: "The caller's account", Tags: []string{"users"}, Errors: authed}, s.getMe)
+	op(s, api, true, huma.Operation{OperationID: "update-me", Method: http.MethodPatch, Path: "/api/users/me",
+		Summary: "Change the caller's profile", Tags: []string{"users"},
+		Errors: append([]int{http.StatusConflict}, authed...)}, s.updateMe)
+	op(s, api, true, huma.Operation{OperationID: "change-password", Method: http.MethodPut, Path: "/api/users/me/password",
+		Summary: "Change the caller's password; ends every other session", Tags: []string{"users"},
+		Errors: authed}, s.changePassword)
+	op(s, api, true, huma.Operation{OperationID: "get-user", Method: http.MethodGet, Path: "/api/users/{user_id}",
+		Summary: "One account: yourself, or anyone for admins", Tags: []string{"users"},
+		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.getUser)
+}
+
+// op registers one operation with the defaults every operation shares.
+func op[I, O any](s *Server, api huma.API, auth bool, o huma.Operation, h func(context.Context, *I) (*O, error)) {
+	o.MaxBodyBytes = maxBody + 1 // Huma answers 413 when it reads exactly this many
+	if auth {
+		o.Security = []map[string][]string{{"bearer": {}}}
+		o.Middlewares = append(o.Middlewares, s.authenticate)
+	}
+	huma.Register(api, o, h)
+}

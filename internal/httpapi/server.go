@@ -1,0 +1,180 @@
+// Package httpapi is Lanyard's HTTP face: the Huma operations, the middleware, the
+// one table that maps domain errors to problem documents, the documentation and the
+// metrics. It holds no business rules; those live in the domain packages.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	swaggerfiles "github.com/swaggo/files/v2"
+
+	"github.com/lanyard/lanyard/internal/account"
+	"github.com/lanyard/lanyard/internal/session"
+)
+
+// Pinger reports whether the store answers; /readyz uses it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are what the HTTP layer needs.
+type Deps struct {
+	Accounts       *account.Service
+	Sessions       *session.Service
+	Store          Pinger
+	Logger         *slog.Logger
+	Registry       *prometheus.Registry // nil: a fresh one
+	TrustedProxies []netip.Prefix
+	CORSOrigins    []string
+	Version        string
+	// RequestTimeout bounds each request's work, store calls included (default 5s).
+	RequestTimeout time.Duration
+}
+
+// Server is the HTTP handler of the whole service.
+type Server struct {
+	accounts *account.Service
+	sessions *session.Service
+	store    Pinger
+	log      *slog.Logger
+	proxies  []netip.Prefix
+	origins  []string
+	timeout  time.Duration
+	metrics  *metrics
+	registry *prometheus.Registry
+	stopping atomic.Bool
+	handler  http.Handler
+	api      huma.API
+}
+
+// New assembles the handler.
+func New(d Deps) *Server {
+	hookErrors()
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	if d.RequestTimeout <= 0 {
+		d.RequestTimeout = 5 * time.Second
+	}
+	s := &Server{
+		accounts: d.Accounts,
+		sessions: d.Sessions,
+		store:    d.Store,
+		log:      d.Logger,
+		proxies:  d.TrustedProxies,
+		origins:  d.CORSOrigins,
+		timeout:  d.RequestTimeout,
+		registry: d.Registry,
+		metrics:  newMetrics(d.Registry),
+	}
+	mux := http.NewServeMux()
+	s.api = humago.New(mux, apiConfig(d.Version))
+	s.routes(s.api)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
+	s.docs(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, newProblem(r.Context(), http.StatusNotFound, "No such resource."))
+	})
+	s.handler = s.outer(s.cors(mux))
+	return s
+}
+
+func apiConfig(version string) huma.Config {
+	c := huma.DefaultConfig("Lanyard", version)
+	c.Info.Description = apiDescription
+	c.OpenAPIPath = "/openapi"
+	c.DocsPath = "" // Huma's page loads from a CDN; /docs is served from the binary instead.
+	c.SchemasPath = ""
+	c.CreateHooks = nil // no $schema links in bodies: clients get exactly the documented objects
+	c.Formats = formats()
+	c.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT"},
+	}
+	return c
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Registry is where the server's metrics are; other parts of the process register
+// theirs here too.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// ShuttingDown makes /readyz fail from now on, so a load balancer stops sending
+// traffic while in-flight requests finish.
+func (s *Server) ShuttingDown() { s.stopping.Store(true) }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.stopping.Load() {
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		noteCause(r.Context(), err)
+		w.Header().Set("Retry-After", "2")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// docs serves Swagger UI from the binary (embedded by the swaggo/files module), so the
+// documentation works with no internet access.
+func (s *Server) docs(mux *http.ServeMux) {
+	assets := http.StripPrefix("/docs/", http.FileServerFS(swaggerfiles.FS))
+	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+		_, _ = w.Write([]byte(docsPage))
+	})
+	mux.HandleFunc("GET /docs/lanyard-init.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		_, _ = w.Write([]byte(docsInit))
+	})
+	mux.Handle("GET /docs/", assets)
+}
+
+const docsPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Lanyard API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/lanyard-init.js"></script></body></html>
+`
+
+const docsInit = `window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", deepLinking: true});
+`
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeProblem(w http.ResponseWriter, p *Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}

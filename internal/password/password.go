@@ -1,0 +1,345 @@
+// Package password hashes and verifies account passwords.
+//
+// New hashes are argon2id PHC strings. bcrypt hashes imported from other
+// applications still verify, and Verify reports when a stored hash should be
+// replaced, so every account moves to the current parameters at its next login.
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Params are argon2id cost parameters.
+type Params struct {
+	Memory  uint32 // KiB
+	Time    uint32 // passes over the memory
+	Threads uint8  // lanes
+}
+
+var (
+	// Default is OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane.
+	Default = Params{Memory: 19 * 1024, Time: 2, Threads: 1}
+	// Cheap keeps tests fast; it protects nothing.
+	Cheap = Params{Memory: 64, Time: 1, Threads: 1}
+)
+
+var (
+	// ErrBusy means no hashing slot became free within Options.MaxWait; the
+	// caller should answer "try again later" rather than queue without bound.
+	ErrBusy = errors.New("password: hashing capacity exhausted")
+	// ErrMalformed means a stored hash could not be read, or asks for costs
+	// outside the limits this package accepts.
+	ErrMalformed = errors.New("password: malformed hash")
+)
+
+const (
+	saltLen = 16
+	keyLen  = 32
+
+	// Limits on what a stored hash may ask for: the parameters come from the
+	// database, and a hostile or corrupted row must not make one login
+	// allocate gigabytes or run for hours.
+	maxMemory   = 1 << 20 // KiB, 1 GiB
+	maxTime     = 100
+	maxThreads  = 64
+	minSaltLen  = 8
+	maxSaltLen  = 64
+	minKeyLen   = 16
+	maxKeyLen   = 64
+	maxBcrypt   = 16 // 2^16 rounds takes seconds; real deployments use 10–14
+	bcryptLen   = 60
+	bcryptLimit = 72 // bytes of password that bcrypt reads; the rest it ignores
+
+	defaultMaxWait = 2 * time.Second
+)
+
+// Options configure a Hasher.
+type Options struct {
+	// Params are used for new hashes; the zero value means Default.
+	Params Params
+	// Concurrency is how many hashes run at once; <=0 means runtime.NumCPU().
+	// Each argon2id hash holds Params.Memory while it runs, so this bounds
+	// the memory that hashing can take.
+	Concurrency int
+	// MaxWait is how long a caller waits for a slot before ErrBusy; <=0 means 2s.
+	MaxWait time.Duration
+	// Observe, if set, is called after each hash or verify that ran, with the
+	// time spent waiting for a slot and the time spent hashing. Calls that
+	// never got a slot (ErrBusy, a cancelled context) are not observed: the
+	// caller sees their error.
+	Observe func(wait, took time.Duration)
+}
+
+// Hasher hashes and verifies passwords, running at most Options.Concurrency
+// hashes at once. It is safe for concurrent use.
+type Hasher struct {
+	params  Params
+	slots   chan struct{}
+	maxWait time.Duration
+	observe func(wait, took time.Duration)
+}
+
+// NewHasher returns a Hasher for o. It panics if o.Params are outside the
+// limits Verify accepts, since the hashes it made could then never verify.
+func NewHasher(o Options) *Hasher {
+	p := o.Params
+	if p == (Params{}) {
+		p = Default
+	}
+	if err := p.check(); err != nil {
+		panic("password: NewHasher: " + err.Error())
+	}
+	n := o.Concurrency
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	wait := o.MaxWait
+	if wait <= 0 {
+		wait = defaultMaxWait
+	}
+	return &Hasher{params: p, slots: make(chan struct{}, n), maxWait: wait, observe: o.Observe}
+}
+
+// Hash returns an argon2id PHC string for plain with a fresh 16-byte salt and
+// a 32-byte key, e.g. $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>.
+func (h *Hasher) Hash(ctx context.Context, plain string) (string, error) {
+	salt := make([]byte, saltLen)
+	rand.Read(salt) // never returns an error since Go 1.24; it crashes instead
+	var key []byte
+	err := h.run(ctx, func() {
+		key = argon2.IDKey([]byte(plain), salt, h.params.Time, h.params.Memory, h.params.Threads, keyLen)
+	})
+	if err != nil {
+		return "", err
+	}
+	return encodePHC(h.params, salt, key), nil
+}
+
+// Verify reports whether plain matches encoded, an argon2id PHC string or a
+// bcrypt hash ($2a$, $2b$, $2y$). argon2id parameters are read from encoded,
+// so hashes made with older parameters keep verifying.
+//
+// needsRehash is true when ok and encoded is not what Hash would produce now
+// (bcrypt, or other argon2id parameters): the caller should store a new Hash.
+//
+// A password longer than 72 bytes never matches a bcrypt hash, because bcrypt
+// would compare only its first 72 bytes.
+//
+// A mismatch is ok=false with a nil error; an unreadable encoded is an error
+// wrapping ErrMalformed.
+func (h *Hasher) Verify(ctx context.Context, plain, encoded string) (ok, needsRehash bool, err error) {
+	if strings.HasPrefix(encoded, "$argon2") {
+		return h.verifyArgon2id(ctx, plain, encoded)
+	}
+	if strings.HasPrefix(encoded, "$2") {
+		return h.verifyBcrypt(ctx, plain, encoded)
+	}
+	return false, false, malformed("unknown algorithm")
+}
+
+// VerifyDummy costs what Verify costs against an argon2id hash made with h's
+// Params, and matches nothing. Calling it for unknown accounts keeps their
+// response time the same as for known ones, so timing does not reveal which
+// accounts exist. It returns only ErrBusy or a context error.
+func (h *Hasher) VerifyDummy(ctx context.Context, plain string) error {
+	return h.run(ctx, func() {
+		key := argon2.IDKey([]byte(plain), dummySalt[:], h.params.Time, h.params.Memory, h.params.Threads, keyLen)
+		subtle.ConstantTimeCompare(key, dummyKey[:])
+	})
+}
+
+// dummySalt and dummyKey stand in for a stored hash in VerifyDummy; their
+// values do not matter, only that the same work is done.
+var (
+	dummySalt [saltLen]byte
+	dummyKey  [keyLen]byte
+)
+
+func (h *Hasher) verifyArgon2id(ctx context.Context, plain, encoded string) (ok, needsRehash bool, err error) {
+	p, salt, want, err := parsePHC(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	err = h.run(ctx, func() {
+		got := argon2.IDKey([]byte(plain), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+		ok = subtle.ConstantTimeCompare(got, want) == 1
+	})
+	if err != nil || !ok {
+		return false, false, err
+	}
+	return true, p != h.params || len(salt) != saltLen || len(want) != keyLen, nil
+}
+
+func (h *Hasher) verifyBcrypt(ctx context.Context, plain, encoded string) (ok, needsRehash bool, err error) {
+	hash := []byte(encoded)
+	if len(hash) != bcryptLen {
+		return false, false, malformed("bcrypt hash is not 60 bytes")
+	}
+	switch encoded[:4] {
+	case "$2a$", "$2b$", "$2y$":
+		// $2y$ is PHP's name for $2b$; x/crypto/bcrypt compares it the same way.
+	default:
+		return false, false, malformed("unsupported bcrypt version")
+	}
+	cost, err := bcrypt.Cost(hash)
+	if err != nil {
+		return false, false, malformed("unreadable bcrypt hash")
+	}
+	if cost > maxBcrypt {
+		return false, false, malformed("bcrypt cost above " + strconv.Itoa(maxBcrypt))
+	}
+	fits := len(plain) <= bcryptLimit
+	if !fits {
+		// Still do the comparison, so an over-long password costs what any
+		// other does and the response time does not tell bcrypt accounts apart.
+		plain = plain[:bcryptLimit]
+	}
+	var cmpErr error
+	err = h.run(ctx, func() {
+		cmpErr = bcrypt.CompareHashAndPassword(hash, []byte(plain))
+	})
+	if err != nil {
+		return false, false, err
+	}
+	switch {
+	case cmpErr == nil:
+		return fits, fits, nil
+	case errors.Is(cmpErr, bcrypt.ErrMismatchedHashAndPassword):
+		return false, false, nil
+	default:
+		return false, false, malformed("unreadable bcrypt hash")
+	}
+}
+
+// run does work in a hashing slot, waiting at most h.maxWait for one.
+func (h *Hasher) run(ctx context.Context, work func()) error {
+	start := time.Now()
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	got := time.Now()
+	work()
+	release()
+	if h.observe != nil {
+		h.observe(got.Sub(start), time.Since(got))
+	}
+	return nil
+}
+
+// acquire takes a hashing slot; the caller must call release exactly once.
+func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+	// A caller that has already gone must not cost a hash, even if a slot is
+	// free (select would pick among ready cases at random).
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("password: waiting for a hashing slot: %w", err)
+	}
+	release = func() { <-h.slots }
+	select {
+	case h.slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	timer := time.NewTimer(h.maxWait)
+	defer timer.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return release, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("password: waiting for a hashing slot: %w", ctx.Err())
+	case <-timer.C:
+		return nil, ErrBusy
+	}
+}
+
+// b64 is the PHC string encoding: standard alphabet, no padding.
+var b64 = base64.RawStdEncoding.Strict()
+
+func encodePHC(p Params, salt, key []byte) string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// parsePHC reads $argon2id$v=19$m=M,t=T,p=P$salt$key and rejects anything
+// else, including parameters outside the limits above.
+func parsePHC(s string) (p Params, salt, key []byte, err error) {
+	f := strings.Split(s, "$")
+	if len(f) != 6 || f[0] != "" {
+		return Params{}, nil, nil, malformed("not a PHC string")
+	}
+	if f[1] != "argon2id" {
+		return Params{}, nil, nil, malformed("unsupported algorithm")
+	}
+	if f[2] != "v="+strconv.Itoa(argon2.Version) {
+		return Params{}, nil, nil, malformed("unsupported argon2 version")
+	}
+	kv := strings.Split(f[3], ",")
+	if len(kv) != 3 {
+		return Params{}, nil, nil, malformed("parameters are not m,t,p")
+	}
+	m, err1 := parseParam(kv[0], "m=", 32)
+	t, err2 := parseParam(kv[1], "t=", 32)
+	th, err3 := parseParam(kv[2], "p=", 8)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return Params{}, nil, nil, malformed("parameters are not m,t,p")
+	}
+	p = Params{Memory: uint32(m), Time: uint32(t), Threads: uint8(th)}
+	if err := p.check(); err != nil {
+		return Params{}, nil, nil, malformed(err.Error())
+	}
+	if salt, err = b64.DecodeString(f[4]); err != nil {
+		return Params{}, nil, nil, malformed("salt is not base64")
+	}
+	if len(salt) < minSaltLen || len(salt) > maxSaltLen {
+		return Params{}, nil, nil, malformed("salt length out of range")
+	}
+	if key, err = b64.DecodeString(f[5]); err != nil {
+		return Params{}, nil, nil, malformed("key is not base64")
+	}
+	if len(key) < minKeyLen || len(key) > maxKeyLen {
+		return Params{}, nil, nil, malformed("key length out of range")
+	}
+	return p, salt, key, nil
+}
+
+func parseParam(s, prefix string, bits int) (uint64, error) {
+	v, ok := strings.CutPrefix(s, prefix)
+	if !ok {
+		return 0, errors.New("missing " + prefix)
+	}
+	return strconv.ParseUint(v, 10, bits)
+}
+
+// check reports whether p is within the limits Verify accepts. argon2 itself
+// panics on zero time or threads, and libargon2 rejects memory below 8 KiB
+// per lane.
+func (p Params) check() error {
+	switch {
+	case p.Time < 1 || p.Time > maxTime:
+		return errors.New("argon2 time out of range")
+	case p.Threads < 1 || p.Threads > maxThreads:
+		return errors.New("argon2 threads out of range")
+	case p.Memory < 8*uint32(p.Threads) || p.Memory > maxMemory:
+		return errors.New("argon2 memory out of range")
+	}
+	return nil
+}
+
+// malformed is an error that matches ErrMalformed and says why, without
+// echoing the hash (it is a secret in its own right).
+type malformed string
+
+func (e malformed) Error() string { return ErrMalformed.Error() + ": " + string(e) }
+func (e malformed) Unwrap() error { return ErrMalformed }

@@ -1,0 +1,130 @@
+// Package store owns Lanyard's connection to MongoDB (or to the embedded
+// MongoDB-protocol store), its collections, indexes and the translation of driver
+// errors. Callers use its methods and never build filters, so the collection layout
+// can change in one place.
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+)
+
+// Collection names.
+const (
+	collUsers    = "users"
+	collSessions = "sessions"
+)
+
+// Options tune a connection.
+type Options struct {
+	// Monitor, when set, sees every command (tests count them).
+	Monitor *event.CommandMonitor
+}
+
+// Store is a connection to one Lanyard database.
+type Store struct {
+	client *mongo.Client
+	db     *mongo.Database
+}
+
+// Open connects to uri and uses database name. It does not wait for the server: the
+// first operation does, within its context's deadline, so a store that is down at
+// start-up shows up as 503s and an unready /readyz rather than a hang.
+func Open(ctx context.Context, uri, name string, o Options) (*Store, error) {
+	co := options.Client().ApplyURI(uri).
+		SetServerSelectionTimeout(3 * time.Second).
+		SetConnectTimeout(3 * time.Second).
+		SetAppName("lanyard")
+	if o.Monitor != nil {
+		co.SetMonitor(o.Monitor)
+	}
+	client, err := mongo.Connect(co)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	return &Store{client: client, db: client.Database(name)}, nil
+}
+
+// Close disconnects.
+func (s *Store) Close(ctx context.Context) error {
+	return s.client.Disconnect(ctx)
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return translate("ping", s.client.Ping(ctx, readpref.Primary()))
+}
+
+// Drop removes the whole database. Tests use it to clean up after themselves.
+func (s *Store) Drop(ctx context.Context) error {
+	return translate("drop database", s.db.Drop(ctx))
+}
+
+// EnsureIndexes creates Lanyard's indexes. It is idempotent, so every instance runs it
+// at start-up.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	specs := []struct {
+		coll, name, field string
+		unique, sparse    bool
+	}{
+		{collUsers, "email_unique", "email", true, false},
+		{collUsers, "username_key_unique", "username_key", true, true},
+		{collSessions, "user_id", "user_id", false, false},
+	}
+	for _, sp := range specs {
+		model := mongo.IndexModel{
+			Keys:    bson.D{{Key: sp.field, Value: 1}},
+			Options: options.Index().SetName(sp.name).SetUnique(sp.unique).SetSparse(sp.sparse),
+		}
+		if _, err := s.db.Collection(sp.coll).Indexes().CreateOne(ctx, model); err != nil {
+			return translate("create index "+sp.coll+"."+sp.name, err)
+		}
+	}
+	return nil
+}
+
+// Raw returns the underlying database. Only tests use it, to inspect documents as
+// they are stored.
+func (s *Store) Raw() *mongo.Database { return s.db }
+
+// NewID returns a fresh ObjectID in its hex form.
+func NewID() string { return bson.NewObjectID().Hex() }
+
+// ParseID turns a 24-character lowercase hex id into an ObjectID. Anything else cannot
+// name a stored document, so it is ErrNotFound rather than a validation error.
+func ParseID(hex string) (bson.ObjectID, error) {
+	if len(hex) != 24 {
+		return bson.ObjectID{}, notFound("parse id")
+	}
+	for i := 0; i < len(hex); i++ {
+		if c := hex[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return bson.ObjectID{}, notFound("parse id")
+		}
+	}
+	id, err := bson.ObjectIDFromHex(hex)
+	if err != nil {
+		return bson.ObjectID{}, notFound("parse id")
+	}
+	return id, nil
+}
+
+// Millis truncates t to what MongoDB stores (milliseconds, UTC), so that a value held
+// in memory equals the value read back.
+func Millis(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// ID is a document id. The alias lets packages above the store hold ids without
+// importing the driver.
+type ID = bson.ObjectID
+
+// NoID is the zero ID, meaning "none".
+var NoID ID
+
+// NewObjectID returns a fresh ObjectID.
+func NewObjectID() ID { return bson.NewObjectID() }

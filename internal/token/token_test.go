@@ -1,0 +1,542 @@
+package token
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const (
+	testIssuer  = "lanyard"
+	testTTL     = 15 * time.Minute
+	testUser    = "5f1e2d3c4b5a69788796a5b4"
+	testSession = "0123456789abcdef01234567"
+)
+
+var (
+	testSecret  = []byte("0123456789abcdef0123456789abcdef") // 32 bytes, the minimum
+	otherSecret = []byte("fedcba9876543210fedcba9876543210")
+	// t0 has a sub-second part so tests see Issue truncate it.
+	t0 = time.Date(2026, 11, 22, 10, 4, 5, 123_000_000, time.UTC)
+)
+
+// fixedClock returns a clock that always reads at.
+func fixedClock(at time.Time) func() time.Time { return func() time.Time { return at } }
+
+// newTestSigner returns a Signer with the test secret and issuer whose clock
+// reads at.
+func newTestSigner(tb testing.TB, at time.Time) *Signer {
+	tb.Helper()
+	s, err := NewSigner(testSecret, testIssuer, testTTL, fixedClock(at))
+	if err != nil {
+		tb.Fatalf("NewSigner: %v", err)
+	}
+	return s
+}
+
+// issue issues a token for the test user and session, or fails the test.
+func issue(tb testing.TB, s *Signer) (string, Claims) {
+	tb.Helper()
+	tok, c, err := s.Issue(testUser, testSession, 7, "user")
+	if err != nil {
+		tb.Fatalf("Issue: %v", err)
+	}
+	return tok, c
+}
+
+// validClaims are the claims Issue would write at t0, as a map that a test
+// can edit before signing.
+func validClaims() jwt.MapClaims {
+	iat := t0.Truncate(time.Second)
+	return jwt.MapClaims{
+		"sub":  testUser,
+		"sid":  testSession,
+		"ver":  7,
+		"role": "user",
+		"iat":  iat.Unix(),
+		"exp":  iat.Add(testTTL).Unix(),
+		"iss":  testIssuer,
+	}
+}
+
+// without returns a copy of c lacking key.
+func without(c jwt.MapClaims, key string) jwt.MapClaims {
+	c = maps.Clone(c)
+	delete(c, key)
+	return c
+}
+
+// with returns a copy of c with key set to v.
+func with(c jwt.MapClaims, key string, v any) jwt.MapClaims {
+	c = maps.Clone(c)
+	c[key] = v
+	return c
+}
+
+// signWith signs claims with the library, for tokens Issue would never make.
+func signWith(tb testing.TB, m jwt.SigningMethod, key any, claims jwt.Claims) string {
+	tb.Helper()
+	tok, err := jwt.NewWithClaims(m, claims).SignedString(key)
+	if err != nil {
+		tb.Fatalf("SignedString(%s): %v", m.Alg(), err)
+	}
+	return tok
+}
+
+// seg is one base64url JSON segment of a hand-built token.
+func seg(tb testing.TB, v any) string {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hs256 is an HMAC-SHA256 signature over signingInput, computed without the
+// library so that a test can put it under any header it likes.
+func hs256(secret []byte, signingInput string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(signingInput))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// parts splits a token that is known to have three segments.
+func parts(tb testing.TB, tok string) (header, payload, sig string) {
+	tb.Helper()
+	p := strings.Split(tok, ".")
+	if len(p) != 3 {
+		tb.Fatalf("token has %d segments; want 3", len(p))
+	}
+	return p[0], p[1], p[2]
+}
+
+func TestNewSigner_RejectsUnsafeConfiguration(t *testing.T) {
+	tests := []struct {
+		name   string
+		secret []byte
+		issuer string
+		ttl    time.Duration
+	}{
+		{"nil secret", nil, testIssuer, testTTL},
+		{"31-byte secret", testSecret[:31], testIssuer, testTTL},
+		{"empty issuer", testSecret, "", testTTL},
+		{"zero ttl", testSecret, testIssuer, 0},
+		{"negative ttl", testSecret, testIssuer, -time.Minute},
+		{"sub-second ttl", testSecret, testIssuer, 999 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewSigner(tt.secret, tt.issuer, tt.ttl, nil)
+			if err == nil {
+				t.Fatalf("NewSigner(%d-byte secret, %q, %v) = %v, nil; want an error", len(tt.secret), tt.issuer, tt.ttl, s)
+			}
+			if strings.Contains(err.Error(), string(tt.secret)) && len(tt.secret) > 0 {
+				t.Errorf("NewSigner error %q quotes the secret", err)
+			}
+		})
+	}
+}
+
+func TestNewSigner_NilClockMeansTimeNow(t *testing.T) {
+	s, err := NewSigner(testSecret, testIssuer, testTTL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Truncate(time.Second)
+	tok, c := issue(t, s)
+	if c.IssuedAt.Before(before) || c.IssuedAt.After(time.Now()) {
+		t.Errorf("IssuedAt = %v; want about now", c.IssuedAt)
+	}
+	if _, err := s.Verify(tok); err != nil {
+		t.Errorf("Verify(fresh token) = %v; want nil", err)
+	}
+}
+
+func TestNewSigner_CopiesSecret(t *testing.T) {
+	secret := bytes.Clone(testSecret)
+	s, err := NewSigner(secret, testIssuer, testTTL, fixedClock(t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := issue(t, s)
+	clear(secret) // a caller wiping its copy must not change the key
+	if _, err := newTestSigner(t, t0).Verify(tok); err != nil {
+		t.Errorf("token signed after the caller wiped its secret does not verify with the original: %v", err)
+	}
+}
+
+func TestSigner_TTL(t *testing.T) {
+	if got := newTestSigner(t, t0).TTL(); got != testTTL {
+		t.Errorf("TTL() = %v; want %v", got, testTTL)
+	}
+}
+
+func TestSigner_LogValueRedactsSecret(t *testing.T) {
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("config", "signer", newTestSigner(t, t0))
+	if strings.Contains(buf.String(), string(testSecret)) {
+		t.Errorf("log line %q contains the secret", buf.String())
+	}
+	if !strings.Contains(buf.String(), "[redacted]") {
+		t.Errorf("log line %q does not say the secret was redacted", buf.String())
+	}
+}
+
+func TestIssue_FillsClaimsInWholeSecondsUTC(t *testing.T) {
+	_, c := issue(t, newTestSigner(t, t0.In(time.FixedZone("CET", 3600))))
+	want := Claims{
+		UserID:    testUser,
+		SessionID: testSession,
+		Version:   7,
+		Role:      "user",
+		IssuedAt:  time.Date(2026, 11, 22, 10, 4, 5, 0, time.UTC),
+		ExpiresAt: time.Date(2026, 11, 22, 10, 19, 5, 0, time.UTC),
+	}
+	if c != want {
+		t.Errorf("Issue claims = %+v; want %+v", c, want)
+	}
+}
+
+func TestIssue_WritesTheDocumentedClaims(t *testing.T) {
+	tok, _ := issue(t, newTestSigner(t, t0))
+	header, payload, _ := parts(t, tok)
+
+	var h map[string]any
+	b, _ := base64.RawURLEncoding.DecodeString(header)
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	if h["alg"] != "HS256" {
+		t.Errorf("header alg = %v; want HS256", h["alg"])
+	}
+
+	var got map[string]any
+	b, _ = base64.RawURLEncoding.DecodeString(payload)
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{}
+	for k, v := range validClaims() {
+		// Round-trip through JSON so numbers compare as float64 on both sides.
+		jb, _ := json.Marshal(v)
+		var jv any
+		_ = json.Unmarshal(jb, &jv)
+		want[k] = jv
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("payload = %v; want %v", got, want)
+	}
+}
+
+func TestIssue_RejectsMalformedIDs(t *testing.T) {
+	s := newTestSigner(t, t0)
+	tests := []struct{ name, user, session string }{
+		{"empty user", "", testSession},
+		{"uppercase user", strings.ToUpper(testUser), testSession},
+		{"short session", testUser, testSession[:23]},
+		{"non-hex session", testUser, "g123456789abcdef01234567"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tok, _, err := s.Issue(tt.user, tt.session, 1, "user"); err == nil {
+				t.Errorf("Issue(%q, %q) = %q, nil; want an error", tt.user, tt.session, tok)
+			}
+		})
+	}
+}
+
+func TestVerify_AcceptsWhatIssueSigned(t *testing.T) {
+	s := newTestSigner(t, t0)
+	tok, issued := issue(t, s)
+	got, err := s.Verify(tok)
+	if err != nil {
+		t.Fatalf("Verify(issued token) = %v; want nil", err)
+	}
+	if got != issued {
+		t.Errorf("Verify claims = %+v; want %+v", got, issued)
+	}
+}
+
+func TestVerify_AcceptsUntilTheSecondBeforeExpiry(t *testing.T) {
+	tok, c := issue(t, newTestSigner(t, t0))
+	for _, at := range []time.Time{c.IssuedAt, c.ExpiresAt.Add(-time.Second), c.ExpiresAt.Add(-time.Nanosecond)} {
+		if _, err := newTestSigner(t, at).Verify(tok); err != nil {
+			t.Errorf("Verify at %v (exp %v) = %v; want nil", at, c.ExpiresAt, err)
+		}
+	}
+}
+
+func TestVerify_RejectsExpired(t *testing.T) {
+	tok, c := issue(t, newTestSigner(t, t0))
+	// No leeway: at exp the token is already dead (RFC 7519: now must be before exp).
+	for _, at := range []time.Time{c.ExpiresAt, c.ExpiresAt.Add(time.Second), c.ExpiresAt.Add(24 * time.Hour)} {
+		_, err := newTestSigner(t, at).Verify(tok)
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("Verify at %v (exp %v) = %v; want ErrInvalid", at, c.ExpiresAt, err)
+		}
+		// Callers may want to tell "expired" apart (e.g. for the
+		// WWW-Authenticate error description).
+		if !errors.Is(err, jwt.ErrTokenExpired) {
+			t.Errorf("Verify at %v = %v; want it to wrap jwt.ErrTokenExpired", at, err)
+		}
+	}
+}
+
+// TestVerify_Rejects covers every way a token can be wrong, each built from
+// a valid token or its claims.
+func TestVerify_Rejects(t *testing.T) {
+	s := newTestSigner(t, t0)
+	valid, _ := issue(t, s)
+	header, payload, sig := parts(t, valid)
+	otherIssuer, err := NewSigner(testSecret, "someone-else", testTTL, fixedClock(t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, err := NewSigner(otherSecret, testIssuer, testTTL, fixedClock(t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh, _, err := NewRefresh(testSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromOtherIssuer, _ := issue(t, otherIssuer)
+	fromOtherKey, _ := issue(t, otherKey)
+
+	noneHeader := seg(t, map[string]any{"alg": "none", "typ": "JWT"})
+	claims := seg(t, validClaims())
+	rsHeader := seg(t, map[string]any{"alg": "RS256", "typ": "JWT"})
+	hsHeader := seg(t, map[string]any{"alg": "HS256", "typ": "JWT"})
+	// editPayload swaps in new claims and keeps the original signature.
+	editPayload := func(c jwt.MapClaims) string { return header + "." + seg(t, c) + "." + sig }
+	// signed is what an attacker holding our secret could not be, but a bug
+	// in Issue could be: a correctly signed token with bad claims.
+	signed := func(c jwt.MapClaims) string { return signWith(t, jwt.SigningMethodHS256, testSecret, c) }
+
+	tests := []struct {
+		name string
+		tok  string
+	}{
+		// Who signed it.
+		{"other issuer", fromOtherIssuer},
+		{"other secret", fromOtherKey},
+		{"missing iss", signed(without(validClaims(), "iss"))},
+
+		// Which algorithm: only HS256 is pinned.
+		{"alg none, hand-built, empty signature", noneHeader + "." + claims + "."},
+		{"alg none, hand-built, keeping the HS256 signature", noneHeader + "." + claims + "." + hs256(testSecret, noneHeader+"."+claims)},
+		{"alg None, hand-built", seg(t, map[string]any{"alg": "None"}) + "." + claims + "."},
+		{"alg none, via the library", signWith(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, validClaims())},
+		{"HS384 with our secret", signWith(t, jwt.SigningMethodHS384, testSecret, validClaims())},
+		{"HS512 with our secret", signWith(t, jwt.SigningMethodHS512, testSecret, validClaims())},
+		{"RS256 header, HMAC signature with our secret", rsHeader + "." + claims + "." + hs256(testSecret, rsHeader+"."+claims)},
+		{"RS256 header, arbitrary signature", rsHeader + "." + claims + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 256))},
+		{"header without alg", seg(t, map[string]any{"typ": "JWT"}) + "." + claims + "." + sig},
+		{"hand-built HS256 signed with another secret", hsHeader + "." + claims + "." + hs256(otherSecret, hsHeader+"."+claims)},
+
+		// Edited claims under the original signature.
+		{"role edited to admin", editPayload(with(validClaims(), "role", "admin"))},
+		{"sub edited", editPayload(with(validClaims(), "sub", "aaaaaaaaaaaaaaaaaaaaaaaa"))},
+		{"ver edited", editPayload(with(validClaims(), "ver", 8))},
+		{"exp extended", editPayload(with(validClaims(), "exp", t0.Add(24*time.Hour).Unix()))},
+		{"signature stripped", header + "." + payload + "."},
+		{"signature of another token", header + "." + payload + "." + hs256(testSecret, "x")},
+
+		// Required claims, correctly signed.
+		{"missing exp", signed(without(validClaims(), "exp"))},
+		{"missing sub", signed(without(validClaims(), "sub"))},
+		{"missing sid", signed(without(validClaims(), "sid"))},
+		{"missing ver", signed(without(validClaims(), "ver"))},
+		{"missing iat", signed(without(validClaims(), "iat"))},
+		{"null ver", signed(with(validClaims(), "ver", nil))},
+		{"ver as string", signed(with(validClaims(), "ver", "7"))},
+		{"ver as fraction", signed(with(validClaims(), "ver", 7.5))},
+		{"sub uppercase", signed(with(validClaims(), "sub", strings.ToUpper(testUser)))},
+		{"sub 23 chars", signed(with(validClaims(), "sub", testUser[:23]))},
+		{"sub not hex", signed(with(validClaims(), "sub", "zzzzzzzzzzzzzzzzzzzzzzzz"))},
+		{"sid 25 chars", signed(with(validClaims(), "sid", testSession+"0"))},
+		{"sid empty", signed(with(validClaims(), "sid", ""))},
+		{"exp as string", signed(with(validClaims(), "exp", "soon"))},
+		{"not valid yet", signed(with(validClaims(), "nbf", t0.Add(time.Hour).Unix()))},
+
+		// Not a JWT at all.
+		{"empty", ""},
+		{"one dot", "."},
+		{"two dots", ".."},
+		{"three dots", "..."},
+		{"garbage", "not a token"},
+		{"three short segments", "a.b.c"},
+		{"refresh token", refresh},
+		{"Bearer prefix", "Bearer " + valid},
+		{"trailing dot", valid + "."},
+		{"trailing newline", valid + "\n"},
+		{"leading space", " " + valid},
+		{"padded signature", valid + "="},
+		{"header not base64", "!!!." + payload + "." + sig},
+		{"header not JSON", base64.RawURLEncoding.EncodeToString([]byte("{")) + "." + payload + "." + sig},
+		{"payload not JSON object", header + "." + base64.RawURLEncoding.EncodeToString([]byte("[]")) + "." + sig},
+		{"signature not base64", header + "." + payload + ".***"},
+		{"standard base64 instead of base64url", strings.NewReplacer("-", "+", "_", "/").Replace(valid) + "+/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := s.Verify(tt.tok)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Verify(%.40q…) = %+v, %v; want ErrInvalid", tt.tok, c, err)
+			}
+			if c != (Claims{}) {
+				t.Errorf("Verify(%.40q…) claims = %+v; want zero on failure", tt.tok, c)
+			}
+		})
+	}
+}
+
+func TestVerify_RejectsReSpelledSignature(t *testing.T) {
+	// Each token must have one spelling. The 32-byte signature takes 43
+	// base64 characters and the last carries two unused bits, so lenient
+	// decoding would accept four spellings of one signature.
+	s := newTestSigner(t, t0)
+	tok, _ := issue(t, s)
+	// encoding/base64 also skips CR and LF, even when strict.
+	for _, nl := range []string{"\n", "\r", "\r\n"} {
+		for _, at := range []int{len(tok) - 10, len(tok)} {
+			respelled := tok[:at] + nl + tok[at:]
+			if _, err := s.Verify(respelled); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Verify(token with %q at %d) = %v; want ErrInvalid", nl, at, err)
+			}
+		}
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, tok[len(tok)-1])
+	for i := 1; i < 4; i++ {
+		respelled := tok[:len(tok)-1] + string(alphabet[last^i])
+		if _, err := s.Verify(respelled); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Verify(token with last character %q instead of %q) = %v; want ErrInvalid",
+				respelled[len(respelled)-1], tok[len(tok)-1], err)
+		}
+	}
+}
+
+func TestVerify_ErrorsDoNotQuoteTheToken(t *testing.T) {
+	// Markers in every part an attacker controls; no error may echo them.
+	const marker = "QUOTEDINPUT"
+	s := newTestSigner(t, t0)
+	header := seg(t, map[string]any{"alg": marker})
+	claims := seg(t, with(validClaims(), "ver", marker))
+	hs := seg(t, map[string]any{"alg": "HS256"})
+	toks := []string{
+		header + "." + claims + ".",
+		hs + "." + claims + "." + hs256(testSecret, hs+"."+claims),
+		hs + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":`+marker+`}`)) + ".x",
+		marker,
+		marker + "." + marker + "." + marker,
+	}
+	for _, tok := range toks {
+		_, err := s.Verify(tok)
+		if !errors.Is(err, ErrInvalid) {
+			t.Fatalf("Verify(%q) = %v; want ErrInvalid", tok, err)
+		}
+		if strings.Contains(err.Error(), marker) || strings.Contains(err.Error(), tok) {
+			t.Errorf("Verify error %q quotes its input", err)
+		}
+	}
+}
+
+func TestSigner_SafeForConcurrentUse(t *testing.T) {
+	s := newTestSigner(t, t0)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				tok, want, err := s.Issue(testUser, testSession, 1, "admin")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got, err := s.Verify(tok); err != nil || got != want {
+					t.Errorf("Verify = %+v, %v; want %+v, nil", got, err, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// FuzzVerify checks that Verify never panics and that the only strings it
+// accepts are tokens this Signer issued, so no mutation of a valid token
+// (re-encoding, edited claims, another algorithm) passes.
+func FuzzVerify(f *testing.F) {
+	s := newTestSigner(f, t0)
+	issued := map[string]Claims{}
+	for _, role := range []string{"user", "admin", ""} {
+		tok, c, err := s.Issue(testUser, testSession, 3, role)
+		if err != nil {
+			f.Fatal(err)
+		}
+		issued[tok] = c
+		f.Add(tok)
+		h, p, sig := parts(f, tok)
+		f.Add(h + "." + p + ".")
+		f.Add(h + "." + p + "." + sig + "=")
+		f.Add(seg(f, map[string]any{"alg": "none"}) + "." + p + ".")
+		f.Add(seg(f, map[string]any{"alg": "HS512"}) + "." + p + "." + sig)
+	}
+	refresh, _, err := NewRefresh(testSession)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{"", ".", "..", "a.b.c", refresh, "eyJ.eyJ.", "\x00.\xff.\x80"} {
+		f.Add(seed)
+	}
+
+	f.Fuzz(func(t *testing.T, tok string) {
+		c, err := s.Verify(tok)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Verify(%q) = %v; want an error wrapping ErrInvalid", tok, err)
+			}
+			return
+		}
+		want, ok := issued[tok]
+		if !ok {
+			t.Fatalf("Verify(%q) accepted a token it did not issue: %+v", tok, c)
+		}
+		if c != want {
+			t.Fatalf("Verify(%q) = %+v; want %+v", tok, c, want)
+		}
+	})
+}
+
+func BenchmarkIssue(b *testing.B) {
+	s := newTestSigner(b, t0)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.Issue(testUser, testSession, 1, "user"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	s := newTestSigner(b, t0)
+	tok, _ := issue(b, s)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
