@@ -127,7 +127,9 @@ func (s *Server) outer(next http.Handler) http.Handler {
 
 type panicError struct{ v any }
 
-func (p panicError) Error() string { return "panic: " + strings.TrimSpace(strings.ReplaceAll(slog.AnyValue(p.v).String(), "\n", " ")) }
+func (p panicError) Error() string {
+	return "panic: " + strings.TrimSpace(strings.ReplaceAll(slog.AnyValue(p.v).String(), "\n", " "))
+}
 
 func (s *Server) logRequest(r *http.Request, status int, took time.Duration, st *reqState) {
 	route := r.Pattern

@@ -1,0 +1,328 @@
+// Package lanyardtest is the shared test setup: one MongoDB-protocol store per test
+// binary (the embedded FerretDB, or LANYARD_TEST_MONGODB_URI), a fresh database per
+// test, and the real HTTP handler behind an httptest.Server.
+package lanyardtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/lanyard/lanyard/internal/app"
+	"github.com/lanyard/lanyard/internal/config"
+	"github.com/lanyard/lanyard/internal/password"
+	"github.com/lanyard/lanyard/internal/store"
+)
+
+// shared is the store every test of this binary uses.
+var shared struct {
+	uri      string
+	embedded *store.Embedded
+}
+
+// Main runs a test binary's tests around one store: call it from TestMain as
+// os.Exit(lanyardtest.Main(m)). With LANYARD_TEST_MONGODB_URI set the tests use that
+// server; otherwise an embedded store in a temporary directory.
+func Main(m *testing.M) int {
+	if uri := os.Getenv("LANYARD_TEST_MONGODB_URI"); uri != "" {
+		shared.uri = uri
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "lanyard-test-store-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lanyardtest:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	e, err := store.StartEmbedded(store.EmbeddedOptions{
+		Dir: dir, Addr: "127.0.0.1:0",
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lanyardtest:", err)
+		return 1
+	}
+	defer e.Stop()
+	shared.uri, shared.embedded = e.URI(), e
+	return m.Run()
+}
+
+// Embedded reports whether the tests run on the embedded store.
+func Embedded() bool { return shared.embedded != nil }
+
+// Env is one test's running service.
+type Env struct {
+	t      testing.TB
+	URL    string
+	App    *app.App
+	Config config.Config
+	// DB is the test's database, for tests that inspect documents as stored.
+	DB       *mongo.Database
+	Commands *Commands
+	client   *http.Client
+}
+
+// Option adjusts an Env before it starts.
+type Option func(*envOptions)
+
+type envOptions struct {
+	env map[string]string
+	now func() time.Time
+}
+
+// WithEnv sets a configuration variable, as the environment would.
+func WithEnv(name, value string) Option {
+	return func(o *envOptions) { o.env[name] = value }
+}
+
+// WithClock makes the service read the time from now.
+func WithClock(now func() time.Time) Option {
+	return func(o *envOptions) { o.now = now }
+}
+
+// New starts the service on a fresh database and stops it when the test ends.
+func New(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	if shared.uri == "" {
+		t.Fatal("lanyardtest: no store; call lanyardtest.Main from TestMain")
+	}
+	o := envOptions{env: map[string]string{
+		"LANYARD_JWT_SECRET":       randomKey(),
+		"LANYARD_DATA_KEY":         randomKey(),
+		"LANYARD_DATA_DIR":         t.TempDir(),
+		"LANYARD_DB":               "t_" + randomHex(8),
+		"LANYARD_STORE_ADDR":       "127.0.0.1:0",
+		"LANYARD_HASH_CONCURRENCY": "4",
+	}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg, err := config.Load(func(k string) string { return o.env[k] })
+	if err != nil {
+		t.Fatalf("lanyardtest: config: %v", err)
+	}
+	cmds := &Commands{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := app.New(ctx, cfg, shared.uri, app.Options{
+		Hash:    password.Cheap,
+		Now:     o.now,
+		Monitor: cmds.monitor(),
+		Version: "test",
+	})
+	if err != nil {
+		t.Fatalf("lanyardtest: start: %v", err)
+	}
+	srv := httptest.NewServer(a.Handler)
+	e := &Env{t: t, URL: srv.URL, App: a, Config: cfg, DB: a.Store.Raw(), Commands: cmds, client: srv.Client()}
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.Store.Drop(ctx); err != nil {
+			t.Errorf("lanyardtest: drop database: %v", err)
+		}
+		_ = a.Close(ctx)
+	})
+	return e
+}
+
+func randomKey() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Response is a finished HTTP exchange.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test if it cannot.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Map decodes the body as a JSON object.
+func (r *Response) Map(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// Raw is a request body sent exactly as given, with its content type.
+type Raw struct {
+	ContentType string
+	Body        string
+}
+
+// Form is an application/x-www-form-urlencoded body.
+func Form(v url.Values) Raw {
+	return Raw{ContentType: "application/x-www-form-urlencoded", Body: v.Encode()}
+}
+
+// Do sends a request. body is nil, a Raw, or a value sent as JSON. headers are
+// name, value pairs; "Bearer" as a name sets Authorization: Bearer <value>.
+func (e *Env) Do(method, path string, body any, headers ...string) *Response {
+	e.t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case Raw:
+		rd, ct = strings.NewReader(b.Body), b.ContentType
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatalf("encode body: %v", err)
+		}
+		rd, ct = bytes.NewReader(j), "application/json"
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.t.Fatalf("request: %v", err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "Bearer" {
+			req.Header.Set("Authorization", "Bearer "+headers[i+1])
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// Must fails the test unless r has status want.
+func (r *Response) Must(t testing.TB, want int) *Response {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("status = %d; want %d; body: %s", r.Status, want, r.Body)
+	}
+	return r
+}
+
+// Account is a registered user with its credentials and a fresh token pair.
+type Account struct {
+	ID, Email, Username, Password string
+	Access, Refresh               string
+}
+
+// DefaultPassword is a password every validation rule accepts.
+const DefaultPassword = "correct horse battery staple"
+
+// Register creates an account with a unique email (prefix@example.com) and logs it in.
+func (e *Env) Register(prefix string) Account {
+	e.t.Helper()
+	a := Account{Email: prefix + "-" + randomHex(4) + "@example.com", Password: DefaultPassword}
+	r := e.Do("POST", "/api/auth/register", map[string]any{"email": a.Email, "password": a.Password}).Must(e.t, http.StatusCreated)
+	a.ID, _ = r.Map(e.t)["id"].(string)
+	e.Login(&a)
+	return a
+}
+
+// Login logs a in by email and stores the new token pair in it.
+func (e *Env) Login(a *Account) {
+	e.t.Helper()
+	r := e.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": a.Password}).Must(e.t, http.StatusOK)
+	m := r.Map(e.t)
+	a.Access, _ = m["access_token"].(string)
+	a.Refresh, _ = m["refresh_token"].(string)
+}
+
+// Promote makes a an admin.
+func (e *Env) Promote(a Account) {
+	e.t.Helper()
+	if _, err := e.App.Accounts.Promote(context.Background(), a.Email); err != nil {
+		e.t.Fatalf("promote: %v", err)
+	}
+}
+
+// Commands counts the database commands the service sends.
+type Commands struct {
+	mu     sync.Mutex
+	counts map[string]int
+	events []*event.CommandStartedEvent
+}
+
+func (c *Commands) monitor() *event.CommandMonitor {
+	return &event.CommandMonitor{Started: func(_ context.Context, ev *event.CommandStartedEvent) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.counts == nil {
+			c.counts = map[string]int{}
+		}
+		c.counts[ev.CommandName]++
+		c.events = append(c.events, ev)
+	}}
+}
+
+// Reset forgets what was counted so far.
+func (c *Commands) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts = map[string]int{}
+	c.events = nil
+}
+
+// Count returns how many commands of this name (find, insert, update, ...) were sent.
+func (c *Commands) Count(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[name]
+}
+
+// Total returns how many commands were sent, handshakes and pings excluded.
+func (c *Commands) Total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for name, k := range c.counts {
+		switch name {
+		case "hello", "isMaster", "ismaster", "ping", "endSessions", "buildInfo", "saslStart", "saslContinue":
+			continue
+		}
+		n += k
+	}
+	return n
+}
