@@ -76,15 +76,58 @@ type Env struct {
 	// DB is the test's database, for tests that inspect documents as stored.
 	DB       *mongo.Database
 	Commands *Commands
-	client   *http.Client
+	// Store is set with WithOwnStore.
+	Store  *StoreControl
+	client *http.Client
 }
 
 // Option adjusts an Env before it starts.
 type Option func(*envOptions)
 
 type envOptions struct {
-	env map[string]string
-	now func() time.Time
+	env      map[string]string
+	now      func() time.Time
+	ownStore bool
+}
+
+// WithOwnStore gives the test an embedded store of its own, which it can stop and
+// start again through Env.Store without disturbing other tests.
+func WithOwnStore() Option {
+	return func(o *envOptions) { o.ownStore = true }
+}
+
+// StoreControl stops and restarts a test's own store, on the same address and files.
+type StoreControl struct {
+	t    testing.TB
+	dir  string
+	addr string
+	mu   sync.Mutex
+	e    *store.Embedded
+}
+
+// Stop shuts the store down; the service's requests then fail until Start.
+func (c *StoreControl) Stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.e != nil {
+		c.e.Stop()
+		c.e = nil
+	}
+}
+
+// Start brings the store back on its old address.
+func (c *StoreControl) Start() {
+	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.e != nil {
+		return
+	}
+	e, err := store.StartEmbedded(store.EmbeddedOptions{Dir: c.dir, Addr: c.addr, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		c.t.Fatalf("lanyardtest: start own store: %v", err)
+	}
+	c.e, c.addr = e, e.Addr()
 }
 
 // WithEnv sets a configuration variable, as the environment would.
@@ -118,10 +161,18 @@ func New(t testing.TB, opts ...Option) *Env {
 	if err != nil {
 		t.Fatalf("lanyardtest: config: %v", err)
 	}
+	uri := shared.uri
+	var own *StoreControl
+	if o.ownStore {
+		own = &StoreControl{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
+		own.Start()
+		t.Cleanup(own.Stop)
+		uri = own.e.URI()
+	}
 	cmds := &Commands{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := app.New(ctx, cfg, shared.uri, app.Options{
+	a, err := app.New(ctx, cfg, uri, app.Options{
 		Hash:    password.Cheap,
 		Now:     o.now,
 		Monitor: cmds.monitor(),
@@ -131,11 +182,14 @@ func New(t testing.TB, opts ...Option) *Env {
 		t.Fatalf("lanyardtest: start: %v", err)
 	}
 	srv := httptest.NewServer(a.Handler)
-	e := &Env{t: t, URL: srv.URL, App: a, Config: cfg, DB: a.Store.Raw(), Commands: cmds, client: srv.Client()}
+	e := &Env{t: t, URL: srv.URL, App: a, Config: cfg, DB: a.Store.Raw(), Commands: cmds, Store: own, client: srv.Client()}
 	t.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if own != nil {
+			own.Start() // a test may leave its store stopped
+		}
 		if err := a.Store.Drop(ctx); err != nil {
 			t.Errorf("lanyardtest: drop database: %v", err)
 		}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is an io.Writer safe to read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestRun_VersionPrintsVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatalf("run(version) = %v", err)
+	}
+	if !strings.HasPrefix(out.String(), "lanyard ") {
+		t.Fatalf("run(version) printed %q; want it to start with \"lanyard \"", out.String())
+	}
+}
+
+func TestRun_WrongConfigurationNamesEachVariable(t *testing.T) {
+	err := run(context.Background(), nil, env(map[string]string{
+		"LANYARD_ACCESS_TTL": "soon",
+		"MONGODB_URI":        "mongodb://user:hunter2@db.example:27017/",
+	}), io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("run with a wrong configuration succeeded")
+	}
+	msg := err.Error()
+	for _, want := range []string{"LANYARD_ACCESS_TTL:", "LANYARD_JWT_SECRET:", "LANYARD_DATA_KEY:"} {
+		if !strings.Contains(msg, "\n"+want) {
+			t.Errorf("error %q has no line starting %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "hunter2") {
+		t.Errorf("error %q echoes the URI's password", msg)
+	}
+}
+
+func TestRun_UnknownCommandFails(t *testing.T) {
+	err := run(context.Background(), []string{"frobnicate"}, env(nil), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "frobnicate") {
+		t.Fatalf("run(frobnicate) = %v; want an error naming the command", err)
+	}
+}
+
+// startServe runs `lanyard serve` in-process on the embedded store and returns its
+// base URL and a stop function that waits for run to return.
+func startServe(t *testing.T, dataDir string) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, env(map[string]string{
+			"LANYARD_ADDR":       "127.0.0.1:0",
+			"LANYARD_STORE_ADDR": "127.0.0.1:0",
+			"LANYARD_DATA_DIR":   dataDir,
+			"LANYARD_LOG_LEVEL":  "error",
+		}), stdout, io.Discard)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve exited early: %v", err)
+		default:
+		}
+		sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+		for sc.Scan() {
+			if url, ok := strings.CutPrefix(sc.Text(), "lanyard listening on "); ok {
+				return url, func() error { cancel(); return <-done }
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	t.Fatal("serve did not start listening")
+	return "", nil
+}
+
+func post(t *testing.T, url string, body any) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	res, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m
+}
+
+func TestRun_ServeWithNoConfigurationThenPromoteAndServeAgain(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := startServe(t, dir)
+	creds := map[string]any{"email": "ada@example.com", "password": "correct horse battery staple"}
+	if code, m := post(t, base+"/api/auth/register", creds); code != http.StatusCreated {
+		t.Fatalf("POST /api/auth/register = %d %v; want 201", code, m)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v after cancel; want nil", err)
+	}
+	for _, key := range []string{"jwt.key", "data.key"} {
+		fi, err := os.Stat(filepath.Join(dir, key))
+		if err != nil {
+			t.Fatalf("generated key %s: %v", key, err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode = %v; want 0600", key, fi.Mode().Perm())
+		}
+	}
+
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"admin", "promote", "ADA@example.com"}, env(map[string]string{
+		"LANYARD_STORE_ADDR": "127.0.0.1:0", "LANYARD_DATA_DIR": dir, "LANYARD_LOG_LEVEL": "error",
+	}), &out, io.Discard)
+	if err != nil {
+		t.Fatalf("admin promote = %v", err)
+	}
+
+	// The same data dir serves the same account, now an admin, with the same keys.
+	base, stop = startServe(t, dir)
+	defer stop()
+	code, m := post(t, base+"/api/auth/login", creds)
+	if code != http.StatusOK {
+		t.Fatalf("POST /api/auth/login after restart = %d %v; want 200", code, m)
+	}
+	if role := m["user"].(map[string]any)["role"]; role != "admin" {
+		t.Fatalf("role after promote = %v; want admin", role)
+	}
+}
+
+func TestRun_PromoteUnknownEmailFails(t *testing.T) {
+	err := run(context.Background(), []string{"admin", "promote", "nobody@example.com"}, env(map[string]string{
+		"LANYARD_STORE_ADDR": "127.0.0.1:0", "LANYARD_DATA_DIR": t.TempDir(), "LANYARD_LOG_LEVEL": "error",
+	}), io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("admin promote of an unknown email succeeded")
+	}
+}

@@ -1,0 +1,74 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lanyard/lanyard"
+)
+
+type headers map[string]string
+
+func (h headers) SetHeader(k, v string) { h[k] = v }
+
+func TestProblemFor_MapsEachDomainKind(t *testing.T) {
+	cases := []struct {
+		err        error
+		status     int
+		wantHeader string
+	}{
+		{&lanyard.InvalidError{Fields: []lanyard.FieldError{{Location: "email", Message: "bad"}}}, http.StatusUnprocessableEntity, ""},
+		{&lanyard.ConflictError{Message: "taken"}, http.StatusConflict, ""},
+		{&lanyard.ThrottledError{RetryAfter: 1500 * time.Millisecond}, http.StatusTooManyRequests, "Retry-After"},
+		{fmt.Errorf("login: %w", lanyard.ErrBadCredentials), http.StatusUnauthorized, "WWW-Authenticate"},
+		{fmt.Errorf("auth: %w", lanyard.ErrUnauthorized), http.StatusUnauthorized, "WWW-Authenticate"},
+		{lanyard.ErrForbidden, http.StatusForbidden, ""},
+		{fmt.Errorf("get: %w", lanyard.ErrNotFound), http.StatusNotFound, ""},
+		{errors.Join(lanyard.ErrBusy, errors.New("hasher")), http.StatusServiceUnavailable, "Retry-After"},
+		{fmt.Errorf("store: %w", lanyard.ErrUnavailable), http.StatusServiceUnavailable, "Retry-After"},
+		{context.DeadlineExceeded, http.StatusServiceUnavailable, "Retry-After"},
+		{errors.New("something unexpected"), http.StatusInternalServerError, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.err.Error(), func(t *testing.T) {
+			h := headers{}
+			p := problemFor(context.Background(), h, c.err)
+			if p.Status != c.status {
+				t.Fatalf("problemFor(%v).Status = %d; want %d", c.err, p.Status, c.status)
+			}
+			if c.wantHeader != "" && h[c.wantHeader] == "" {
+				t.Errorf("problemFor(%v) set no %s header", c.err, c.wantHeader)
+			}
+		})
+	}
+}
+
+func TestProblemFor_ThrottleRoundsRetryAfterUp(t *testing.T) {
+	h := headers{}
+	problemFor(context.Background(), h, &lanyard.ThrottledError{RetryAfter: 1500 * time.Millisecond})
+	if h["Retry-After"] != "2" {
+		t.Fatalf("Retry-After = %q; want 2", h["Retry-After"])
+	}
+}
+
+func TestProblemFor_UnmappedErrorRevealsOnlyTheRequestID(t *testing.T) {
+	st := &reqState{id: "req-1"}
+	ctx := context.WithValue(context.Background(), stateKey{}, st)
+	cause := errors.New("store: find user: connection() error occurred during connection handshake: mongodb://10.0.0.5")
+	p := problemFor(ctx, headers{}, cause)
+	text := fmt.Sprintf("%+v", *p)
+	if strings.Contains(text, "mongodb") || strings.Contains(text, "handshake") {
+		t.Fatalf("500 problem %s reveals the cause", text)
+	}
+	if p.RequestID != "req-1" {
+		t.Errorf("500 problem request id = %q; want req-1", p.RequestID)
+	}
+	if st.cause != cause {
+		t.Errorf("cause not recorded for the log line")
+	}
+}
