@@ -16,6 +16,7 @@ import (
 	"github.com/lanyard/lanyard/internal/config"
 	"github.com/lanyard/lanyard/internal/httpapi"
 	"github.com/lanyard/lanyard/internal/keyfile"
+	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/password"
 	"github.com/lanyard/lanyard/internal/session"
 	"github.com/lanyard/lanyard/internal/store"
@@ -37,6 +38,7 @@ type App struct {
 	Store    *store.Store
 	Accounts *account.Service
 	Sessions *session.Service
+	LinkIDs  *linkid.Service
 	Handler  *httpapi.Server
 }
 
@@ -50,7 +52,12 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	if err != nil {
 		return nil, err
 	}
-	if _, err := keyOrFile(cfg.DataKey, filepath.Join(cfg.DataDir, "data.key"), 32); err != nil {
+	dataKey, err := keyOrFile(cfg.DataKey, filepath.Join(cfg.DataDir, "data.key"), 32)
+	if err != nil {
+		return nil, err
+	}
+	linkKeys, err := linkid.NewKeys(dataKey)
+	if err != nil {
 		return nil, err
 	}
 	signer, err := token.NewSigner(jwtSecret, cfg.Issuer, cfg.AccessTTL, o.Now)
@@ -70,9 +77,11 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	sessions := session.New(session.Options{
 		Store: st, Accounts: accounts, Hasher: hasher, Signer: signer, RefreshTTL: cfg.RefreshTTL, Now: o.Now,
 	})
+	linkIDs := linkid.New(st, linkKeys, o.Now)
 	h := httpapi.New(httpapi.Deps{
 		Accounts:       accounts,
 		Sessions:       sessions,
+		LinkIDs:        linkIDs,
 		Store:          st,
 		Logger:         o.Logger,
 		Registry:       o.Registry,
@@ -80,7 +89,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		CORSOrigins:    cfg.CORSOrigins,
 		Version:        o.Version,
 	})
-	return &App{Store: st, Accounts: accounts, Sessions: sessions, Handler: h}, nil
+	return &App{Store: st, Accounts: accounts, Sessions: sessions, LinkIDs: linkIDs, Handler: h}, nil
 }
 
 // Close releases the store connection.

@@ -43,6 +43,27 @@ func (s *Server) routes(api huma.API) {
 	op(s, api, true, huma.Operation{OperationID: "get-user", Method: http.MethodGet, Path: "/api/users/{user_id}",
 		Summary: "One account: yourself, or anyone for admins", Tags: []string{"users"},
 		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.getUser)
+
+	op(s, api, true, huma.Operation{OperationID: "link-me", Method: http.MethodPost, Path: "/api/users/me/linked-ids",
+		Summary: "Link an external ID to the caller's account", DefaultStatus: http.StatusCreated, Tags: []string{"linked ids"},
+		Errors: append([]int{http.StatusConflict}, authed...)}, s.linkMe)
+	op(s, api, true, huma.Operation{OperationID: "list-my-linked-ids", Method: http.MethodGet, Path: "/api/users/me/linked-ids",
+		Summary: "The caller's linked IDs, newest first", Tags: []string{"linked ids"}, Errors: authed}, s.listMine)
+	op(s, api, true, huma.Operation{OperationID: "unlink-me", Method: http.MethodDelete, Path: "/api/users/me/linked-ids/{linked_id}",
+		Summary: "Remove one of the caller's linked IDs", DefaultStatus: http.StatusNoContent, Tags: []string{"linked ids"},
+		Errors: append([]int{http.StatusNotFound}, authed...)}, s.unlinkMe)
+	op(s, api, true, huma.Operation{OperationID: "link-user", Method: http.MethodPost, Path: "/api/users/{user_id}/linked-ids",
+		Summary: "Admin: link an external ID to an account", DefaultStatus: http.StatusCreated, Tags: []string{"linked ids"},
+		Errors: append([]int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict}, authed...)}, s.linkUser)
+	op(s, api, true, huma.Operation{OperationID: "list-user-linked-ids", Method: http.MethodGet, Path: "/api/users/{user_id}/linked-ids",
+		Summary: "Admin: an account's linked IDs", Tags: []string{"linked ids"},
+		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.listUser)
+	op(s, api, true, huma.Operation{OperationID: "unlink-user", Method: http.MethodDelete, Path: "/api/users/{user_id}/linked-ids/{linked_id}",
+		Summary: "Admin: remove an account's linked ID", DefaultStatus: http.StatusNoContent, Tags: []string{"linked ids"},
+		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.unlinkUser)
+	op(s, api, true, huma.Operation{OperationID: "resolve-linked-id", Method: http.MethodGet, Path: "/api/linked-ids/resolve",
+		Summary: "Admin: which account holds an external ID", Tags: []string{"linked ids"},
+		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.resolve)
 }
 
 // op registers one operation with the defaults every operation shares.

@@ -19,6 +19,7 @@ import (
 	swaggerfiles "github.com/swaggo/files/v2"
 
 	"github.com/lanyard/lanyard/internal/account"
+	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/session"
 )
 
@@ -31,6 +32,7 @@ type Pinger interface {
 type Deps struct {
 	Accounts       *account.Service
 	Sessions       *session.Service
+	LinkIDs        *linkid.Service
 	Store          Pinger
 	Logger         *slog.Logger
 	Registry       *prometheus.Registry // nil: a fresh one
@@ -45,6 +47,7 @@ type Deps struct {
 type Server struct {
 	accounts *account.Service
 	sessions *session.Service
+	linkIDs  *linkid.Service
 	store    Pinger
 	log      *slog.Logger
 	proxies  []netip.Prefix
@@ -72,6 +75,7 @@ func New(d Deps) *Server {
 	s := &Server{
 		accounts: d.Accounts,
 		sessions: d.Sessions,
+		linkIDs:  d.LinkIDs,
 		store:    d.Store,
 		log:      d.Logger,
 		proxies:  d.TrustedProxies,

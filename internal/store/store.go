@@ -77,6 +77,9 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{collUsers, "email_unique", "email", true, false},
 		{collUsers, "username_key_unique", "username_key", true, true},
 		{collSessions, "user_id", "user_id", false, false},
+		{collLinkedIDs, "lookup_unique", "lookup", true, false},
+		{collLinkedIDs, "user_id", "user_id", false, false},
+		{collAudit, "user_id", "user_id", false, false},
 	}
 	for _, sp := range specs {
 		model := mongo.IndexModel{

@@ -1,0 +1,154 @@
+package httpapi
+
+import (
+	"context"
+
+	"github.com/lanyard/lanyard"
+	"github.com/lanyard/lanyard/internal/linkid"
+	"github.com/lanyard/lanyard/internal/store"
+)
+
+// LinkedID is the public view of a linked ID: the external id in clear, shown only to
+// its owner and admins.
+type LinkedID struct {
+	ID         string `json:"id"`
+	Provider   string `json:"provider"`
+	ExternalID string `json:"external_id"`
+	Label      string `json:"label,omitempty"`
+	CreatedAt  string `json:"created_at" format:"date-time"`
+}
+
+func renderLinked(l linkid.Linked) LinkedID {
+	return LinkedID{ID: l.ID, Provider: l.Provider, ExternalID: l.ExternalID, Label: l.Label, CreatedAt: formatTime(l.CreatedAt)}
+}
+
+type linkBody struct {
+	Provider   string `json:"provider,omitempty" doc:"Required. Lower-cased, then 2-32 of [a-z0-9_.-] starting with a letter." maxLength:"1024"`
+	ExternalID string `json:"external_id,omitempty" doc:"Required. Trimmed and Unicode-NFC-normalised; 1-256 characters, no control characters." maxLength:"4096"`
+	Label      string `json:"label,omitempty" doc:"At most 100 characters." maxLength:"1024"`
+}
+
+type linkMeInput struct {
+	Body linkBody
+}
+
+type linkUserInput struct {
+	UserID string `path:"user_id" maxLength:"64"`
+	Body   linkBody
+}
+
+type linkedCreated struct {
+	Location string `header:"Location"`
+	Body     LinkedID
+}
+
+type linkedList struct {
+	Body struct {
+		Items []LinkedID `json:"items" nullable:"false"`
+	}
+}
+
+type unlinkMeInput struct {
+	LinkedID string `path:"linked_id" maxLength:"64"`
+}
+
+type unlinkUserInput struct {
+	UserID   string `path:"user_id" maxLength:"64"`
+	LinkedID string `path:"linked_id" maxLength:"64"`
+}
+
+func (s *Server) actor(ctx context.Context) linkid.Actor {
+	c := clientOf(ctx)
+	return linkid.Actor{UserID: principal(ctx).User.ID.Hex(), IP: c.IP, UserAgent: c.UserAgent}
+}
+
+func (s *Server) link(ctx context.Context, u store.User, b linkBody) (*linkedCreated, error) {
+	l, err := s.linkIDs.Link(ctx, u, b.Provider, b.ExternalID, b.Label, s.actor(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return &linkedCreated{Location: "/api/users/" + u.ID.Hex() + "/linked-ids/" + l.ID, Body: renderLinked(l)}, nil
+}
+
+func (s *Server) list(ctx context.Context, userID store.ID) (*linkedList, error) {
+	ls, err := s.linkIDs.List(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := &linkedList{}
+	out.Body.Items = make([]LinkedID, len(ls))
+	for i, l := range ls {
+		out.Body.Items[i] = renderLinked(l)
+	}
+	return out, nil
+}
+
+func (s *Server) linkMe(ctx context.Context, in *linkMeInput) (*linkedCreated, error) {
+	return s.link(ctx, principal(ctx).User, in.Body)
+}
+
+func (s *Server) listMine(ctx context.Context, _ *struct{}) (*linkedList, error) {
+	return s.list(ctx, principal(ctx).User.ID)
+}
+
+func (s *Server) unlinkMe(ctx context.Context, in *unlinkMeInput) (*struct{}, error) {
+	return nil, s.linkIDs.Unlink(ctx, principal(ctx).User.ID, in.LinkedID, s.actor(ctx))
+}
+
+// adminTarget loads the user an admin operation is about. Non-admins are refused
+// before anything is looked up.
+func (s *Server) adminTarget(ctx context.Context, userID string) (store.User, error) {
+	if principal(ctx).User.Role != store.RoleAdmin {
+		return store.User{}, lanyard.ErrForbidden
+	}
+	return s.accounts.Get(ctx, userID)
+}
+
+func (s *Server) linkUser(ctx context.Context, in *linkUserInput) (*linkedCreated, error) {
+	u, err := s.adminTarget(ctx, in.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return s.link(ctx, u, in.Body)
+}
+
+func (s *Server) listUser(ctx context.Context, in *userIDInput) (*linkedList, error) {
+	u, err := s.adminTarget(ctx, in.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return s.list(ctx, u.ID)
+}
+
+func (s *Server) unlinkUser(ctx context.Context, in *unlinkUserInput) (*struct{}, error) {
+	u, err := s.adminTarget(ctx, in.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.linkIDs.Unlink(ctx, u.ID, in.LinkedID, s.actor(ctx))
+}
+
+type resolveInput struct {
+	Provider   string `query:"provider" maxLength:"1024" doc:"Required."`
+	ExternalID string `query:"external_id" maxLength:"4096" doc:"Required."`
+}
+
+type resolveOutput struct {
+	Body struct {
+		UserID   string `json:"user_id"`
+		LinkedID string `json:"linked_id"`
+	}
+}
+
+func (s *Server) resolve(ctx context.Context, in *resolveInput) (*resolveOutput, error) {
+	if principal(ctx).User.Role != store.RoleAdmin {
+		return nil, lanyard.ErrForbidden
+	}
+	uid, lid, err := s.linkIDs.Resolve(ctx, in.Provider, in.ExternalID)
+	if err != nil {
+		return nil, err
+	}
+	out := &resolveOutput{}
+	out.Body.UserID, out.Body.LinkedID = uid, lid
+	return out, nil
+}

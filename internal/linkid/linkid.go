@@ -1,0 +1,168 @@
+// Package linkid owns linked IDs: external identifiers (a Google subject, a student
+// number, a CRM id) attached to an account. Each is stored as a keyed hash, which a
+// unique index makes unique across all accounts, and as AES-GCM ciphertext bound to
+// its user and provider; the clear value is in no document, index or log line.
+package linkid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lanyard/lanyard"
+	"github.com/lanyard/lanyard/internal/store"
+)
+
+// Service links, lists, unlinks and resolves external IDs.
+type Service struct {
+	st   *store.Store
+	keys *Keys
+	now  func() time.Time
+}
+
+// New returns a Service. now may be nil (time.Now).
+func New(st *store.Store, keys *Keys, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, keys: keys, now: now}
+}
+
+// Linked is a linked ID with its external id in clear, for its owner and admins.
+type Linked struct {
+	ID         string
+	Provider   string
+	ExternalID string
+	Label      string
+	CreatedAt  time.Time
+}
+
+// Actor describes who asked, for the audit trail.
+type Actor struct {
+	UserID    string // who acted (the owner, or an admin)
+	IP        string
+	UserAgent string
+}
+
+// Link attaches (provider, externalID) to user u. An ID held by any account — this one
+// included — is a conflict that does not say whose; so is an account at MaxPerUser or
+// one being deleted.
+func (s *Service) Link(ctx context.Context, u store.User, provider, externalID, label string, by Actor) (Linked, error) {
+	p, e, err := Canonical(provider, externalID)
+	bad, _ := err.(*lanyard.InvalidError)
+	if bad == nil {
+		bad = &lanyard.InvalidError{}
+	}
+	if msg := checkLabel(label); msg != "" {
+		bad.Add("label", msg)
+	}
+	if err := bad.Err(); err != nil {
+		return Linked{}, err
+	}
+	if u.Status != store.StatusActive {
+		return Linked{}, &lanyard.ConflictError{Message: "the account is being deleted"}
+	}
+	n, err := s.st.CountLinkedIDs(ctx, u.ID)
+	if err != nil {
+		return Linked{}, fmt.Errorf("link id: %w", err)
+	}
+	if n >= MaxPerUser {
+		return Linked{}, tooMany()
+	}
+	l := store.LinkedID{
+		ID:            store.NewObjectID(),
+		UserID:        u.ID,
+		Provider:      p,
+		Lookup:        s.keys.Lookup(p, e),
+		ExternalIDEnc: s.keys.Seal(u.ID.Hex(), p, e),
+		Label:         label,
+		CreatedAt:     store.Millis(s.now()),
+	}
+	if err := s.st.InsertLinkedID(ctx, &l); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return Linked{}, &lanyard.ConflictError{
+				Message: "this external id is already linked to an account",
+				Fields:  []lanyard.FieldError{{Location: "external_id", Message: "is already linked to an account"}},
+			}
+		}
+		return Linked{}, fmt.Errorf("link id: %w", err)
+	}
+	// The count and the insert are two steps; if concurrent links of one account
+	// overshot the limit, this one steps back.
+	if n, err := s.st.CountLinkedIDs(ctx, u.ID); err == nil && n > MaxPerUser {
+		if _, err := s.st.DeleteLinkedID(ctx, u.ID, l.ID); err == nil {
+			return Linked{}, tooMany()
+		}
+	}
+	s.audit(ctx, u.ID, "linked_id.linked", l, by)
+	return Linked{ID: l.ID.Hex(), Provider: p, ExternalID: e, Label: label, CreatedAt: l.CreatedAt}, nil
+}
+
+func tooMany() error {
+	return &lanyard.ConflictError{Message: fmt.Sprintf("the account already holds %d linked ids", MaxPerUser)}
+}
+
+// List returns u's linked IDs, newest first, decrypted.
+func (s *Service) List(ctx context.Context, userID store.ID) ([]Linked, error) {
+	ls, err := s.st.LinkedIDsOf(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list linked ids: %w", err)
+	}
+	out := make([]Linked, 0, len(ls))
+	for _, l := range ls {
+		d, err := s.Decrypt(l)
+		if err != nil {
+			return nil, fmt.Errorf("list linked ids: %s: %w", l.ID.Hex(), err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Decrypt turns a stored link into its clear form.
+func (s *Service) Decrypt(l store.LinkedID) (Linked, error) {
+	e, err := s.keys.Open(l.UserID.Hex(), l.Provider, l.ExternalIDEnc)
+	if err != nil {
+		return Linked{}, err
+	}
+	return Linked{ID: l.ID.Hex(), Provider: l.Provider, ExternalID: e, Label: l.Label, CreatedAt: l.CreatedAt}, nil
+}
+
+// Unlink removes one of u's linked IDs; someone else's, or a malformed id, is
+// lanyard.ErrNotFound.
+func (s *Service) Unlink(ctx context.Context, userID store.ID, linkedID string, by Actor) error {
+	id, err := store.ParseID(linkedID)
+	if err != nil {
+		return err
+	}
+	l, err := s.st.DeleteLinkedID(ctx, userID, id)
+	if err != nil {
+		return fmt.Errorf("unlink id: %w", err)
+	}
+	s.audit(ctx, userID, "linked_id.unlinked", l, by)
+	return nil
+}
+
+// Resolve finds who holds (provider, externalID), through the keyed hash.
+func (s *Service) Resolve(ctx context.Context, provider, externalID string) (userID, linkedID string, err error) {
+	p, e, err := Canonical(provider, externalID)
+	if err != nil {
+		return "", "", err
+	}
+	l, err := s.st.LinkedIDByLookup(ctx, s.keys.Lookup(p, e))
+	if err != nil {
+		return "", "", fmt.Errorf("resolve linked id: %w", err)
+	}
+	return l.UserID.Hex(), l.ID.Hex(), nil
+}
+
+// audit records a link or unlink. It is best-effort: the change itself has happened,
+// and failing the request now would invite a retry that conflicts with it.
+func (s *Service) audit(ctx context.Context, userID store.ID, typ string, l store.LinkedID, by Actor) {
+	detail := map[string]string{"linked_id": l.ID.Hex(), "provider": l.Provider}
+	if by.UserID != "" && by.UserID != userID.Hex() {
+		detail["by"] = by.UserID
+	}
+	_ = s.st.InsertAudit(ctx, &store.AuditEvent{UserID: userID, Type: typ, IP: by.IP, UserAgent: by.UserAgent, Detail: detail}, s.now())
+}
