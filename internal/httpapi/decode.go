@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -78,6 +80,7 @@ func walkValue(dec *json.Decoder, open int) error {
 				return errBodySyntax
 			}
 			key, _ := kt.(string)
+			key = foldKey(key)
 			if _, dup := keys[key]; dup {
 				return errBodyDuplicate
 			}
@@ -91,6 +94,16 @@ func walkValue(dec *json.Decoder, open int) error {
 		return errBodySyntax
 	}
 	return nil
+}
+
+// foldKey is the form under which encoding/json matches an object key to a struct
+// field: case-insensitively, so "Email" and "EMAIL" set the same field as "email",
+// and "pa\u017f\u017fword" (long s) the same as "password". Keys equal under it are
+// duplicates, or `{"email":"a@x.io","EMAIL":"b@x.io"}` would mean whatever the last
+// key says.
+// (This is encoding/json's own folding: ToUpper(ToLower(r)) per rune.)
+func foldKey(k string) string {
+	return strings.Map(func(r rune) rune { return unicode.ToUpper(unicode.ToLower(r)) }, k)
 }
 
 // formUnmarshal decodes an OAuth2 password-grant form (application/x-www-form-urlencoded)

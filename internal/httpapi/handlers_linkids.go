@@ -33,7 +33,7 @@ type linkMeInput struct {
 }
 
 type linkUserInput struct {
-	UserID string `path:"user_id" maxLength:"64"`
+	UserID string `path:"user_id"`
 	Body   linkBody
 }
 
@@ -49,12 +49,12 @@ type linkedList struct {
 }
 
 type unlinkMeInput struct {
-	LinkedID string `path:"linked_id" maxLength:"64"`
+	LinkedID string `path:"linked_id"`
 }
 
 type unlinkUserInput struct {
-	UserID   string `path:"user_id" maxLength:"64"`
-	LinkedID string `path:"linked_id" maxLength:"64"`
+	UserID   string `path:"user_id"`
+	LinkedID string `path:"linked_id"`
 }
 
 func (s *Server) actor(ctx context.Context) linkid.Actor {

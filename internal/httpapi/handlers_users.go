@@ -82,7 +82,7 @@ func (s *Server) changePassword(ctx context.Context, in *changePasswordInput) (*
 }
 
 type userIDInput struct {
-	UserID string `path:"user_id" doc:"24-character hex id" maxLength:"64"`
+	UserID string `path:"user_id" doc:"24-character hex id"`
 }
 
 // getUser answers 403 to non-admins asking for anyone else, whether or not that user

@@ -170,8 +170,8 @@ func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, erro
 	}
 	now := s.now()
 	ss, err := s.st.RotateRefresh(ctx, sid, oldHash, newHash, now, now.Add(s.refreshTTL))
-	if errors.Is(err, lanyard.ErrNotFound) {
-		return Pair{}, s.rejectRefresh(ctx, sid, oldHash)
+	if errors.Is(err, lanyard.ErrNotFound) || errors.Is(err, store.ErrRefreshSpent) {
+		return Pair{}, s.rejectRefresh(ctx, sid, oldHash, errors.Is(err, store.ErrRefreshSpent))
 	}
 	if err != nil {
 		return Pair{}, fmt.Errorf("refresh: %w", err)
@@ -189,13 +189,14 @@ func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, erro
 }
 
 // rejectRefresh handles a refresh token that is not the session's current one. If it
-// is the one spent just before, this is a replay: the session ends.
-func (s *Service) rejectRefresh(ctx context.Context, sid store.ID, oldHash []byte) error {
+// was spent by another request (spent), or is the one spent just before, this is a
+// replay: the session ends.
+func (s *Service) rejectRefresh(ctx context.Context, sid store.ID, oldHash []byte, spent bool) error {
 	ss, err := s.st.SessionByID(ctx, sid)
 	if err != nil && !errors.Is(err, lanyard.ErrNotFound) {
 		return fmt.Errorf("refresh: %w", err)
 	}
-	if err == nil && len(ss.PreviousHash) > 0 && bytes.Equal(ss.PreviousHash, oldHash) {
+	if err == nil && (spent || (len(ss.PreviousHash) > 0 && bytes.Equal(ss.PreviousHash, oldHash))) {
 		if err := s.st.DeleteSession(ctx, ss.UserID, ss.ID); err != nil {
 			return fmt.Errorf("refresh: revoke replayed session: %w", err)
 		}

@@ -58,7 +58,7 @@ func translate(op string, err error) error {
 		return nil
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return &opError{op: op, kind: lanyard.ErrNotFound, cause: err}
-	case mongo.IsDuplicateKeyError(err):
+	case mongo.IsDuplicateKeyError(err), isEmbeddedUniqueViolation(err):
 		return &opError{op: op, kind: ErrDuplicate, cause: err}
 	case errors.Is(err, context.Canceled):
 		return &opError{op: op, kind: context.Canceled, cause: err}
@@ -73,4 +73,14 @@ func translate(op string, err error) error {
 func isSelectionError(err error) bool {
 	var sse topology.ServerSelectionError
 	return errors.Is(err, mongo.ErrClientDisconnected) || errors.As(err, &sse)
+}
+
+// isEmbeddedUniqueViolation matches the embedded store's answer to an update that
+// breaks a unique index: FerretDB reports an insert as E11000, but an update or
+// findAndModify as InternalError (code 1) carrying the backend's message.
+func isEmbeddedUniqueViolation(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) &&
+		(se.HasErrorCodeWithMessage(1, "UNIQUE constraint failed") || // SQLite backend
+			se.HasErrorCodeWithMessage(1, "duplicate key value violates unique constraint")) // PostgreSQL backend
 }

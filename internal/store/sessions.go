@@ -1,12 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Session is one login: the refresh token's server side. Only hashes of refresh
@@ -41,21 +44,72 @@ func (s *Store) SessionByID(ctx context.Context, id bson.ObjectID) (Session, err
 	return ss, translate("session by id", err)
 }
 
-// RotateRefresh swaps the session's secret hash from oldHash to newHash in one atomic
-// compare-and-set, so of two concurrent rotations of one token exactly one wins. It is
-// lanyard.ErrNotFound when the session is gone, expired, or oldHash is not current.
+// collRefreshClaims holds one document per spent refresh secret, keyed by session id
+// and secret hash. Inserting it is what spends the secret: the unique _id decides
+// which of two concurrent rotations wins, on MongoDB and on the embedded store alike.
+// (The embedded store's findAndModify and update read the document, apply the filter
+// in Go, then write by _id alone, so a filtered update there is no compare-and-set.)
+const collRefreshClaims = "refresh_claims"
+
+// claimTidyAfter is how long a claim is kept after the secret that followed it was
+// made: far longer than any request runs, so no request that read the session while
+// the claimed secret was current can still be trying to spend it.
+const claimTidyAfter = time.Minute
+
+// ErrRefreshSpent means another request spent this refresh secret first, earlier or
+// at the same moment: the token was replayed.
+var ErrRefreshSpent = errors.New("refresh secret already spent")
+
+func (s *Store) refreshClaims() *mongo.Collection { return s.db.Collection(collRefreshClaims) }
+
+// refreshClaimID names the claim on one secret of one session.
+func refreshClaimID(id bson.ObjectID, secretHash []byte) string {
+	return id.Hex() + "." + hex.EncodeToString(secretHash)
+}
+
+// RotateRefresh swaps the session's secret hash from oldHash to newHash, so of two
+// concurrent rotations of one token exactly one wins. It is lanyard.ErrNotFound when
+// the session is gone, expired, or oldHash is not current, and ErrRefreshSpent when
+// another request has already spent oldHash. The winner gets its session even if the
+// session is ended while it rotates (a replay detected by a loser ends it).
 func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, newHash []byte, now, expires time.Time) (Session, error) {
-	var ss Session
-	err := s.sessions().FindOneAndUpdate(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "secret_hash", Value: oldHash}, {Key: "expires_at", Value: bson.M{"$gt": now}}},
+	ss, err := s.SessionByID(ctx, id)
+	if err != nil {
+		return Session{}, err
+	}
+	if !bytes.Equal(ss.SecretHash, oldHash) || !ss.ExpiresAt.After(now) {
+		return Session{}, notFound("rotate refresh")
+	}
+	_, err = s.refreshClaims().InsertOne(ctx, bson.D{
+		{Key: "_id", Value: refreshClaimID(id, oldHash)},
+		{Key: "session_id", Value: id},
+		{Key: "expires_at", Value: ss.ExpiresAt},
+	})
+	if err = translate("rotate refresh: claim", err); errors.Is(err, ErrDuplicate) {
+		return Session{}, fmt.Errorf("rotate refresh: %w", ErrRefreshSpent)
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	prevHash, prevAt := ss.PreviousHash, ss.LastUsedAt
+	ss.SecretHash, ss.PreviousHash = newHash, oldHash
+	ss.LastUsedAt, ss.ExpiresAt = Millis(now), Millis(expires)
+	_, err = s.sessions().UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: bson.M{
-			"secret_hash":   newHash,
-			"previous_hash": oldHash,
-			"last_used_at":  Millis(now),
-			"expires_at":    Millis(expires),
-		}}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&ss)
-	return ss, translate("rotate refresh", err)
+			"secret_hash":   ss.SecretHash,
+			"previous_hash": ss.PreviousHash,
+			"last_used_at":  ss.LastUsedAt,
+			"expires_at":    ss.ExpiresAt,
+		}}})
+	if err != nil {
+		return Session{}, translate("rotate refresh", err)
+	}
+	// The claim before this one has served its purpose once no request can still be
+	// racing for it; younger ones are left to expire.
+	if len(prevHash) > 0 && now.Sub(prevAt) > claimTidyAfter {
+		_, _ = s.refreshClaims().DeleteOne(ctx, bson.D{{Key: "_id", Value: refreshClaimID(id, prevHash)}})
+	}
+	return ss, nil
 }
 
 // DeleteSession removes one session of one user; deleting nothing is not an error.

@@ -30,8 +30,9 @@ type Options struct {
 
 // Store is a connection to one Lanyard database.
 type Store struct {
-	client *mongo.Client
-	db     *mongo.Database
+	client  *mongo.Client
+	db      *mongo.Database
+	stripes *stripes // set on FerretDB: see serialize.go
 }
 
 // Open connects to uri and uses database name. It does not wait for the server: the
@@ -67,9 +68,12 @@ func (s *Store) Drop(ctx context.Context) error {
 	return translate("drop database", s.db.Drop(ctx))
 }
 
-// EnsureIndexes creates Lanyard's indexes. It is idempotent, so every instance runs it
-// at start-up.
+// EnsureIndexes learns what kind of server this is and creates Lanyard's indexes. It
+// is idempotent, so every instance runs it at start-up.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
+	if err := s.detectFerretDB(ctx); err != nil {
+		return err
+	}
 	specs := []struct {
 		coll, name, field string
 		unique, sparse    bool

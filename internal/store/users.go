@@ -118,6 +118,7 @@ func (s *Store) UpdateUser(ctx context.Context, id bson.ObjectID, c UserChange, 
 	if c.BumpVersion {
 		update = append(update, bson.E{Key: "$inc", Value: bson.M{"token_version": 1}})
 	}
+	defer s.lock(collUsers, id)()
 	var u User
 	err := s.users().FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)
