@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -13,12 +14,16 @@ import (
 
 type principalKey struct{}
 
+// errNoToken is a request without credentials: RFC 6750 has its challenge carry no
+// error code, unlike a token that was presented and refused.
+var errNoToken = fmt.Errorf("no access token: %w", lanyard.ErrUnauthorized)
+
 // authenticate is the middleware of every operation that needs a bearer token: it
 // verifies the token and loads the user once, for the handler to use.
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	tok, ok := bearerToken(ctx.Header("Authorization"))
 	if !ok {
-		s.fail(ctx, lanyard.ErrUnauthorized)
+		s.fail(ctx, errNoToken)
 		return
 	}
 	p, err := s.sessions.Authenticate(ctx.Context(), tok)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -23,6 +24,7 @@ var (
 	errBodyTrailing  = errors.New("body has data after its JSON value")
 	errBodyDuplicate = errors.New("body has a duplicate object key")
 	errBodyDepth     = errors.New("body is nested deeper than 32 levels")
+	errBodyUTF8      = errors.New("body is not valid UTF-8")
 )
 
 // strictUnmarshal is the JSON decoder for request bodies. Huma decodes a body twice:
@@ -32,6 +34,10 @@ var (
 // `{"role":"user","role":"admin"}` must not mean whatever the last key says.
 func strictUnmarshal(data []byte, v any) error {
 	if _, generic := v.(*any); generic {
+		// encoding/json would quietly turn invalid UTF-8 into U+FFFD and store that.
+		if !utf8.Valid(data) {
+			return errBodyUTF8
+		}
 		if err := checkShape(data); err != nil {
 			return err
 		}

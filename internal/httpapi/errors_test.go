@@ -495,3 +495,64 @@ func TestAuthorization_ExpiredTokenIs401(t *testing.T) {
 		t.Fatalf("GET /api/users/me after 16m: WWW-Authenticate = %q; want a Bearer challenge", got)
 	}
 }
+
+func TestWrongMethod_Is405WithAllow(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	for _, c := range []struct{ method, path, allow string }{
+		{"GET", "/api/auth/register", "POST"},
+		{"DELETE", "/api/auth/login", "POST"},
+		{"POST", "/api/users/me", "GET, PATCH"},
+	} {
+		r := env.Do(c.method, c.path, nil)
+		problem(t, r, c.method+" "+c.path, http.StatusMethodNotAllowed)
+		if got := r.Header.Get("Allow"); got != c.allow {
+			t.Errorf("%s %s: Allow = %q; want %q", c.method, c.path, got, c.allow)
+		}
+	}
+}
+
+func TestFormBody_AcceptedOnlyByLogin(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	form := lanyardtest.Form(url.Values{"email": {"ada@example.com"}, "password": {lanyardtest.DefaultPassword}})
+	problem(t, env.Do("POST", "/api/auth/register", form), "POST /api/auth/register (form)", http.StatusUnsupportedMediaType)
+	if n := userCount(t, env); n != 0 {
+		t.Fatalf("users after a form registration = %d; want 0", n)
+	}
+}
+
+func TestBody_InvalidUTF8Is400(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	body := lanyardtest.Raw{ContentType: "application/json",
+		Body: `{"email":"ada@example.com","password":"` + lanyardtest.DefaultPassword + `","first_name":"A\xffa"}`}
+	problem(t, env.Do("POST", "/api/auth/register", body), "POST /api/auth/register (bad UTF-8)", http.StatusBadRequest)
+	if n := userCount(t, env); n != 0 {
+		t.Fatalf("users after an invalid UTF-8 body = %d; want 0", n)
+	}
+}
+
+func TestBody_FieldNamesAreCaseSensitive(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	p := problem(t, env.Do("POST", "/api/auth/register", map[string]any{"EMAIL": "ada@example.com", "password": lanyardtest.DefaultPassword}),
+		"POST /api/auth/register with EMAIL", http.StatusUnprocessableEntity)
+	if !slices.Contains(p.locations(), "body.EMAIL") {
+		t.Fatalf("errors at %q; want body.EMAIL named as unknown", p.locations())
+	}
+}
+
+func TestAuthorization_NoTokenChallengeCarriesNoErrorCode(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	r := env.Do("GET", "/api/users/me", nil)
+	problem(t, r, "GET /api/users/me without a token", http.StatusUnauthorized)
+	if h := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") || strings.Contains(h, "error=") {
+		t.Fatalf("WWW-Authenticate = %q; want a Bearer challenge without error=", h)
+	}
+	r = env.Do("GET", "/api/users/me", nil, "Bearer", "not-a-token")
+	if h := r.Header.Get("WWW-Authenticate"); !strings.Contains(h, `error="invalid_token"`) {
+		t.Fatalf("WWW-Authenticate for a bad token = %q; want error=\"invalid_token\"", h)
+	}
+}

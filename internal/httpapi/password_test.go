@@ -176,3 +176,18 @@ func TestChangePassword_RequiresAValidAccessToken(t *testing.T) {
 	}
 	decodeTokenPair(t, "POST /api/auth/login with the unchanged password", loginWith(env, a.Email, a.Password), a.ID)
 }
+
+func TestChangePassword_ReportsWrongCurrentAndInvalidNewTogether(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t)
+	a := env.Register("ada")
+	r := changePassword(env, a.Access, "not my password", "short")
+	if r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("PUT /api/users/me/password = %d; want 422; body %s", r.Status, r.Body)
+	}
+	got := problemLocationsOf(t, r)
+	slices.Sort(got)
+	if want := []string{"body.current_password", "body.new_password"}; !slices.Equal(got, want) {
+		t.Fatalf("errors at %q; want %q", got, want)
+	}
+}

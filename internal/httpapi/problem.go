@@ -65,6 +65,7 @@ var table = []mapping{
 	{asErr[*lanyard.ConflictError](), http.StatusConflict, "The request conflicts with existing data.", nil},
 	{asErr[*lanyard.ThrottledError](), http.StatusTooManyRequests, "Too many attempts; retry later.", nil},
 	{isErr(lanyard.ErrBadCredentials), http.StatusUnauthorized, "The credentials are not valid.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard"`}},
+	{isErr(errNoToken), http.StatusUnauthorized, "An access token is required.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard"`}},
 	{isErr(lanyard.ErrUnauthorized), http.StatusUnauthorized, "A valid access token is required.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard", error="invalid_token"`}},
 	{isErr(lanyard.ErrForbidden), http.StatusForbidden, "You are not allowed to do this.", nil},
 	{isErr(lanyard.ErrNotFound), http.StatusNotFound, "No such resource.", nil},
@@ -160,6 +161,9 @@ func publicMessage(status int, msg string) string {
 // problemFor. Huma keeps these as package variables, so they are set once per
 // process; the function installed is the same for every server.
 var hookErrors = sync.OnceFunc(func() {
+	// encoding/json matches keys to fields case-insensitively; a key spelled
+	// differently from the documented field is an unknown field, not that field.
+	huma.ValidateStrictCasing = true
 	huma.NewErrorWithContext = func(hc huma.Context, status int, msg string, errs ...error) huma.StatusError {
 		ctx := hc.Context()
 		if status == http.StatusInternalServerError && len(errs) == 1 {
@@ -167,6 +171,10 @@ var hookErrors = sync.OnceFunc(func() {
 			return problemFor(ctx, hc, errs[0])
 		}
 		p := newProblem(ctx, status, strings.ToUpper(msg[:min(1, len(msg))])+msg[min(1, len(msg)):])
+		if status == http.StatusRequestEntityTooLarge {
+			p.Detail = "The request body exceeds 64 KiB."
+			return p
+		}
 		if status >= 500 {
 			noteCause(ctx, errors.Join(errs...))
 			p.Detail = "Something went wrong on our side."

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -91,10 +92,8 @@ func New(d Deps) *Server {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
 	s.docs(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, newProblem(r.Context(), http.StatusNotFound, "No such resource."))
-	})
-	s.handler = s.outer(s.cors(mux))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { notFound(mux, w, r) })
+	s.handler = s.outer(s.cors(formOnlyForLogin(mux)))
 	return s
 }
 
@@ -170,6 +169,38 @@ const docsPage = `<!doctype html>
 
 const docsInit = `window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", deepLinking: true});
 `
+
+// notFound answers requests no route took: 405 with Allow when the path exists for
+// other methods, 404 otherwise. (The catch-all route hides the mux's own 405.)
+func notFound(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, newProblem(r.Context(), http.StatusMethodNotAllowed, "This resource does not support "+r.Method+"."))
+		return
+	}
+	writeProblem(w, newProblem(r.Context(), http.StatusNotFound, "No such resource."))
+}
+
+// formOnlyForLogin refuses form bodies everywhere but login, the one operation the
+// contract lets speak the OAuth2 password form.
+func formOnlyForLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+		if strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") && r.URL.Path != "/api/auth/login" {
+			writeProblem(w, newProblem(r.Context(), http.StatusUnsupportedMediaType, "This operation accepts application/json only."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -153,6 +153,9 @@ func New(t testing.TB, opts ...Option) *Env {
 		"LANYARD_DB":               "t_" + randomHex(8),
 		"LANYARD_STORE_ADDR":       "127.0.0.1:0",
 		"LANYARD_HASH_CONCURRENCY": "4",
+		// Tests register many accounts from one address; throttling tests lower these.
+		"LANYARD_REGISTER_LIMIT":      "100000",
+		"LANYARD_LOGIN_FAILURE_LIMIT": "100000",
 	}}
 	for _, opt := range opts {
 		opt(&o)

@@ -255,13 +255,19 @@ func (s *Service) Logout(ctx context.Context, p Principal, all bool) error {
 // ChangePassword checks the current password, stores the new one, ends every other
 // session and outstanding access token, and starts a fresh session.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, c Client) (Pair, error) {
-	if msg := account.CheckPassword(next, p.User.Email, p.User.Username); msg != "" {
-		e := &lanyard.InvalidError{}
-		e.Add("new_password", msg)
-		return Pair{}, e
-	}
+	bad := &lanyard.InvalidError{}
 	if err := s.accounts.CheckPassword(ctx, p.User, current); err != nil {
-		return Pair{}, fmt.Errorf("change password: %w", err)
+		var inv *lanyard.InvalidError
+		if !errors.As(err, &inv) {
+			return Pair{}, fmt.Errorf("change password: %w", err)
+		}
+		bad.Fields = append(bad.Fields, inv.Fields...)
+	}
+	if msg := account.CheckPassword(next, p.User.Email, p.User.Username); msg != "" {
+		bad.Add("new_password", msg)
+	}
+	if err := bad.Err(); err != nil {
+		return Pair{}, err
 	}
 	hash, err := s.hasher.Hash(ctx, next)
 	if err != nil {
