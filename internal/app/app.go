@@ -18,6 +18,7 @@ import (
 	"github.com/lanyard/lanyard/internal/keyfile"
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/password"
+	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/session"
 	"github.com/lanyard/lanyard/internal/store"
 	"github.com/lanyard/lanyard/internal/token"
@@ -72,6 +73,17 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		_ = st.Close(context.Background())
 		return nil, err
 	}
+	rels, err := relation.Load(cfg.RelationsFile)
+	if err != nil {
+		_ = st.Close(context.Background())
+		return nil, err
+	}
+	for _, r := range rels.Declared() {
+		if err := st.EnsureRelationIndex(ctx, r.Collection, r.Field); err != nil {
+			_ = st.Close(context.Background())
+			return nil, err
+		}
+	}
 	hasher := password.NewHasher(password.Options{Params: o.Hash, Concurrency: cfg.HashConcurrency})
 	accounts := account.New(st, hasher, o.Now)
 	sessions := session.New(session.Options{
@@ -82,6 +94,8 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		Accounts:       accounts,
 		Sessions:       sessions,
 		LinkIDs:        linkIDs,
+		Relations:      rels,
+		Expander:       relation.NewExpander(st),
 		Store:          st,
 		Logger:         o.Logger,
 		Registry:       o.Registry,

@@ -112,10 +112,16 @@ func problemFor(ctx context.Context, h headerSetter, err error) *Problem {
 	return p
 }
 
+// bodyFields places domain field errors: a bare field name is a body field; a
+// location the domain already placed (query.expand, path.user_id) stays.
 func bodyFields(fs []lanyard.FieldError) []ProblemField {
 	out := make([]ProblemField, len(fs))
 	for i, f := range fs {
-		out[i] = ProblemField{Location: "body." + f.Location, Message: f.Message}
+		loc := f.Location
+		if !strings.HasPrefix(loc, "query.") && !strings.HasPrefix(loc, "path.") && !strings.HasPrefix(loc, "body.") {
+			loc = "body." + loc
+		}
+		out[i] = ProblemField{Location: loc, Message: f.Message}
 	}
 	return out
 }

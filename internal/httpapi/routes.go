@@ -64,6 +64,9 @@ func (s *Server) routes(api huma.API) {
 	op(s, api, true, huma.Operation{OperationID: "resolve-linked-id", Method: http.MethodGet, Path: "/api/linked-ids/resolve",
 		Summary: "Admin: which account holds an external ID", Tags: []string{"linked ids"},
 		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.resolve)
+
+	s.relationRoutes(api, authed) // routes_relations.go: expand-aware reads, the admin list, the registry
+	s.deletionRoutes(api, authed) // routes_deletion.go: chain delete, its plan, the export
 }
 
 // op registers one operation with the defaults every operation shares.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lanyard/lanyard/internal/account"
 	"github.com/lanyard/lanyard/internal/linkid"
+	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/session"
 )
 
@@ -34,6 +35,8 @@ type Deps struct {
 	Accounts       *account.Service
 	Sessions       *session.Service
 	LinkIDs        *linkid.Service
+	Relations      *relation.Registry
+	Expander       *relation.Expander
 	Store          Pinger
 	Logger         *slog.Logger
 	Registry       *prometheus.Registry // nil: a fresh one
@@ -49,6 +52,8 @@ type Server struct {
 	accounts *account.Service
 	sessions *session.Service
 	linkIDs  *linkid.Service
+	rels     *relation.Registry
+	expander *relation.Expander
 	store    Pinger
 	log      *slog.Logger
 	proxies  []netip.Prefix
@@ -77,6 +82,8 @@ func New(d Deps) *Server {
 		accounts: d.Accounts,
 		sessions: d.Sessions,
 		linkIDs:  d.LinkIDs,
+		rels:     d.Relations,
+		expander: d.Expander,
 		store:    d.Store,
 		log:      d.Logger,
 		proxies:  d.TrustedProxies,
