@@ -13,13 +13,15 @@ import (
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/password"
 	"github.com/lanyard/lanyard/internal/store"
+	"github.com/lanyard/lanyard/internal/throttle"
 )
 
 // Service registers and changes accounts.
 type Service struct {
-	st     *store.Store
-	hasher *password.Hasher
-	now    func() time.Time
+	st      *store.Store
+	hasher  *password.Hasher
+	limiter *throttle.Limiter
+	now     func() time.Time
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -30,15 +32,23 @@ func New(st *store.Store, hasher *password.Hasher, now func() time.Time) *Servic
 	return &Service{st: st, hasher: hasher, now: now}
 }
 
+// LimitRegistrations makes Register count registrations per client address with l.
+func (s *Service) LimitRegistrations(l *throttle.Limiter) { s.limiter = l }
+
 // Registration is a sign-up request. Optional fields are nil when not given.
 type Registration struct {
 	Email, Password                        string
 	Username, FirstName, LastName, Contact *string
 	Birthday                               *string
+	// ClientAddr is where the request came from; registrations are limited per address.
+	ClientAddr string
 }
 
 // Register validates r, hashes the password and stores the user. A taken email or
 // username is a *lanyard.ConflictError naming the field; the unique indexes decide.
+// Every registration that passes validation counts against its client address, taken
+// or not, so probing for taken emails is limited too; beyond the limit the answer is a
+// *lanyard.ThrottledError, before any hashing.
 func (s *Service) Register(ctx context.Context, r Registration) (store.User, error) {
 	now := store.Millis(s.now())
 	u := store.User{
@@ -60,6 +70,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.User, err
 	s.applyProfile(&p, &u, r.FirstName, r.LastName, r.Contact, r.Birthday, now)
 	if err := p.err(); err != nil {
 		return store.User{}, err
+	}
+	if err := s.limiter.Register(ctx, r.ClientAddr); err != nil {
+		return store.User{}, fmt.Errorf("register: %w", err)
 	}
 	hash, err := s.hasher.Hash(ctx, r.Password)
 	if err != nil {

@@ -4,9 +4,12 @@ package app
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +24,7 @@ import (
 	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/session"
 	"github.com/lanyard/lanyard/internal/store"
+	"github.com/lanyard/lanyard/internal/throttle"
 	"github.com/lanyard/lanyard/internal/token"
 )
 
@@ -32,6 +36,13 @@ type Options struct {
 	Now      func() time.Time // nil: time.Now
 	Monitor  *event.CommandMonitor
 	Registry *prometheus.Registry
+	// RequestTimeout bounds each request (0: 5s).
+	RequestTimeout time.Duration
+	// AfterDeleteBatch, when set, runs after each batch of a chain delete; an error
+	// stops the job there as a crash would. Tests use it.
+	AfterDeleteBatch func(relation string, batch int) error
+	// ResumeInterval is how often lapsed deletion jobs are looked for (0: a minute).
+	ResumeInterval time.Duration
 }
 
 // App is the assembled service.
@@ -40,7 +51,12 @@ type App struct {
 	Accounts *account.Service
 	Sessions *session.Service
 	LinkIDs  *linkid.Service
+	Throttle *throttle.Limiter
+	Deleter  *relation.Deleter
 	Handler  *httpapi.Server
+
+	stopBackground context.CancelFunc
+	background     chan struct{} // closed when the background work has stopped
 }
 
 // New connects to uri and builds everything on top. Keys missing from cfg are loaded
@@ -84,18 +100,47 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 			return nil, err
 		}
 	}
+	if err := st.EnsureThrottleIndexes(ctx); err != nil {
+		_ = st.Close(context.Background())
+		return nil, err
+	}
+	// Unknown logins are counted under an HMAC; its key comes from the JWT secret,
+	// which every instance shares.
+	throttleKey, err := hkdf.Key(sha256.New, jwtSecret, nil, "lanyard/throttle/v1", 32)
+	if err != nil {
+		_ = st.Close(context.Background())
+		return nil, fmt.Errorf("throttle key: %w", err)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	limiter := throttle.New(throttle.Options{
+		Store:             st,
+		LoginFailureLimit: cfg.LoginFailureLimit,
+		RegisterLimit:     cfg.RegisterLimit,
+		Key:               throttleKey,
+		Now:               o.Now,
+		Logger:            o.Logger,
+		Metrics:           o.Registry,
+	})
 	hasher := password.NewHasher(password.Options{Params: o.Hash, Concurrency: cfg.HashConcurrency})
 	accounts := account.New(st, hasher, o.Now)
+	accounts.LimitRegistrations(limiter)
 	sessions := session.New(session.Options{
-		Store: st, Accounts: accounts, Hasher: hasher, Signer: signer, RefreshTTL: cfg.RefreshTTL, Now: o.Now,
+		Store: st, Accounts: accounts, Hasher: hasher, Signer: signer, Limiter: limiter,
+		RefreshTTL: cfg.RefreshTTL, Now: o.Now,
 	})
 	linkIDs := linkid.New(st, linkKeys, o.Now)
+	deleter := relation.NewDeleter(st, rels, relation.DeleterOptions{Now: o.Now, AfterBatch: o.AfterDeleteBatch})
 	h := httpapi.New(httpapi.Deps{
 		Accounts:       accounts,
 		Sessions:       sessions,
 		LinkIDs:        linkIDs,
 		Relations:      rels,
 		Expander:       relation.NewExpander(st),
+		Deleter:        deleter,
+		RequestTimeout: o.RequestTimeout,
+		Now:            o.Now,
 		Store:          st,
 		Logger:         o.Logger,
 		Registry:       o.Registry,
@@ -103,11 +148,34 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		CORSOrigins:    cfg.CORSOrigins,
 		Version:        o.Version,
 	})
-	return &App{Store: st, Accounts: accounts, Sessions: sessions, LinkIDs: linkIDs, Handler: h}, nil
+	a := &App{Store: st, Accounts: accounts, Sessions: sessions, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h}
+	a.startBackground(ctx, o.ResumeInterval)
+	return a, nil
 }
 
-// Close releases the store connection.
-func (a *App) Close(ctx context.Context) error { return a.Store.Close(ctx) }
+// startBackground starts the periodic work (the throttle sweep), which runs until
+// Close. It does not end with ctx: callers may give New a start-up deadline.
+func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration) {
+	if resumeEvery <= 0 {
+		resumeEvery = time.Minute
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopBackground, a.background = cancel, make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.Throttle.Run(bg) }()
+	go func() { defer wg.Done(); a.Deleter.Run(bg, resumeEvery) }()
+	go func() { wg.Wait(); close(a.background) }()
+}
+
+// Close stops the background work — running chain deletes stop at a batch boundary
+// and are resumed later — waits for it, and releases the store connection.
+func (a *App) Close(ctx context.Context) error {
+	a.stopBackground()
+	<-a.background
+	a.Deleter.Shutdown()
+	return a.Store.Close(ctx)
+}
 
 func keyOrFile(given config.Secret, path string, n int) ([]byte, error) {
 	if given != nil {

@@ -502,7 +502,7 @@ func TestWrongMethod_Is405WithAllow(t *testing.T) {
 	for _, c := range []struct{ method, path, allow string }{
 		{"GET", "/api/auth/register", "POST"},
 		{"DELETE", "/api/auth/login", "POST"},
-		{"POST", "/api/users/me", "GET, PATCH"},
+		{"POST", "/api/users/me", "GET, PATCH, DELETE"},
 	} {
 		r := env.Do(c.method, c.path, nil)
 		problem(t, r, c.method+" "+c.path, http.StatusMethodNotAllowed)

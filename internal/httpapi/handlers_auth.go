@@ -30,6 +30,7 @@ func (s *Server) register(ctx context.Context, in *registerInput) (*userCreated,
 	u, err := s.accounts.Register(ctx, account.Registration{
 		Email: b.Email, Password: b.Password, Username: b.Username,
 		FirstName: b.FirstName, LastName: b.LastName, Contact: b.Contact, Birthday: b.Birthday,
+		ClientAddr: clientOf(ctx).IP,
 	})
 	if err != nil {
 		return nil, err

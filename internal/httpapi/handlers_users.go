@@ -8,6 +8,7 @@ import (
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/account"
+	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/store"
 )
 
@@ -15,8 +16,26 @@ type userOutput struct {
 	Body User
 }
 
-func (s *Server) getMe(ctx context.Context, _ *struct{}) (*userOutput, error) {
-	return &userOutput{Body: renderUser(principal(ctx).User)}, nil
+type getMeInput struct {
+	Expand string `query:"expand" maxLength:"2048" doc:"Comma-separated relation paths to join, e.g. linked_ids,posts.comments (GET /api/relations lists them): at most 10 paths of at most 3 levels"`
+}
+
+func (s *Server) getMe(ctx context.Context, in *getMeInput) (*userOutput, error) {
+	nodes, err := s.rels.ParseExpand(in.Expand)
+	if err != nil {
+		return nil, err
+	}
+	return s.renderExpanded(ctx, principal(ctx).User, nodes)
+}
+
+// renderExpanded renders u with the relations nodes name; without any it costs no
+// store work.
+func (s *Server) renderExpanded(ctx context.Context, u store.User, nodes []*relation.Node) (*userOutput, error) {
+	users, err := s.expandUsers(ctx, []store.User{u}, nodes)
+	if err != nil {
+		return nil, err
+	}
+	return &userOutput{Body: users[0]}, nil
 }
 
 // optString is a PATCH field: absent, a string, or null (remove the field).
@@ -85,19 +104,28 @@ type userIDInput struct {
 	UserID string `path:"user_id" doc:"24-character hex id"`
 }
 
+type getUserInput struct {
+	UserID string `path:"user_id" doc:"24-character hex id"`
+	Expand string `query:"expand" maxLength:"2048" doc:"Comma-separated relation paths to join, e.g. linked_ids,posts.comments (GET /api/relations lists them): at most 10 paths of at most 3 levels"`
+}
+
 // getUser answers 403 to non-admins asking for anyone else, whether or not that user
 // exists, so the endpoint cannot be used to probe for ids.
-func (s *Server) getUser(ctx context.Context, in *userIDInput) (*userOutput, error) {
+func (s *Server) getUser(ctx context.Context, in *getUserInput) (*userOutput, error) {
 	p := principal(ctx)
-	if in.UserID == p.User.ID.Hex() {
-		return &userOutput{Body: renderUser(p.User)}, nil
-	}
-	if p.User.Role != store.RoleAdmin {
+	self := in.UserID == p.User.ID.Hex()
+	if !self && p.User.Role != store.RoleAdmin {
 		return nil, lanyard.ErrForbidden
 	}
-	u, err := s.accounts.Get(ctx, in.UserID)
+	nodes, err := s.rels.ParseExpand(in.Expand)
 	if err != nil {
 		return nil, err
 	}
-	return &userOutput{Body: renderUser(u)}, nil
+	u := p.User
+	if !self {
+		if u, err = s.accounts.Get(ctx, in.UserID); err != nil {
+			return nil, err
+		}
+	}
+	return s.renderExpanded(ctx, u, nodes)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/lanyard/lanyard"
+	"github.com/lanyard/lanyard/internal/relation"
 )
 
 // Problem is an RFC 9457 problem document. It never carries the offending values
@@ -23,6 +24,7 @@ type Problem struct {
 	Detail    string         `json:"detail,omitempty" doc:"What went wrong with this request"`
 	RequestID string         `json:"request_id,omitempty" doc:"The X-Request-Id of this request"`
 	Errors    []ProblemField `json:"errors,omitempty" doc:"Every problem with the input, at once"`
+	Blockers  []BlockerOut   `json:"blockers,omitempty" doc:"For a refused delete: the restrict relations that hold documents"`
 }
 
 // ProblemField is one problem with one input location.
@@ -61,6 +63,7 @@ func asErr[T error]() func(error) bool {
 }
 
 var table = []mapping{
+	{asErr[*relation.BlockedError](), http.StatusConflict, "The account cannot be deleted while restrict relations hold documents; nothing was changed.", nil},
 	{asErr[*lanyard.InvalidError](), http.StatusUnprocessableEntity, "The request has invalid fields.", nil},
 	{asErr[*lanyard.ConflictError](), http.StatusConflict, "The request conflicts with existing data.", nil},
 	{asErr[*lanyard.ThrottledError](), http.StatusTooManyRequests, "Too many attempts; retry later.", nil},
@@ -96,7 +99,10 @@ func problemFor(ctx context.Context, h headerSetter, err error) *Problem {
 		}
 		var inv *lanyard.InvalidError
 		var cf *lanyard.ConflictError
+		var blocked *relation.BlockedError
 		switch {
+		case errors.As(err, &blocked):
+			p.Blockers = renderBlockers(blocked.Blockers)
 		case errors.As(err, &inv):
 			p.Errors = bodyFields(inv.Fields)
 		case errors.As(err, &cf):

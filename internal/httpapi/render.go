@@ -25,6 +25,9 @@ type User struct {
 	Status    string `json:"status" enum:"active,deleting"`
 	CreatedAt string `json:"created_at" format:"date-time"`
 	UpdatedAt string `json:"updated_at" format:"date-time"`
+	// Expand and ExpandTruncated are set only when the request asked for expand.
+	Expand          Expansion `json:"expand,omitempty"`
+	ExpandTruncated []string  `json:"expand_truncated,omitempty" nullable:"false" doc:"The relations of this object that had more than 100 children; only the newest 100 are shown"`
 }
 
 func renderUser(u store.User) User {

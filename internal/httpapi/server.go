@@ -37,12 +37,15 @@ type Deps struct {
 	LinkIDs        *linkid.Service
 	Relations      *relation.Registry
 	Expander       *relation.Expander
+	Deleter        *relation.Deleter
 	Store          Pinger
 	Logger         *slog.Logger
 	Registry       *prometheus.Registry // nil: a fresh one
 	TrustedProxies []netip.Prefix
 	CORSOrigins    []string
 	Version        string
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 	// RequestTimeout bounds each request's work, store calls included (default 5s).
 	RequestTimeout time.Duration
 }
@@ -54,6 +57,8 @@ type Server struct {
 	linkIDs  *linkid.Service
 	rels     *relation.Registry
 	expander *relation.Expander
+	deleter  *relation.Deleter
+	now      func() time.Time
 	store    Pinger
 	log      *slog.Logger
 	proxies  []netip.Prefix
@@ -75,6 +80,9 @@ func New(d Deps) *Server {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
 	if d.RequestTimeout <= 0 {
 		d.RequestTimeout = 5 * time.Second
 	}
@@ -84,6 +92,8 @@ func New(d Deps) *Server {
 		linkIDs:  d.LinkIDs,
 		rels:     d.Relations,
 		expander: d.Expander,
+		deleter:  d.Deleter,
+		now:      d.Now,
 		store:    d.Store,
 		log:      d.Logger,
 		proxies:  d.TrustedProxies,

@@ -17,11 +17,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
@@ -85,9 +87,31 @@ type Env struct {
 type Option func(*envOptions)
 
 type envOptions struct {
-	env      map[string]string
-	now      func() time.Time
-	ownStore bool
+	env        map[string]string
+	now        func() time.Time
+	ownStore   bool
+	afterBatch func(relation string, batch int) error
+	timeout    time.Duration
+}
+
+// WithDeleteHook runs hook after each batch of a chain delete; an error stops the job
+// there, as a crash would.
+func WithDeleteHook(hook func(relation string, batch int) error) Option {
+	return func(o *envOptions) { o.afterBatch = hook }
+}
+
+// WithRequestTimeout bounds each request's work (the default is 5 s).
+func WithRequestTimeout(d time.Duration) Option {
+	return func(o *envOptions) { o.timeout = d }
+}
+
+// WithRelations writes a relations file (YAML or JSON) and declares it.
+func WithRelations(t testing.TB, doc string) Option {
+	path := filepath.Join(t.TempDir(), "relations.yaml")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatalf("lanyardtest: relations file: %v", err)
+	}
+	return WithEnv("LANYARD_RELATIONS_FILE", path)
 }
 
 // WithOwnStore gives the test an embedded store of its own, which it can stop and
@@ -180,6 +204,10 @@ func New(t testing.TB, opts ...Option) *Env {
 		Now:     o.now,
 		Monitor: cmds.monitor(),
 		Version: "test",
+		// Tests resume interrupted deletes themselves, at the moment they choose.
+		ResumeInterval:   time.Hour,
+		AfterDeleteBatch: o.afterBatch,
+		RequestTimeout:   o.timeout,
 	})
 	if err != nil {
 		t.Fatalf("lanyardtest: start: %v", err)
@@ -193,6 +221,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		if own != nil {
 			own.Start() // a test may leave its store stopped
 		}
+		a.Deleter.Shutdown() // no job may write after the drop
 		if err := a.Store.Drop(ctx); err != nil {
 			t.Errorf("lanyardtest: drop database: %v", err)
 		}
@@ -382,4 +411,45 @@ func (c *Commands) Total() int {
 		n += k
 	}
 	return n
+}
+
+// Filters returns the filter of every command sent to collection coll so far, in
+// order: find's filter ({} when it has none), findAndModify's query, the q of each
+// statement of an update or delete, count's and distinct's query. Inserts and index
+// commands have no filter and are left out; any other command (aggregate, ...) is
+// returned whole, so a check that every filter is a plain key lookup fails on it.
+func (c *Commands) Filters(coll string) []bson.Raw {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	empty := bson.Raw{5, 0, 0, 0, 0} // {}
+	var out []bson.Raw
+	for _, ev := range c.events {
+		if target, ok := ev.Command.Lookup(ev.CommandName).StringValueOK(); !ok || target != coll {
+			continue
+		}
+		field := func(doc bson.Raw, name string) bson.Raw {
+			if d, ok := doc.Lookup(name).DocumentOK(); ok {
+				return d
+			}
+			return empty
+		}
+		switch ev.CommandName {
+		case "insert", "createIndexes", "listIndexes", "dropIndexes", "create", "drop":
+		case "find":
+			out = append(out, field(ev.Command, "filter"))
+		case "findAndModify", "count", "distinct":
+			out = append(out, field(ev.Command, "query"))
+		case "update", "delete":
+			stmts, _ := ev.Command.Lookup(ev.CommandName + "s").ArrayOK()
+			vals, _ := stmts.Values()
+			for _, v := range vals {
+				if d, ok := v.DocumentOK(); ok {
+					out = append(out, field(d, "q"))
+				}
+			}
+		default:
+			out = append(out, ev.Command)
+		}
+	}
+	return out
 }

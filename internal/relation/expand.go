@@ -37,14 +37,14 @@ func (r *Registry) ParseExpand(spec string) ([]*Node, error) {
 	paths := strings.Split(spec, ",")
 	bad := &lanyard.InvalidError{}
 	if len(paths) > MaxExpandPaths {
-		bad.Add("query.expand", fmt.Sprintf("at most %d paths", MaxExpandPaths))
+		bad.Add("query.expand", fmt.Sprintf("at most %d paths; relations: %s", MaxExpandPaths, strings.Join(r.Names(), ", ")))
 		return nil, bad
 	}
 	var roots []*Node
 	for _, p := range paths {
 		segs := strings.Split(strings.TrimSpace(p), ".")
 		if len(segs) > MaxExpandDepth {
-			bad.Add("query.expand", fmt.Sprintf("%q is deeper than %d levels", p, MaxExpandDepth))
+			bad.Add("query.expand", fmt.Sprintf("%q is deeper than %d levels; relations: %s", p, MaxExpandDepth, strings.Join(r.Names(), ", ")))
 			continue
 		}
 		level, parent := &roots, Users

@@ -15,6 +15,7 @@ import (
 	"github.com/lanyard/lanyard/internal/account"
 	"github.com/lanyard/lanyard/internal/password"
 	"github.com/lanyard/lanyard/internal/store"
+	"github.com/lanyard/lanyard/internal/throttle"
 	"github.com/lanyard/lanyard/internal/token"
 )
 
@@ -24,6 +25,7 @@ type Service struct {
 	accounts   *account.Service
 	hasher     *password.Hasher
 	signer     *token.Signer
+	limiter    *throttle.Limiter
 	refreshTTL time.Duration
 	now        func() time.Time
 }
@@ -34,6 +36,7 @@ type Options struct {
 	Accounts   *account.Service
 	Hasher     *password.Hasher
 	Signer     *token.Signer
+	Limiter    *throttle.Limiter // failed-login throttling; nil: none
 	RefreshTTL time.Duration
 	Now        func() time.Time // nil: time.Now
 }
@@ -43,7 +46,7 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{st: o.Store, accounts: o.Accounts, hasher: o.Hasher, signer: o.Signer, refreshTTL: o.RefreshTTL, now: o.Now}
+	return &Service{st: o.Store, accounts: o.Accounts, hasher: o.Hasher, signer: o.Signer, limiter: o.Limiter, refreshTTL: o.RefreshTTL, now: o.Now}
 }
 
 // Client describes where a request came from, for the session record.
@@ -69,29 +72,58 @@ type Principal struct {
 
 // Login checks a login (email or username) and password. Unknown accounts, wrong
 // passwords and accounts being deleted fail alike, with lanyard.ErrBadCredentials, after
-// the same amount of hashing.
+// the same amount of hashing. Before any hashing the throttle decides whether the
+// account and the client address may try now; if not, the answer is a
+// *lanyard.ThrottledError, whatever the password.
 func (s *Service) Login(ctx context.Context, login, pw string, c Client) (Pair, error) {
 	u, err := s.lookup(ctx, login)
-	if errors.Is(err, lanyard.ErrNotFound) {
-		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
-			return Pair{}, fmt.Errorf("login: %w", busy(err))
-		}
-		return Pair{}, fmt.Errorf("login: %w", lanyard.ErrBadCredentials)
+	if err != nil && !errors.Is(err, lanyard.ErrNotFound) {
+		return Pair{}, fmt.Errorf("login: %w", err)
 	}
+	known := err == nil
+	who := throttle.KnownAccount(u.ID.Hex())
+	if !known {
+		who = s.limiter.UnknownAccount(normalizeLogin(login))
+	}
+	attempt, err := s.limiter.BeginLogin(ctx, who, c.IP)
 	if err != nil {
 		return Pair{}, fmt.Errorf("login: %w", err)
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
-	if err != nil && !errors.Is(err, password.ErrMalformed) {
+	var ok, rehash bool
+	if known {
+		ok, rehash, err = s.hasher.Verify(ctx, pw, u.PasswordHash)
+		if errors.Is(err, password.ErrMalformed) {
+			err = nil
+		}
+	} else {
+		err = s.hasher.VerifyDummy(ctx, pw)
+	}
+	if err != nil {
 		return Pair{}, fmt.Errorf("login: %w", busy(err))
 	}
 	if !ok || u.Status != store.StatusActive {
+		if err := attempt.Failed(ctx); err != nil {
+			return Pair{}, fmt.Errorf("login: %w", err)
+		}
 		return Pair{}, fmt.Errorf("login: %w", lanyard.ErrBadCredentials)
+	}
+	if err := attempt.Succeeded(ctx); err != nil {
+		return Pair{}, fmt.Errorf("login: %w", err)
 	}
 	if rehash {
 		s.upgradeHash(ctx, &u, pw)
 	}
 	return s.start(ctx, u, c)
+}
+
+// normalizeLogin is a login as lookup searches for it, which is also how the
+// throttle counts a login that names no account.
+func normalizeLogin(login string) string {
+	login = strings.TrimSpace(login)
+	if strings.Contains(login, "@") {
+		return account.NormalizeEmail(login)
+	}
+	return strings.ToLower(login)
 }
 
 // lookup finds the account a login names. A username never contains '@', so the

@@ -84,3 +84,5 @@ func isEmbeddedUniqueViolation(err error) bool {
 		(se.HasErrorCodeWithMessage(1, "UNIQUE constraint failed") || // SQLite backend
 			se.HasErrorCodeWithMessage(1, "duplicate key value violates unique constraint")) // PostgreSQL backend
 }
+
+func isNotFound(err error) bool { return errors.Is(err, lanyard.ErrNotFound) }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -64,4 +65,50 @@ func (s *Store) LinkedIDByLookup(ctx context.Context, lookup string) (LinkedID, 
 	var l LinkedID
 	err := s.linkedIDs().FindOne(ctx, bson.D{{Key: "lookup", Value: lookup}}).Decode(&l)
 	return l, translate("linked id by lookup", err)
+}
+
+// UsersWithProvider returns the ids of users holding a linked ID of provider, in
+// ascending order: at most limit distinct ids, each greater than after (NoID: from
+// the start). The links are read in user id order and the reading stops once limit
+// users are found, so a page costs what it shows, not what the provider holds.
+func (s *Store) UsersWithProvider(ctx context.Context, provider string, after ID, limit int) ([]ID, error) {
+	f := bson.D{{Key: "provider", Value: provider}}
+	if !after.IsZero() {
+		f = append(f, bson.E{Key: "user_id", Value: bson.D{{Key: "$gt", Value: after}}})
+	}
+	o := options.Find().
+		SetSort(bson.D{{Key: "user_id", Value: 1}}).
+		SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "user_id", Value: 1}})
+	cur, err := s.linkedIDs().Find(ctx, f, o)
+	if err != nil {
+		return nil, translate("users with provider", err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	var out []ID
+	for len(out) < limit && cur.Next(ctx) {
+		var l struct {
+			UserID ID `bson:"user_id"`
+		}
+		if err := cur.Decode(&l); err != nil {
+			return nil, translate("users with provider", err)
+		}
+		// Sorted by user id, so one user's links are adjacent.
+		if n := len(out); n == 0 || out[n-1] != l.UserID {
+			out = append(out, l.UserID)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return nil, translate("users with provider", err)
+	}
+	return out, nil
+}
+
+// HoldsProvider reports whether the user holds a linked ID of provider.
+func (s *Store) HoldsProvider(ctx context.Context, userID ID, provider string) (bool, error) {
+	err := s.linkedIDs().FindOne(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "provider", Value: provider}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil, translate("holds provider", err)
 }

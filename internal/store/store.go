@@ -84,6 +84,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{collLinkedIDs, "lookup_unique", "lookup", true, false},
 		{collLinkedIDs, "user_id", "user_id", false, false},
 		{collAudit, "user_id", "user_id", false, false},
+		{collJobs, "lease_until", "lease_until", false, false},
 	}
 	for _, sp := range specs {
 		model := mongo.IndexModel{

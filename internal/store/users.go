@@ -129,3 +129,50 @@ func (s *Store) UpdateUser(ctx context.Context, id bson.ObjectID, c UserChange, 
 	}
 	return u, err
 }
+
+// UserQuery selects a page of users, by id ascending.
+type UserQuery struct {
+	After ID     // only ids greater than this; NoID for the first page
+	Limit int    // at most this many; 0: no limit
+	Email string // only the user with this (already lower-cased) email; "" for any
+}
+
+// Users lists the users q selects, by id ascending.
+func (s *Store) Users(ctx context.Context, q UserQuery) ([]User, error) {
+	f := bson.D{}
+	if q.Email != "" {
+		f = append(f, bson.E{Key: "email", Value: q.Email})
+	}
+	if !q.After.IsZero() {
+		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: q.After}}})
+	}
+	o := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
+	if q.Limit > 0 {
+		// One batch holds the whole page: no getMore.
+		o.SetLimit(int64(q.Limit)).SetBatchSize(int32(q.Limit))
+	}
+	return s.findUsers(ctx, "list users", f, o)
+}
+
+// UsersByIDs loads the users with these ids, by id ascending; ids of users that do
+// not exist are left out.
+func (s *Store) UsersByIDs(ctx context.Context, ids []ID) ([]User, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	f := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
+	o := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(int32(len(ids)))
+	return s.findUsers(ctx, "users by ids", f, o)
+}
+
+func (s *Store) findUsers(ctx context.Context, what string, f bson.D, o *options.FindOptionsBuilder) ([]User, error) {
+	cur, err := s.users().Find(ctx, f, o)
+	if err != nil {
+		return nil, translate(what, err)
+	}
+	var out []User
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, translate(what, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,408 @@
+package httpapi_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/lanyard/lanyard/internal/lanyardtest"
+)
+
+// appRelations is the relations file of the deletion tests: posts → comments
+// (cascade), orders (restrict), reviews (nullify).
+const appRelations = `
+relations:
+  - {name: posts, collection: posts, parent: users, field: author_id, on_delete: cascade}
+  - {name: comments, collection: comments, parent: posts, field: post_id, on_delete: cascade}
+  - {name: orders, collection: orders, parent: users, field: user_id, on_delete: restrict}
+  - {name: reviews, collection: reviews, parent: users, field: user_id, on_delete: nullify}
+`
+
+// seedPosts gives the user posts, each with comments, and returns the post ids.
+func seedPosts(t *testing.T, env *lanyardtest.Env, userID string, posts, commentsEach int) []bson.ObjectID {
+	t.Helper()
+	ctx := context.Background()
+	author := oid(t, userID)
+	ids := make([]bson.ObjectID, posts)
+	docs := make([]any, posts)
+	for i := range docs {
+		ids[i] = bson.NewObjectID()
+		docs[i] = bson.M{"_id": ids[i], "author_id": author, "title": fmt.Sprint("post ", i)}
+	}
+	insertMany(t, env, "posts", docs)
+	var comments []any
+	for _, p := range ids {
+		for j := range commentsEach {
+			comments = append(comments, bson.M{"_id": bson.NewObjectID(), "post_id": p, "text": fmt.Sprint("comment ", j)})
+		}
+	}
+	insertMany(t, env, "comments", comments)
+	_ = ctx
+	return ids
+}
+
+func insertMany(t *testing.T, env *lanyardtest.Env, coll string, docs []any) {
+	t.Helper()
+	for len(docs) > 0 {
+		n := min(len(docs), 1000)
+		if _, err := env.DB.Collection(coll).InsertMany(context.Background(), docs[:n]); err != nil {
+			t.Fatalf("insert into %s: %v", coll, err)
+		}
+		docs = docs[n:]
+	}
+}
+
+func count(t *testing.T, env *lanyardtest.Env, coll string, filter any) int64 {
+	t.Helper()
+	n, err := env.DB.Collection(coll).CountDocuments(context.Background(), filter)
+	if err != nil {
+		t.Fatalf("count %s: %v", coll, err)
+	}
+	return n
+}
+
+// orphans counts comments whose post no longer exists: what a wrong order of
+// deletion would leave behind.
+func orphans(t *testing.T, env *lanyardtest.Env) int64 {
+	t.Helper()
+	ctx := context.Background()
+	cur, err := env.DB.Collection("comments").Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []struct {
+		PostID bson.ObjectID `bson:"post_id"`
+	}
+	if err := cur.All(ctx, &cs); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, c := range cs {
+		if count(t, env, "posts", bson.D{{Key: "_id", Value: c.PostID}}) == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+type report struct {
+	UserID    string           `json:"user_id"`
+	Deleted   map[string]int64 `json:"deleted"`
+	Nullified map[string]int64 `json:"nullified"`
+	Total     int64            `json:"total"`
+	Blockers  []struct {
+		Relation string `json:"relation"`
+		Count    int64  `json:"count"`
+	} `json:"blockers"`
+}
+
+func TestDelete_CascadeRemovesEverythingOfTheUserAndNothingElse(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t, lanyardtest.WithRelations(t, appRelations))
+	a, b := env.Register("ada"), env.Register("bob")
+	link(env, a, "google", "ada-sub").Must(t, http.StatusCreated)
+	link(env, b, "google", "bob-sub").Must(t, http.StatusCreated)
+	seedPosts(t, env, a.ID, 3, 2)
+	seedPosts(t, env, b.ID, 2, 2)
+	insertMany(t, env, "reviews", []any{
+		bson.M{"user_id": oid(t, a.ID), "stars": 5}, bson.M{"user_id": oid(t, a.ID), "stars": 4},
+		bson.M{"user_id": oid(t, b.ID), "stars": 3},
+	})
+
+	var r report
+	env.Do("DELETE", "/api/users/me", map[string]any{"password": a.Password}, "Bearer", a.Access).Must(t, http.StatusOK).JSON(t, &r)
+	want := map[string]int64{"posts": 3, "comments": 6, "linked_ids": 1, "users": 1}
+	for rel, n := range want {
+		if r.Deleted[rel] != n {
+			t.Errorf("report deleted[%s] = %d; want %d (report %+v)", rel, r.Deleted[rel], n, r)
+		}
+	}
+	if r.Deleted["sessions"] < 1 || r.Deleted["audit_events"] < 1 {
+		t.Errorf("report deleted sessions/audit_events = %d/%d; want at least 1 each", r.Deleted["sessions"], r.Deleted["audit_events"])
+	}
+	if r.Nullified["reviews"] != 2 {
+		t.Errorf("report nullified[reviews] = %d; want 2", r.Nullified["reviews"])
+	}
+	var sum int64
+	for _, n := range r.Deleted {
+		sum += n
+	}
+	for _, n := range r.Nullified {
+		sum += n
+	}
+	if r.Total != sum || r.UserID != a.ID {
+		t.Errorf("report total %d user %s; want %d and %s", r.Total, r.UserID, sum, a.ID)
+	}
+
+	uid := oid(t, a.ID)
+	for _, c := range []struct {
+		coll   string
+		filter bson.D
+	}{
+		{"users", bson.D{{Key: "_id", Value: uid}}},
+		{"posts", bson.D{{Key: "author_id", Value: uid}}},
+		{"linked_ids", bson.D{{Key: "user_id", Value: uid}}},
+		{"sessions", bson.D{{Key: "user_id", Value: uid}}},
+		{"audit_events", bson.D{{Key: "user_id", Value: uid}}},
+		{"reviews", bson.D{{Key: "user_id", Value: uid}}},
+		{"deletion_jobs", bson.D{}},
+	} {
+		if n := count(t, env, c.coll, c.filter); n != 0 {
+			t.Errorf("%s of the deleted user left: %d", c.coll, n)
+		}
+	}
+	if n := orphans(t, env); n != 0 {
+		t.Errorf("%d orphaned comments", n)
+	}
+	// Nullified reviews stay, detached; the other user's data is untouched.
+	if n := count(t, env, "reviews", bson.D{{Key: "user_id", Value: bson.D{{Key: "$exists", Value: false}}}}); n != 2 {
+		t.Errorf("detached reviews = %d; want 2", n)
+	}
+	bid := oid(t, b.ID)
+	if p, c := count(t, env, "posts", bson.D{{Key: "author_id", Value: bid}}), count(t, env, "comments", bson.D{}); p != 2 || c != 4 {
+		t.Errorf("other user's posts/comments = %d/%d; want 2/4", p, c)
+	}
+	if n := count(t, env, "reviews", bson.D{{Key: "user_id", Value: bid}}); n != 1 {
+		t.Errorf("other user's reviews = %d; want 1", n)
+	}
+	env.Do("GET", "/api/users/me", nil, "Bearer", b.Access).Must(t, http.StatusOK)
+	env.Do("GET", "/api/users/me/linked-ids", nil, "Bearer", b.Access).Must(t, http.StatusOK)
+	// The deleted account is gone for good.
+	env.Do("GET", "/api/users/me", nil, "Bearer", a.Access).Must(t, http.StatusUnauthorized)
+	env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": a.Password}).Must(t, http.StatusUnauthorized)
+	env.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": a.Refresh}).Must(t, http.StatusUnauthorized)
+}
+
+func TestDelete_RestrictBlocksWithNothingChanged(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t, lanyardtest.WithRelations(t, appRelations))
+	a := env.Register("ada")
+	seedPosts(t, env, a.ID, 2, 1)
+	insertMany(t, env, "orders", []any{bson.M{"user_id": oid(t, a.ID)}, bson.M{"user_id": oid(t, a.ID)}})
+
+	r := env.Do("DELETE", "/api/users/me", map[string]any{"password": a.Password}, "Bearer", a.Access)
+	if r.Status != http.StatusConflict {
+		t.Fatalf("DELETE /api/users/me with orders = %d; want 409; body %s", r.Status, r.Body)
+	}
+	var p report
+	r.JSON(t, &p)
+	if len(p.Blockers) != 1 || p.Blockers[0].Relation != "orders" || p.Blockers[0].Count != 2 {
+		t.Fatalf("blockers = %+v; want [{orders 2}]", p.Blockers)
+	}
+	if n := count(t, env, "posts", bson.D{}); n != 2 {
+		t.Errorf("posts after a refused delete = %d; want 2", n)
+	}
+	if n := count(t, env, "deletion_jobs", bson.D{}); n != 0 {
+		t.Errorf("deletion jobs after a refused delete = %d; want 0", n)
+	}
+	me := env.Do("GET", "/api/users/me", nil, "Bearer", a.Access).Must(t, http.StatusOK).Map(t)
+	if me["status"] != "active" {
+		t.Errorf("status after a refused delete = %v; want active", me["status"])
+	}
+	var plan report
+	env.Do("GET", "/api/users/me/deletion-plan", nil, "Bearer", a.Access).Must(t, http.StatusOK).JSON(t, &plan)
+	if len(plan.Blockers) != 1 || plan.Blockers[0].Relation != "orders" {
+		t.Errorf("plan blockers = %+v; want orders", plan.Blockers)
+	}
+}
+
+func TestDelete_WrongPasswordChangesNothing(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t, lanyardtest.WithRelations(t, appRelations))
+	a := env.Register("ada")
+	r := env.Do("DELETE", "/api/users/me", map[string]any{"password": "not it at all"}, "Bearer", a.Access)
+	if r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("DELETE /api/users/me with a wrong password = %d; want 422", r.Status)
+	}
+	env.Do("GET", "/api/users/me", nil, "Bearer", a.Access).Must(t, http.StatusOK)
+}
+
+func TestDeletionPlanAndExport_AgreeWithWhatTheDeleteRemoves(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t, lanyardtest.WithRelations(t, appRelations))
+	a, admin := env.Register("ada"), env.Register("root")
+	env.Promote(admin)
+	link(env, a, "crm", "C-1").Must(t, http.StatusCreated)
+	seedPosts(t, env, a.ID, 4, 3)
+	insertMany(t, env, "reviews", []any{bson.M{"user_id": oid(t, a.ID)}})
+
+	var plan report
+	env.Do("GET", "/api/users/"+a.ID+"/deletion-plan", nil, "Bearer", admin.Access).Must(t, http.StatusOK).JSON(t, &plan)
+	env.Do("GET", "/api/users/"+a.ID+"/deletion-plan", nil, "Bearer", env.Register("eve").Access).Must(t, http.StatusForbidden)
+
+	ex := env.Do("GET", "/api/users/me/export", nil, "Bearer", a.Access).Must(t, http.StatusOK)
+	if cd := ex.Header.Get("Content-Disposition"); cd != `attachment; filename="lanyard-export-`+a.ID+`.json"` {
+		t.Errorf("Content-Disposition = %q", cd)
+	}
+	var export struct {
+		User      map[string]any              `json:"user"`
+		Relations map[string][]map[string]any `json:"relations"`
+	}
+	ex.JSON(t, &export)
+	if export.User["id"] != a.ID {
+		t.Errorf("export user = %v", export.User)
+	}
+	if ids := export.Relations["linked_ids"]; len(ids) != 1 || ids[0]["external_id"] != "C-1" {
+		t.Errorf("exported linked ids = %v; want C-1 decrypted", ids)
+	}
+	for _, s := range export.Relations["sessions"] {
+		for _, secret := range []string{"secret_hash", "previous_hash"} {
+			if _, ok := s[secret]; ok {
+				t.Errorf("exported session has %s", secret)
+			}
+		}
+	}
+	if _, ok := export.User["password_hash"]; ok {
+		t.Error("exported user has password_hash")
+	}
+
+	var done report
+	env.Do("DELETE", "/api/users/"+a.ID, nil, "Bearer", admin.Access).Must(t, http.StatusOK).JSON(t, &done)
+	for _, rel := range []string{"posts", "comments", "linked_ids"} {
+		if plan.Deleted[rel] != done.Deleted[rel] || int64(len(export.Relations[rel])) != done.Deleted[rel] {
+			t.Errorf("%s: plan %d, export %d, delete %d; want all equal", rel, plan.Deleted[rel], len(export.Relations[rel]), done.Deleted[rel])
+		}
+	}
+	if plan.Nullified["reviews"] != 1 || done.Nullified["reviews"] != 1 || len(export.Relations["reviews"]) != 1 {
+		t.Errorf("reviews: plan %d, export %d, delete %d; want 1", plan.Nullified["reviews"], len(export.Relations["reviews"]), done.Nullified["reviews"])
+	}
+	env.Do("DELETE", "/api/users/"+a.ID, nil, "Bearer", admin.Access).Must(t, http.StatusNotFound)
+	env.Do("GET", "/api/users/"+a.ID+"/deletion-plan", nil, "Bearer", admin.Access).Must(t, http.StatusNotFound)
+}
+
+var errCrash = errors.New("injected crash")
+
+func TestDelete_InterruptedPartWayResumesWithNoOrphans(t *testing.T) {
+	t.Parallel()
+	var now atomic.Int64
+	now.Store(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
+	var crashAt atomic.Int64
+	crashAt.Store(3)
+	env := lanyardtest.New(t, lanyardtest.WithRelations(t, appRelations), lanyardtest.WithClock(clock),
+		lanyardtest.WithDeleteHook(func(rel string, batch int) error {
+			if int64(batch) == crashAt.Load() {
+				return errCrash
+			}
+			return nil
+		}))
+	a, b, admin := env.Register("ada"), env.Register("bob"), env.Register("root")
+	env.Promote(admin)
+	seedPosts(t, env, a.ID, 1500, 2) // 1,500 posts, 3,000 comments: several batches
+	seedPosts(t, env, b.ID, 3, 1)
+
+	r := env.Do("DELETE", "/api/users/"+a.ID, nil, "Bearer", admin.Access)
+	if r.Status != http.StatusInternalServerError {
+		t.Fatalf("DELETE interrupted by a crash = %d; want 500; body %s", r.Status, r.Body)
+	}
+	// Part-way: something was erased, the rest is still reachable from the user.
+	uid := oid(t, a.ID)
+	left := count(t, env, "posts", bson.D{{Key: "author_id", Value: uid}})
+	if left == 0 || left == 1500 && count(t, env, "comments", bson.D{}) == 3003 {
+		t.Fatalf("after the crash %d posts left; want a delete stopped part-way", left)
+	}
+	if n := orphans(t, env); n != 0 {
+		t.Fatalf("after the crash: %d comments whose post is gone", n)
+	}
+	if n := count(t, env, "users", bson.D{{Key: "_id", Value: uid}, {Key: "status", Value: "deleting"}}); n != 1 {
+		t.Fatalf("user marked deleting = %d; want 1", n)
+	}
+	env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": a.Password}).Must(t, http.StatusUnauthorized)
+	env.Do("GET", "/api/users/me", nil, "Bearer", a.Access).Must(t, http.StatusUnauthorized)
+
+	// Before the lease lapses nobody takes the job over; after it, any instance does.
+	if n, err := env.App.Deleter.ResumeExpired(context.Background()); err != nil || n != 0 {
+		t.Fatalf("ResumeExpired within the lease = %d, %v; want 0", n, err)
+	}
+	crashAt.Store(-1)
+	now.Add(int64(61 * time.Second))
+	if n, err := env.App.Deleter.ResumeExpired(context.Background()); err != nil || n != 1 {
+		t.Fatalf("ResumeExpired after the lease = %d, %v; want 1", n, err)
+	}
+	env.App.Deleter.Wait()
+	for _, c := range []struct {
+		coll   string
+		filter bson.D
+	}{
+		{"users", bson.D{{Key: "_id", Value: uid}}},
+		{"posts", bson.D{{Key: "author_id", Value: uid}}},
+		{"sessions", bson.D{{Key: "user_id", Value: uid}}},
+		{"deletion_jobs", bson.D{}},
+		{"deletion_claims", bson.D{}},
+	} {
+		if n := count(t, env, c.coll, c.filter); n != 0 {
+			t.Errorf("after resuming, %s left: %d", c.coll, n)
+		}
+	}
+	if n := orphans(t, env); n != 0 {
+		t.Errorf("after resuming, %d orphaned comments", n)
+	}
+	if p, c := count(t, env, "posts", bson.D{}), count(t, env, "comments", bson.D{}); p != 3 || c != 3 {
+		t.Errorf("other user's posts/comments = %d/%d; want 3/3", p, c)
+	}
+	env.Do("DELETE", "/api/users/"+a.ID, nil, "Bearer", admin.Access).Must(t, http.StatusNotFound)
+}
+
+func TestDelete_OutlivingTheRequestAnswers202AndFinishesInTheBackground(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var once atomic.Bool
+	env := lanyardtest.New(t, lanyardtest.WithRelations(t, appRelations), lanyardtest.WithRequestTimeout(time.Second),
+		lanyardtest.WithDeleteHook(func(string, int) error {
+			if once.CompareAndSwap(false, true) {
+				<-release
+			}
+			return nil
+		}))
+	a, admin := env.Register("ada"), env.Register("root")
+	env.Promote(admin)
+	seedPosts(t, env, a.ID, 5, 1)
+	r := env.Do("DELETE", "/api/users/"+a.ID, nil, "Bearer", admin.Access).Must(t, http.StatusAccepted)
+	if m := r.Map(t); m["status"] != "in_progress" {
+		t.Fatalf("202 body = %s; want status in_progress", r.Body)
+	}
+	// A second request while it runs is also in progress, and starts nothing new.
+	env.Do("DELETE", "/api/users/"+a.ID, nil, "Bearer", admin.Access).Must(t, http.StatusAccepted)
+	close(release)
+	env.App.Deleter.Wait()
+	env.Do("GET", "/api/users/"+a.ID, nil, "Bearer", admin.Access).Must(t, http.StatusNotFound)
+	env.Do("DELETE", "/api/users/"+a.ID, nil, "Bearer", admin.Access).Must(t, http.StatusNotFound)
+	if n := count(t, env, "posts", bson.D{}); n != 0 {
+		t.Errorf("posts after the background delete = %d; want 0", n)
+	}
+}
+
+func TestDelete_CommandsGrowWithBatchesNotDocuments(t *testing.T) {
+	t.Parallel()
+	measure := func(posts int) (commands, batches int64) {
+		env := lanyardtest.New(t, lanyardtest.WithRelations(t, appRelations))
+		a, admin := env.Register("ada"), env.Register("root")
+		env.Promote(admin)
+		seedPosts(t, env, a.ID, posts, 1)
+		before := env.App.Deleter.Batches()
+		env.Commands.Reset()
+		env.Do("DELETE", "/api/users/"+a.ID, nil, "Bearer", admin.Access).Must(t, http.StatusOK)
+		return int64(env.Commands.Total()), env.App.Deleter.Batches() - before
+	}
+	smallCmds, smallBatches := measure(10)
+	bigCmds, bigBatches := measure(5000) // 10,000 related documents
+	t.Logf("10 posts + 10 comments: %d commands, %d batches; 5,000 posts + 5,000 comments: %d commands, %d batches",
+		smallCmds, smallBatches, bigCmds, bigBatches)
+	// Each batch costs a fixed handful of commands (read ids, delete, record progress,
+	// check the lease), so commands per batch stay bounded as documents grow 500-fold.
+	if bigBatches > 20 {
+		t.Errorf("10,000 documents took %d batches; want about 10 (1,000 per batch)", bigBatches)
+	}
+	if per := float64(bigCmds) / float64(bigBatches); per > 12 {
+		t.Errorf("%.1f commands per batch at 10,000 documents; want a small constant", per)
+	}
+	if bigCmds > 10*smallCmds {
+		t.Errorf("commands grew from %d to %d for 500× the documents; want growth with batches only", smallCmds, bigCmds)
+	}
+}

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+const (
+	collJobs   = "deletion_jobs"
+	collClaims = "deletion_claims"
+)
+
+// DeletionJob records a chain delete in progress, so that any instance can finish it
+// after a crash. Its _id is the user's id: one job per user.
+type DeletionJob struct {
+	UserID      ID               `bson:"_id"`
+	Epoch       int64            `bson:"epoch"` // bumped by each claim; see ClaimJob
+	LeaseOwner  string           `bson:"lease_owner"`
+	LeaseUntil  time.Time        `bson:"lease_until"`
+	RequestedBy string           `bson:"requested_by,omitempty"`
+	StartedAt   time.Time        `bson:"started_at"`
+	Deleted     map[string]int64 `bson:"deleted"`
+	Nullified   map[string]int64 `bson:"nullified"`
+}
+
+func claimID(userID ID, epoch int64) string { return fmt.Sprintf("%s:%d", userID.Hex(), epoch) }
+
+// InsertJob records a new job at epoch 1. A job that already exists for this user is
+// ErrDuplicate: the delete is already under way.
+func (s *Store) InsertJob(ctx context.Context, j *DeletionJob) error {
+	j.Epoch = 1
+	_, err := s.db.Collection(collJobs).InsertOne(ctx, j)
+	return translate("insert deletion job", err)
+}
+
+// Job loads the job of a user.
+func (s *Store) Job(ctx context.Context, userID ID) (DeletionJob, error) {
+	var j DeletionJob
+	err := s.db.Collection(collJobs).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&j)
+	return j, translate("deletion job", err)
+}
+
+// ExpiredJobs lists jobs whose lease has lapsed: their owner crashed or stopped.
+func (s *Store) ExpiredJobs(ctx context.Context, now time.Time) ([]DeletionJob, error) {
+	cur, err := s.db.Collection(collJobs).Find(ctx, bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}})
+	if err != nil {
+		return nil, translate("expired deletion jobs", err)
+	}
+	var out []DeletionJob
+	return out, translate("expired deletion jobs", cur.All(ctx, &out))
+}
+
+// ClaimJob takes over job j for owner. The claim is the insert of a document whose _id
+// names the job's next epoch: of several instances claiming at once exactly one
+// succeeds (the others get ErrDuplicate), on MongoDB and on the embedded store, whose
+// updates are not compare-and-set. The winner then moves the job to that epoch.
+func (s *Store) ClaimJob(ctx context.Context, j *DeletionJob, owner string, until time.Time) error {
+	next := j.Epoch + 1
+	if _, err := s.db.Collection(collClaims).InsertOne(ctx, bson.D{{Key: "_id", Value: claimID(j.UserID, next)}}); err != nil {
+		return translate("claim deletion job", err)
+	}
+	j.Epoch, j.LeaseOwner, j.LeaseUntil = next, owner, Millis(until)
+	defer s.lock(collJobs, j.UserID)()
+	_, err := s.db.Collection(collJobs).UpdateOne(ctx, bson.D{{Key: "_id", Value: j.UserID}}, bson.D{{Key: "$set", Value: bson.M{
+		"epoch": j.Epoch, "lease_owner": owner, "lease_until": j.LeaseUntil,
+	}}})
+	return translate("claim deletion job", err)
+}
+
+// Superseded reports whether another instance has claimed the job past epoch: its
+// owner must stop.
+func (s *Store) Superseded(ctx context.Context, userID ID, epoch int64) (bool, error) {
+	n, err := s.db.Collection(collClaims).CountDocuments(ctx, bson.D{{Key: "_id", Value: claimID(userID, epoch+1)}})
+	return n > 0, translate("deletion job claim", err)
+}
+
+// SaveProgress records the counts so far and renews the lease. Only the lease holder
+// writes, so setting absolute values is safe.
+func (s *Store) SaveProgress(ctx context.Context, j *DeletionJob, until time.Time) error {
+	j.LeaseUntil = Millis(until)
+	defer s.lock(collJobs, j.UserID)()
+	_, err := s.db.Collection(collJobs).UpdateOne(ctx, bson.D{{Key: "_id", Value: j.UserID}}, bson.D{{Key: "$set", Value: bson.M{
+		"lease_until": j.LeaseUntil, "deleted": j.Deleted, "nullified": j.Nullified,
+	}}})
+	return translate("save deletion progress", err)
+}
+
+// FinishJob removes the job and its claims.
+func (s *Store) FinishJob(ctx context.Context, j DeletionJob) error {
+	ids := make([]any, 0, j.Epoch)
+	for e := int64(2); e <= j.Epoch; e++ {
+		ids = append(ids, claimID(j.UserID, e))
+	}
+	if _, err := s.DeleteIDs(ctx, collClaims, ids); err != nil {
+		return err
+	}
+	_, err := s.db.Collection(collJobs).DeleteOne(ctx, bson.D{{Key: "_id", Value: j.UserID}})
+	return translate("finish deletion job", err)
+}
+
+// MarkDeleting sets the user's status to deleting and bumps its token version, so every
+// token dies and login, refresh and linking refuse it. A user already gone is no error.
+func (s *Store) MarkDeleting(ctx context.Context, id ID, now time.Time) error {
+	u, err := s.UserByID(ctx, id)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	if u.Status == StatusDeleting {
+		return nil
+	}
+	_, err = s.UpdateUser(ctx, id, UserChange{Set: map[string]any{"status": StatusDeleting}, BumpVersion: true}, now)
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// DeleteUser removes the user document; it reports whether there was one.
+func (s *Store) DeleteUser(ctx context.Context, id ID) (bool, error) {
+	r, err := s.users().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return false, translate("delete user", err)
+	}
+	return r.DeletedCount == 1, nil
+}

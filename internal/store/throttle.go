@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// collThrottle holds one counter per throttle key ("login:acct:…", "login:ip:…",
+// "register:ip:…"). Every operation on a single key filters on exactly {_id: key},
+// the one filter the embedded store answers without reading the whole collection.
+// Expiry is handled in code: a counter whose expires_at has passed counts as absent,
+// and ThrottleSweep removes such counters (the embedded store has no TTL indexes).
+const collThrottle = "throttle"
+
+// ThrottleEntry is one throttle counter as stored.
+type ThrottleEntry struct {
+	Key string `bson:"_id"`
+	// Failures counts failed logins, or registration attempts, since WindowStart.
+	Failures     int       `bson:"failures"`
+	WindowStart  time.Time `bson:"window_start"`
+	BlockedUntil time.Time `bson:"blocked_until,omitempty"`
+	// ExpiresAt is when the counter is forgotten; from then on it reads as absent.
+	ExpiresAt time.Time `bson:"expires_at"`
+}
+
+func (s *Store) throttle() *mongo.Collection { return s.db.Collection(collThrottle) }
+
+// throttleLock serialises this process's read-modify-writes of one counter on the
+// embedded store (see serialize.go); it does nothing on MongoDB, whose update
+// operators are atomic.
+func (s *Store) throttleLock(key string) func() {
+	sum := sha256.Sum256([]byte(key))
+	var id bson.ObjectID
+	copy(id[:], sum[:])
+	return s.lock(collThrottle, id)
+}
+
+func byKey(key string) bson.D { return bson.D{{Key: "_id", Value: key}} }
+
+// EnsureThrottleIndexes creates the throttle collection's index on expires_at, which
+// the sweep uses. It does so only on MongoDB: the embedded store pushes down no filter
+// but {_id: value}, so there the index would only slow every write down. Call it after
+// EnsureIndexes, which finds out what the server is.
+func (s *Store) EnsureThrottleIndexes(ctx context.Context) error {
+	if s.IsFerretDB() {
+		return nil
+	}
+	model := mongo.IndexModel{
+		Keys:    bson.D{{Key: "expires_at", Value: 1}},
+		Options: options.Index().SetName("expires_at"),
+	}
+	_, err := s.throttle().Indexes().CreateOne(ctx, model)
+	return translate("create index throttle.expires_at", err)
+}
+
+// ThrottleGet reads the counter for key as of now. An absent or expired counter is
+// the zero entry (no failures, not blocked), not an error.
+func (s *Store) ThrottleGet(ctx context.Context, key string, now time.Time) (ThrottleEntry, error) {
+	var e ThrottleEntry
+	err := s.throttle().FindOne(ctx, byKey(key)).Decode(&e)
+	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && !e.ExpiresAt.After(now)) {
+		return ThrottleEntry{Key: key}, nil
+	}
+	return e, translate("throttle get", err)
+}
+
+// ThrottleAdd counts one more event for key and returns the counter afterwards. A
+// counter that is absent or expired starts over: one event, a window starting now and
+// expiring after window. The count is one atomic $inc on MongoDB; restarting an
+// expired counter is a second write, so an event racing with the restart may go
+// uncounted, which errs on the side of the client and only at a window's edge.
+func (s *Store) ThrottleAdd(ctx context.Context, key string, now time.Time, window time.Duration) (ThrottleEntry, error) {
+	now = Millis(now)
+	defer s.throttleLock(key)()
+	var e ThrottleEntry
+	err := s.throttle().FindOneAndUpdate(ctx, byKey(key),
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "failures", Value: 1}}},
+			{Key: "$setOnInsert", Value: bson.D{
+				{Key: "window_start", Value: now},
+				{Key: "expires_at", Value: now.Add(window)},
+			}},
+		},
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&e)
+	if err != nil {
+		return ThrottleEntry{}, translate("throttle add", err)
+	}
+	if e.ExpiresAt.After(now) {
+		return e, nil
+	}
+	e = ThrottleEntry{Key: key, Failures: 1, WindowStart: now, ExpiresAt: now.Add(window)}
+	_, err = s.throttle().UpdateOne(ctx, byKey(key), bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "failures", Value: e.Failures},
+			{Key: "window_start", Value: e.WindowStart},
+			{Key: "expires_at", Value: e.ExpiresAt},
+		}},
+		{Key: "$unset", Value: bson.D{{Key: "blocked_until", Value: ""}}},
+	})
+	return e, translate("throttle add: restart window", err)
+}
+
+// ThrottleBlock blocks key until until and keeps the counter at least until expires.
+// Both only ever move forward ($max), so concurrent blocks agree on the longest.
+// A counter that is absent (already reset) is left absent.
+func (s *Store) ThrottleBlock(ctx context.Context, key string, until, expires time.Time) error {
+	defer s.throttleLock(key)()
+	_, err := s.throttle().UpdateOne(ctx, byKey(key), bson.D{
+		{Key: "$max", Value: bson.D{
+			{Key: "blocked_until", Value: Millis(until)},
+			{Key: "expires_at", Value: Millis(expires)},
+		}},
+	})
+	return translate("throttle block", err)
+}
+
+// ThrottleReset forgets the counter for key; resetting an absent counter is no error.
+func (s *Store) ThrottleReset(ctx context.Context, key string) error {
+	defer s.throttleLock(key)()
+	_, err := s.throttle().DeleteOne(ctx, byKey(key))
+	return translate("throttle reset", err)
+}
+
+// ThrottleSweep deletes the counters that expired by now and says how many. It is the
+// one throttle operation not keyed by _id: a periodic tidy-up, never on a request's
+// path (on the embedded store it reads the whole collection; MongoDB uses the
+// expires_at index).
+func (s *Store) ThrottleSweep(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.throttle().DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: Millis(now)}}}})
+	if err != nil {
+		return 0, translate("throttle sweep", err)
+	}
+	return res.DeletedCount, nil
+}

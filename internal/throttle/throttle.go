@@ -1,0 +1,293 @@
+// Package throttle slows down password guessing and mass registration. Its counters
+// live in the store's throttle collection, so every instance sharing the database
+// counts against the same limits, and a restart forgets nothing.
+//
+// The policy:
+//   - Failed logins per account: a fixed window of LoginWindow opens at the first
+//     failure. The failure that reaches the limit blocks the account for FirstBlock,
+//     and each further failure doubles the block, up to MaxBlock — never a permanent
+//     lock. Once the limit is reached the counter is kept until LoginWindow after the
+//     latest block ends, so the back-off keeps growing until the account has been
+//     quiet for that long. A successful login forgets the account's failures.
+//     An account that does not exist is counted under a keyed hash of the login, so
+//     guessing at unknown names is throttled too without storing the names.
+//   - Failed logins per client address: the same, with AddressFactor times the
+//     account limit, whichever accounts they were for. A success does not reset it.
+//   - Registrations per client address: at most the limit per RegisterWindow (a fixed
+//     window from the first attempt); beyond, a 429 until the window ends.
+//
+// Every check happens before any password is hashed, so a blocked attempt costs no
+// hashing and is refused even with the right password. IPv6 addresses are counted
+// per /64, the block one subscriber usually holds.
+package throttle
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lanyard/lanyard"
+	"github.com/lanyard/lanyard/internal/store"
+)
+
+// The numbers of the policy; the limits themselves come from the configuration.
+const (
+	LoginWindow    = 15 * time.Minute
+	FirstBlock     = time.Second
+	MaxBlock       = 15 * time.Minute
+	AddressFactor  = 10
+	RegisterWindow = time.Hour
+	// SweepEvery is how often Run deletes expired counters.
+	SweepEvery = time.Minute
+)
+
+// Options are what a Limiter needs.
+type Options struct {
+	Store *store.Store
+	// LoginFailureLimit is the failed logins per account per LoginWindow before back-off.
+	LoginFailureLimit int
+	// RegisterLimit is the registrations per client address per RegisterWindow.
+	RegisterLimit int
+	// Key is the HMAC-SHA256 key under which unknown logins are counted.
+	Key     []byte
+	Now     func() time.Time      // nil: time.Now
+	Logger  *slog.Logger          // sweep failures; nil: discarded
+	Metrics prometheus.Registerer // nil: the throttled-request counter is not exported
+}
+
+// Limiter applies the policy. A nil *Limiter limits nothing.
+type Limiter struct {
+	st        *store.Store
+	key       []byte
+	now       func() time.Time
+	log       *slog.Logger
+	account   rule
+	address   rule
+	register  rule
+	throttled *prometheus.CounterVec
+}
+
+// rule is one kind of counter.
+type rule struct {
+	name   string // the metric label
+	limit  int
+	window time.Duration
+}
+
+// New returns a Limiter.
+func New(o Options) *Limiter {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Limiter{
+		st:       o.Store,
+		key:      o.Key,
+		now:      o.Now,
+		log:      o.Logger,
+		account:  rule{name: "login_account", limit: o.LoginFailureLimit, window: LoginWindow},
+		address:  rule{name: "login_address", limit: AddressFactor * o.LoginFailureLimit, window: LoginWindow},
+		register: rule{name: "register", limit: o.RegisterLimit, window: RegisterWindow},
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lanyard_throttled_total",
+			Help: "Requests refused with 429, by the limit that refused them.",
+		}, []string{"limit"}),
+	}
+	if o.Metrics != nil {
+		o.Metrics.MustRegister(l.throttled)
+	}
+	return l
+}
+
+// Account is an account as the login throttle counts it.
+type Account struct{ key string }
+
+// KnownAccount is the account with this user id.
+func KnownAccount(userID string) Account { return Account{key: "login:acct:" + userID} }
+
+// UnknownAccount is a login, normalised as the account lookup normalises it, that
+// names no account. It is counted under a keyed hash, so the throttle collection
+// never holds the names that were tried.
+func (l *Limiter) UnknownAccount(login string) Account {
+	if l == nil {
+		return Account{}
+	}
+	m := hmac.New(sha256.New, l.key)
+	m.Write([]byte(login))
+	return Account{key: "login:acct:h:" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))}
+}
+
+// addressKey names the counter of a client address; "" when there is none. IPv6
+// addresses are counted per /64.
+func addressKey(prefix, addr string) string {
+	if addr == "" {
+		return ""
+	}
+	if a, err := netip.ParseAddr(addr); err == nil {
+		a = a.Unmap()
+		if a.Is6() {
+			return prefix + netip.PrefixFrom(a, 64).Masked().String()
+		}
+		return prefix + a.String()
+	}
+	return prefix + addr
+}
+
+// Attempt is a login attempt that BeginLogin let through; tell it the outcome.
+type Attempt struct {
+	l         *Limiter
+	account   string
+	address   string
+	hasRecord bool // the account has failures on record, which a success clears
+}
+
+// BeginLogin decides whether a login for acct from the client address addr may check
+// its password now. If the account or the address is blocked it returns a
+// *lanyard.ThrottledError carrying the longer wait, and the password must not be
+// checked.
+func (l *Limiter) BeginLogin(ctx context.Context, acct Account, addr string) (*Attempt, error) {
+	if l == nil {
+		return nil, nil
+	}
+	a := &Attempt{l: l, account: acct.key, address: addressKey("login:ip:", addr)}
+	now := l.now()
+	var wait time.Duration
+	var by rule
+	if a.address != "" {
+		e, err := l.st.ThrottleGet(ctx, a.address, now)
+		if err != nil {
+			return nil, fmt.Errorf("throttle: %w", err)
+		}
+		if d := e.BlockedUntil.Sub(now); d > wait {
+			wait, by = d, l.address
+		}
+	}
+	e, err := l.st.ThrottleGet(ctx, a.account, now)
+	if err != nil {
+		return nil, fmt.Errorf("throttle: %w", err)
+	}
+	if d := e.BlockedUntil.Sub(now); d > wait {
+		wait, by = d, l.account
+	}
+	if wait > 0 {
+		return nil, l.refuse(by, wait)
+	}
+	a.hasRecord = e.Failures > 0
+	return a, nil
+}
+
+// Failed records that the attempt did not log in: wrong password, unknown account,
+// or an account that cannot log in.
+func (a *Attempt) Failed(ctx context.Context) error {
+	if a == nil {
+		return nil
+	}
+	if err := a.l.count(ctx, a.l.account, a.account); err != nil {
+		return err
+	}
+	if a.address != "" {
+		return a.l.count(ctx, a.l.address, a.address)
+	}
+	return nil
+}
+
+// Succeeded forgets the account's failures.
+func (a *Attempt) Succeeded(ctx context.Context) error {
+	if a == nil || !a.hasRecord {
+		return nil
+	}
+	if err := a.l.st.ThrottleReset(ctx, a.account); err != nil {
+		return fmt.Errorf("throttle: %w", err)
+	}
+	return nil
+}
+
+// count adds one failed login to key under r and, from the limit on, blocks the key
+// for the back-off.
+func (l *Limiter) count(ctx context.Context, r rule, key string) error {
+	now := l.now()
+	e, err := l.st.ThrottleAdd(ctx, key, now, r.window)
+	if err != nil {
+		return fmt.Errorf("throttle: %w", err)
+	}
+	if e.Failures < r.limit {
+		return nil
+	}
+	until := now.Add(backoff(e.Failures - r.limit))
+	if err := l.st.ThrottleBlock(ctx, key, until, until.Add(r.window)); err != nil {
+		return fmt.Errorf("throttle: %w", err)
+	}
+	return nil
+}
+
+// backoff is the block after n failures beyond the one that reached the limit:
+// FirstBlock doubled n times, at most MaxBlock.
+func backoff(n int) time.Duration {
+	if n >= 30 {
+		return MaxBlock
+	}
+	return min(FirstBlock<<n, MaxBlock)
+}
+
+// Register counts one registration attempt from the client address addr, and refuses
+// it with a *lanyard.ThrottledError when the address is over its limit.
+func (l *Limiter) Register(ctx context.Context, addr string) error {
+	if l == nil {
+		return nil
+	}
+	key := addressKey("register:ip:", addr)
+	if key == "" {
+		return nil
+	}
+	now := l.now()
+	e, err := l.st.ThrottleAdd(ctx, key, now, l.register.window)
+	if err != nil {
+		return fmt.Errorf("throttle: %w", err)
+	}
+	if e.Failures > l.register.limit {
+		return l.refuse(l.register, e.ExpiresAt.Sub(now))
+	}
+	return nil
+}
+
+func (l *Limiter) refuse(r rule, wait time.Duration) error {
+	l.throttled.WithLabelValues(r.name).Inc()
+	return &lanyard.ThrottledError{RetryAfter: wait}
+}
+
+// Sweep deletes the counters that have expired. Expired counters already count as
+// absent, so sweeping only keeps the collection small.
+func (l *Limiter) Sweep(ctx context.Context) (int64, error) {
+	n, err := l.st.ThrottleSweep(ctx, l.now())
+	if err != nil {
+		return 0, fmt.Errorf("throttle: %w", err)
+	}
+	return n, nil
+}
+
+// Run sweeps every SweepEvery until ctx ends.
+func (l *Limiter) Run(ctx context.Context) {
+	t := time.NewTicker(SweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if _, err := l.Sweep(sctx); err != nil && ctx.Err() == nil {
+				l.log.Warn("throttle sweep failed", "error", err)
+			}
+			cancel()
+		}
+	}
+}
