@@ -235,3 +235,55 @@ func hashErr(err error) error {
 	}
 	return err
 }
+
+// ListQuery selects a page of the admin list of accounts.
+type ListQuery struct {
+	Limit    int
+	After    store.ID // the last id of the previous page; NoID for the first
+	Email    string   // only this email (any case)
+	Provider string   // only users holding a linked ID of this provider (any case)
+}
+
+// List reads one page of accounts by id ascending, and the cursor of the next page
+// (NoID on the last). The cursor is an id, so pages never skip or repeat a user
+// whatever is inserted or deleted in between; one more than the page is read to know
+// whether another follows.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]store.User, store.ID, error) {
+	email := NormalizeEmail(q.Email)
+	provider := strings.ToLower(q.Provider)
+	if provider != "" && email == "" {
+		// The provider's links name the page's users; they are loaded with one query.
+		ids, err := s.st.UsersWithProvider(ctx, provider, q.After, q.Limit+1)
+		if err != nil {
+			return nil, store.NoID, fmt.Errorf("list users: %w", err)
+		}
+		next := store.NoID
+		if len(ids) > q.Limit {
+			ids, next = ids[:q.Limit], ids[q.Limit-1]
+		}
+		users, err := s.st.UsersByIDs(ctx, ids)
+		if err != nil {
+			return nil, store.NoID, fmt.Errorf("list users: %w", err)
+		}
+		return users, next, nil
+	}
+	users, err := s.st.Users(ctx, store.UserQuery{After: q.After, Limit: q.Limit + 1, Email: email})
+	if err != nil {
+		return nil, store.NoID, fmt.Errorf("list users: %w", err)
+	}
+	next := store.NoID
+	if len(users) > q.Limit {
+		users, next = users[:q.Limit], users[q.Limit-1].ID
+	}
+	if provider != "" && len(users) > 0 {
+		// An email names at most one user: keep it if it holds the provider.
+		holds, err := s.st.HoldsProvider(ctx, users[0].ID, provider)
+		if err != nil {
+			return nil, store.NoID, fmt.Errorf("list users: %w", err)
+		}
+		if !holds {
+			return nil, store.NoID, nil
+		}
+	}
+	return users, next, nil
+}

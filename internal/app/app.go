@@ -81,26 +81,16 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	if err != nil {
 		return nil, fmt.Errorf("access tokens: %w", err)
 	}
-	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: o.Monitor})
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	m := newMetrics(o.Registry)
+	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: m.storeMonitor(o.Monitor)})
 	if err != nil {
 		return nil, err
 	}
-	if err := st.EnsureIndexes(ctx); err != nil {
-		_ = st.Close(context.Background())
-		return nil, err
-	}
-	rels, err := relation.Load(cfg.RelationsFile)
+	rels, err := prepareStore(ctx, st, cfg.RelationsFile)
 	if err != nil {
-		_ = st.Close(context.Background())
-		return nil, err
-	}
-	for _, r := range rels.Declared() {
-		if err := st.EnsureRelationIndex(ctx, r.Collection, r.Field); err != nil {
-			_ = st.Close(context.Background())
-			return nil, err
-		}
-	}
-	if err := st.EnsureThrottleIndexes(ctx); err != nil {
 		_ = st.Close(context.Background())
 		return nil, err
 	}
@@ -111,9 +101,6 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		_ = st.Close(context.Background())
 		return nil, fmt.Errorf("throttle key: %w", err)
 	}
-	if o.Registry == nil {
-		o.Registry = prometheus.NewRegistry()
-	}
 	limiter := throttle.New(throttle.Options{
 		Store:             st,
 		LoginFailureLimit: cfg.LoginFailureLimit,
@@ -123,7 +110,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		Logger:            o.Logger,
 		Metrics:           o.Registry,
 	})
-	hasher := password.NewHasher(password.Options{Params: o.Hash, Concurrency: cfg.HashConcurrency})
+	hasher := password.NewHasher(password.Options{Params: o.Hash, Concurrency: cfg.HashConcurrency, Observe: m.observeHash})
 	accounts := account.New(st, hasher, o.Now)
 	accounts.LimitRegistrations(limiter)
 	sessions := session.New(session.Options{
@@ -148,9 +135,30 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		CORSOrigins:    cfg.CORSOrigins,
 		Version:        o.Version,
 	})
+	m.watchDeletions(deleter)
 	a := &App{Store: st, Accounts: accounts, Sessions: sessions, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h}
 	a.startBackground(ctx, o.ResumeInterval)
 	return a, nil
+}
+
+// prepareStore learns the server's kind, creates every index and loads the relations.
+func prepareStore(ctx context.Context, st *store.Store, relationsFile string) (*relation.Registry, error) {
+	if err := st.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	rels, err := relation.Load(relationsFile)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rels.Declared() {
+		if err := st.EnsureRelationIndex(ctx, r.Collection, r.Field); err != nil {
+			return nil, err
+		}
+	}
+	if err := st.EnsureThrottleIndexes(ctx); err != nil {
+		return nil, err
+	}
+	return rels, nil
 }
 
 // startBackground starts the periodic work (the throttle sweep), which runs until

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/account"
@@ -25,27 +24,12 @@ type userList struct {
 	}
 }
 
-// userDirectory is the store work behind the admin user list. Deps.Store provides it
-// (the *store.Store the application passes as its Pinger).
-type userDirectory interface {
-	Users(ctx context.Context, q store.UserQuery) ([]store.User, error)
-	UsersByIDs(ctx context.Context, ids []store.ID) ([]store.User, error)
-	UsersWithProvider(ctx context.Context, provider string, after store.ID, limit int) ([]store.ID, error)
-	HoldsProvider(ctx context.Context, userID store.ID, provider string) (bool, error)
-}
-
-var errNoDirectory = errors.New("list users: the store given to the server cannot list users")
-
 // listUsers is the admin list of accounts, by id ascending. The cursor is the last id
 // of the previous page, so pages never skip or repeat a user, whatever is inserted or
 // deleted in between.
 func (s *Server) listUsers(ctx context.Context, in *listUsersInput) (*userList, error) {
 	if principal(ctx).User.Role != store.RoleAdmin {
 		return nil, lanyard.ErrForbidden
-	}
-	dir, ok := s.store.(userDirectory)
-	if !ok {
-		return nil, errNoDirectory
 	}
 	bad := &lanyard.InvalidError{}
 	var after store.ID
@@ -68,7 +52,7 @@ func (s *Server) listUsers(ctx context.Context, in *listUsersInput) (*userList, 
 		return nil, err
 	}
 
-	users, next, err := userPage(ctx, dir, in, after)
+	users, next, err := s.accounts.List(ctx, account.ListQuery{Limit: in.Limit, After: after, Email: in.Email, Provider: in.Provider})
 	if err != nil {
 		return nil, err
 	}
@@ -81,41 +65,4 @@ func (s *Server) listUsers(ctx context.Context, in *listUsersInput) (*userList, 
 		out.Body.Next = &cursor
 	}
 	return out, nil
-}
-
-// userPage reads one page of the list and the cursor of the next (NoID on the last
-// page). One more than the page is asked for, to know whether another page follows.
-func userPage(ctx context.Context, dir userDirectory, in *listUsersInput, after store.ID) ([]store.User, store.ID, error) {
-	limit := in.Limit
-	email := account.NormalizeEmail(in.Email)
-	provider := strings.ToLower(in.Provider)
-	if provider != "" && email == "" {
-		// The provider's links name the page's users; they are loaded with one query.
-		ids, err := dir.UsersWithProvider(ctx, provider, after, limit+1)
-		if err != nil {
-			return nil, store.NoID, err
-		}
-		next := store.NoID
-		if len(ids) > limit {
-			ids, next = ids[:limit], ids[limit-1]
-		}
-		users, err := dir.UsersByIDs(ctx, ids)
-		return users, next, err
-	}
-	users, err := dir.Users(ctx, store.UserQuery{After: after, Limit: limit + 1, Email: email})
-	if err != nil {
-		return nil, store.NoID, err
-	}
-	next := store.NoID
-	if len(users) > limit {
-		users, next = users[:limit], users[limit-1].ID
-	}
-	if provider != "" && len(users) > 0 {
-		// An email names at most one user: keep it if it holds the provider.
-		holds, err := dir.HoldsProvider(ctx, users[0].ID, provider)
-		if err != nil || !holds {
-			return nil, store.NoID, err
-		}
-	}
-	return users, next, nil
 }

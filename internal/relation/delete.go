@@ -77,6 +77,8 @@ type Deleter struct {
 	running  sync.WaitGroup
 	stopping atomic.Bool
 	batches  atomic.Int64
+	active   atomic.Int64
+	resumed  atomic.Int64
 }
 
 // NewDeleter returns a Deleter.
@@ -213,8 +215,10 @@ type outcome struct {
 func (d *Deleter) start(job *store.DeletionJob) <-chan outcome {
 	ch := make(chan outcome, 1)
 	d.running.Add(1)
+	d.active.Add(1)
 	go func() {
 		defer d.running.Done()
+		defer d.active.Add(-1)
 		r, err := d.run(context.Background(), job)
 		ch <- outcome{r, err}
 	}()
@@ -348,6 +352,7 @@ func (d *Deleter) ResumeExpired(ctx context.Context) (int, error) {
 			return started, fmt.Errorf("resume deletions: %w", err)
 		}
 		d.start(job)
+		d.resumed.Add(1)
 		started++
 	}
 	return started, nil
@@ -376,6 +381,12 @@ func (d *Deleter) Shutdown() {
 
 // Wait blocks until every job started so far has stopped. Tests use it.
 func (d *Deleter) Wait() { d.running.Wait() }
+
+// Running is the number of jobs running in this process.
+func (d *Deleter) Running() int64 { return d.active.Load() }
+
+// Resumed is the number of lapsed jobs this process has taken over.
+func (d *Deleter) Resumed() int64 { return d.resumed.Load() }
 
 // Batches is the number of batches erased since start, for metrics and tests.
 func (d *Deleter) Batches() int64 { return d.batches.Load() }

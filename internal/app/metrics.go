@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/v2/event"
+
+	"github.com/lanyard/lanyard/internal/relation"
+)
+
+// metrics are the process-wide measurements beyond HTTP requests (httpapi has those)
+// and throttling (throttle has those).
+type metrics struct {
+	reg       prometheus.Registerer
+	hashTook  prometheus.Histogram
+	hashWait  prometheus.Histogram
+	storeErrs *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		reg: reg,
+		hashTook: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "lanyard_password_hash_seconds",
+			Help:    "Time spent computing one password hash or verification.",
+			Buckets: []float64{.005, .01, .02, .03, .05, .075, .1, .2, .5, 1},
+		}),
+		hashWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "lanyard_password_hash_wait_seconds",
+			Help:    "Time a password hash waited for a free slot (LANYARD_HASH_CONCURRENCY).",
+			Buckets: []float64{.0001, .001, .005, .01, .05, .1, .25, .5, 1, 2},
+		}),
+		storeErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lanyard_store_errors_total",
+			Help: "Database commands that failed, by command (duplicate keys included).",
+		}, []string{"command"}),
+	}
+	reg.MustRegister(m.hashTook, m.hashWait, m.storeErrs)
+	return m
+}
+
+func (m *metrics) observeHash(wait, took time.Duration) {
+	m.hashWait.Observe(wait.Seconds())
+	m.hashTook.Observe(took.Seconds())
+}
+
+// storeMonitor counts failed commands and passes every event on to next.
+func (m *metrics) storeMonitor(next *event.CommandMonitor) *event.CommandMonitor {
+	mon := &event.CommandMonitor{
+		Failed: func(ctx context.Context, ev *event.CommandFailedEvent) {
+			m.storeErrs.WithLabelValues(ev.CommandName).Inc()
+			if next != nil && next.Failed != nil {
+				next.Failed(ctx, ev)
+			}
+		},
+	}
+	if next != nil {
+		mon.Started, mon.Succeeded = next.Started, next.Succeeded
+	}
+	return mon
+}
+
+// watchDeletions exports the deleter's own counters.
+func (m *metrics) watchDeletions(d *relation.Deleter) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lanyard_deletion_jobs_running",
+			Help: "Chain deletes running in this process.",
+		}, func() float64 { return float64(d.Running()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lanyard_deletion_jobs_resumed_total",
+			Help: "Interrupted chain deletes this process took over and resumed.",
+		}, func() float64 { return float64(d.Resumed()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lanyard_deletion_batches_total",
+			Help: "Batches of documents erased or detached by chain deletes.",
+		}, func() float64 { return float64(d.Batches()) }),
+	)
+}
