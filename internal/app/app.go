@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		o.Registry = prometheus.NewRegistry()
 	}
 	m := newMetrics(o.Registry)
-	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: m.storeMonitor(o.Monitor)})
+	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: o.Monitor, OnError: m.storeError})
 	if err != nil {
 		return nil, err
 	}

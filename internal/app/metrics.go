@@ -1,11 +1,9 @@
 package app
 
 import (
-	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/lanyard/lanyard/internal/relation"
 )
@@ -34,8 +32,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		storeErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lanyard_store_errors_total",
-			Help: "Database commands that failed, by command (duplicate keys included).",
-		}, []string{"command"}),
+			Help: "Store operations that failed (unreachable, timed out, or unexpected), by operation.",
+		}, []string{"op"}),
 	}
 	reg.MustRegister(m.hashTook, m.hashWait, m.storeErrs)
 	return m
@@ -46,21 +44,7 @@ func (m *metrics) observeHash(wait, took time.Duration) {
 	m.hashTook.Observe(took.Seconds())
 }
 
-// storeMonitor counts failed commands and passes every event on to next.
-func (m *metrics) storeMonitor(next *event.CommandMonitor) *event.CommandMonitor {
-	mon := &event.CommandMonitor{
-		Failed: func(ctx context.Context, ev *event.CommandFailedEvent) {
-			m.storeErrs.WithLabelValues(ev.CommandName).Inc()
-			if next != nil && next.Failed != nil {
-				next.Failed(ctx, ev)
-			}
-		},
-	}
-	if next != nil {
-		mon.Started, mon.Succeeded = next.Started, next.Succeeded
-	}
-	return mon
-}
+func (m *metrics) storeError(op string) { m.storeErrs.WithLabelValues(op).Inc() }
 
 // watchDeletions exports the deleter's own counters.
 func (m *metrics) watchDeletions(d *relation.Deleter) {

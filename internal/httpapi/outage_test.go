@@ -45,6 +45,10 @@ func TestStoreDown_Answers503WithRetryAfterAndNoDriverDetails(t *testing.T) {
 		})
 	}
 
+	if m := string(env.Do("GET", "/metrics", nil).Must(t, http.StatusOK).Body); !strings.Contains(m, `lanyard_store_errors_total{op="user by id"}`) {
+		t.Errorf("/metrics counts no store error for the failed auth load")
+	}
+
 	env.Store.Start()
 	env.Do("GET", "/api/users/me", nil, "Bearer", a.Access).Must(t, http.StatusOK)
 	env.Do("GET", "/readyz", nil).Must(t, http.StatusOK)

@@ -28,5 +28,5 @@ func (s *Store) InsertAudit(ctx context.Context, e *AuditEvent, now time.Time) e
 		e.At = Millis(now)
 	}
 	_, err := s.db.Collection(collAudit).InsertOne(ctx, e)
-	return translate("insert audit event", err)
+	return s.translate("insert audit event", err)
 }

@@ -49,6 +49,17 @@ func (e *opError) Unwrap() []error {
 
 func notFound(op string) error { return &opError{op: op, kind: lanyard.ErrNotFound} }
 
+// translate interprets err and counts store failures (the store unreachable, or an
+// error nothing expects) for the metrics.
+func (s *Store) translate(op string, err error) error {
+	err = translate(op, err)
+	var oe *opError
+	if s.onError != nil && errors.As(err, &oe) && (oe.kind == nil || oe.kind == lanyard.ErrUnavailable) {
+		s.onError(op)
+	}
+	return err
+}
+
 // translate is the one place that interprets driver errors. Everything above the
 // store sees lanyard.ErrNotFound, lanyard.ErrUnavailable or ErrDuplicate (and
 // context.Canceled when the caller gave up), never a driver type.

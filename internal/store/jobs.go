@@ -33,24 +33,24 @@ func claimID(userID ID, epoch int64) string { return fmt.Sprintf("%s:%d", userID
 func (s *Store) InsertJob(ctx context.Context, j *DeletionJob) error {
 	j.Epoch = 1
 	_, err := s.db.Collection(collJobs).InsertOne(ctx, j)
-	return translate("insert deletion job", err)
+	return s.translate("insert deletion job", err)
 }
 
 // Job loads the job of a user.
 func (s *Store) Job(ctx context.Context, userID ID) (DeletionJob, error) {
 	var j DeletionJob
 	err := s.db.Collection(collJobs).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&j)
-	return j, translate("deletion job", err)
+	return j, s.translate("deletion job", err)
 }
 
 // ExpiredJobs lists jobs whose lease has lapsed: their owner crashed or stopped.
 func (s *Store) ExpiredJobs(ctx context.Context, now time.Time) ([]DeletionJob, error) {
 	cur, err := s.db.Collection(collJobs).Find(ctx, bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}})
 	if err != nil {
-		return nil, translate("expired deletion jobs", err)
+		return nil, s.translate("expired deletion jobs", err)
 	}
 	var out []DeletionJob
-	return out, translate("expired deletion jobs", cur.All(ctx, &out))
+	return out, s.translate("expired deletion jobs", cur.All(ctx, &out))
 }
 
 // ClaimJob takes over job j for owner. The claim is the insert of a document whose _id
@@ -60,21 +60,21 @@ func (s *Store) ExpiredJobs(ctx context.Context, now time.Time) ([]DeletionJob, 
 func (s *Store) ClaimJob(ctx context.Context, j *DeletionJob, owner string, until time.Time) error {
 	next := j.Epoch + 1
 	if _, err := s.db.Collection(collClaims).InsertOne(ctx, bson.D{{Key: "_id", Value: claimID(j.UserID, next)}}); err != nil {
-		return translate("claim deletion job", err)
+		return s.translate("claim deletion job", err)
 	}
 	j.Epoch, j.LeaseOwner, j.LeaseUntil = next, owner, Millis(until)
 	defer s.lock(collJobs, j.UserID)()
 	_, err := s.db.Collection(collJobs).UpdateOne(ctx, bson.D{{Key: "_id", Value: j.UserID}}, bson.D{{Key: "$set", Value: bson.M{
 		"epoch": j.Epoch, "lease_owner": owner, "lease_until": j.LeaseUntil,
 	}}})
-	return translate("claim deletion job", err)
+	return s.translate("claim deletion job", err)
 }
 
 // Superseded reports whether another instance has claimed the job past epoch: its
 // owner must stop.
 func (s *Store) Superseded(ctx context.Context, userID ID, epoch int64) (bool, error) {
 	n, err := s.db.Collection(collClaims).CountDocuments(ctx, bson.D{{Key: "_id", Value: claimID(userID, epoch+1)}})
-	return n > 0, translate("deletion job claim", err)
+	return n > 0, s.translate("deletion job claim", err)
 }
 
 // SaveProgress records the counts so far and renews the lease. Only the lease holder
@@ -85,7 +85,7 @@ func (s *Store) SaveProgress(ctx context.Context, j *DeletionJob, until time.Tim
 	_, err := s.db.Collection(collJobs).UpdateOne(ctx, bson.D{{Key: "_id", Value: j.UserID}}, bson.D{{Key: "$set", Value: bson.M{
 		"lease_until": j.LeaseUntil, "deleted": j.Deleted, "nullified": j.Nullified,
 	}}})
-	return translate("save deletion progress", err)
+	return s.translate("save deletion progress", err)
 }
 
 // FinishJob removes the job and its claims.
@@ -98,7 +98,7 @@ func (s *Store) FinishJob(ctx context.Context, j DeletionJob) error {
 		return err
 	}
 	_, err := s.db.Collection(collJobs).DeleteOne(ctx, bson.D{{Key: "_id", Value: j.UserID}})
-	return translate("finish deletion job", err)
+	return s.translate("finish deletion job", err)
 }
 
 // MarkDeleting sets the user's status to deleting and bumps its token version, so every
@@ -125,7 +125,7 @@ func (s *Store) MarkDeleting(ctx context.Context, id ID, now time.Time) error {
 func (s *Store) DeleteUser(ctx context.Context, id ID) (bool, error) {
 	r, err := s.users().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil {
-		return false, translate("delete user", err)
+		return false, s.translate("delete user", err)
 	}
 	return r.DeletedCount == 1, nil
 }

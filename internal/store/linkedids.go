@@ -29,7 +29,7 @@ func (s *Store) linkedIDs() *mongo.Collection { return s.db.Collection(collLinke
 // InsertLinkedID stores a link; an ID already held by any account is ErrDuplicate.
 func (s *Store) InsertLinkedID(ctx context.Context, l *LinkedID) error {
 	_, err := s.linkedIDs().InsertOne(ctx, l)
-	return translate("insert linked id", err)
+	return s.translate("insert linked id", err)
 }
 
 // LinkedIDsOf lists a user's links, newest first.
@@ -37,11 +37,11 @@ func (s *Store) LinkedIDsOf(ctx context.Context, userID ID) ([]LinkedID, error) 
 	cur, err := s.linkedIDs().Find(ctx, bson.D{{Key: "user_id", Value: userID}},
 		options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}))
 	if err != nil {
-		return nil, translate("list linked ids", err)
+		return nil, s.translate("list linked ids", err)
 	}
 	var out []LinkedID
 	if err := cur.All(ctx, &out); err != nil {
-		return nil, translate("list linked ids", err)
+		return nil, s.translate("list linked ids", err)
 	}
 	return out, nil
 }
@@ -49,7 +49,7 @@ func (s *Store) LinkedIDsOf(ctx context.Context, userID ID) ([]LinkedID, error) 
 // CountLinkedIDs counts a user's links.
 func (s *Store) CountLinkedIDs(ctx context.Context, userID ID) (int, error) {
 	n, err := s.linkedIDs().CountDocuments(ctx, bson.D{{Key: "user_id", Value: userID}})
-	return int(n), translate("count linked ids", err)
+	return int(n), s.translate("count linked ids", err)
 }
 
 // DeleteLinkedID removes one link of one user; lanyard.ErrNotFound if the user has no
@@ -57,14 +57,14 @@ func (s *Store) CountLinkedIDs(ctx context.Context, userID ID) (int, error) {
 func (s *Store) DeleteLinkedID(ctx context.Context, userID, id ID) (LinkedID, error) {
 	var l LinkedID
 	err := s.linkedIDs().FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}}).Decode(&l)
-	return l, translate("delete linked id", err)
+	return l, s.translate("delete linked id", err)
 }
 
 // LinkedIDByLookup finds the link with this keyed hash.
 func (s *Store) LinkedIDByLookup(ctx context.Context, lookup string) (LinkedID, error) {
 	var l LinkedID
 	err := s.linkedIDs().FindOne(ctx, bson.D{{Key: "lookup", Value: lookup}}).Decode(&l)
-	return l, translate("linked id by lookup", err)
+	return l, s.translate("linked id by lookup", err)
 }
 
 // UsersWithProvider returns the ids of users holding a linked ID of provider, in
@@ -81,7 +81,7 @@ func (s *Store) UsersWithProvider(ctx context.Context, provider string, after ID
 		SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "user_id", Value: 1}})
 	cur, err := s.linkedIDs().Find(ctx, f, o)
 	if err != nil {
-		return nil, translate("users with provider", err)
+		return nil, s.translate("users with provider", err)
 	}
 	defer cur.Close(context.WithoutCancel(ctx))
 	var out []ID
@@ -90,7 +90,7 @@ func (s *Store) UsersWithProvider(ctx context.Context, provider string, after ID
 			UserID ID `bson:"user_id"`
 		}
 		if err := cur.Decode(&l); err != nil {
-			return nil, translate("users with provider", err)
+			return nil, s.translate("users with provider", err)
 		}
 		// Sorted by user id, so one user's links are adjacent.
 		if n := len(out); n == 0 || out[n-1] != l.UserID {
@@ -98,7 +98,7 @@ func (s *Store) UsersWithProvider(ctx context.Context, provider string, after ID
 		}
 	}
 	if err := cur.Err(); err != nil {
-		return nil, translate("users with provider", err)
+		return nil, s.translate("users with provider", err)
 	}
 	return out, nil
 }
@@ -110,5 +110,5 @@ func (s *Store) HoldsProvider(ctx context.Context, userID ID, provider string) (
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return false, nil
 	}
-	return err == nil, translate("holds provider", err)
+	return err == nil, s.translate("holds provider", err)
 }

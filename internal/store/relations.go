@@ -46,14 +46,14 @@ func (s *Store) Children(ctx context.Context, q ChildQuery) ([]bson.Raw, error) 
 	}
 	cur, err := s.db.Collection(q.Coll).Find(ctx, q.filter(), o)
 	if err != nil {
-		return nil, translate("find "+q.Coll, err)
+		return nil, s.translate("find "+q.Coll, err)
 	}
 	var out []bson.Raw
 	for cur.Next(ctx) {
 		out = append(out, append(bson.Raw(nil), cur.Current...))
 	}
 	if err := cur.Err(); err != nil {
-		return nil, translate("find "+q.Coll, err)
+		return nil, s.translate("find "+q.Coll, err)
 	}
 	return out, cur.Close(ctx)
 }
@@ -62,7 +62,7 @@ func (s *Store) Children(ctx context.Context, q ChildQuery) ([]bson.Raw, error) 
 func (s *Store) CountChildren(ctx context.Context, q ChildQuery) (int64, error) {
 	q.After = nil
 	n, err := s.db.Collection(q.Coll).CountDocuments(ctx, q.filter())
-	return n, translate("count "+q.Coll, err)
+	return n, s.translate("count "+q.Coll, err)
 }
 
 // AnyChild reports whether q selects at least one document.
@@ -79,7 +79,7 @@ func (s *Store) DeleteIDs(ctx context.Context, coll string, ids []any) (int64, e
 	}
 	r, err := s.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
 	if err != nil {
-		return 0, translate("delete from "+coll, err)
+		return 0, s.translate("delete from "+coll, err)
 	}
 	return r.DeletedCount, nil
 }
@@ -89,7 +89,7 @@ func (s *Store) DeleteIDs(ctx context.Context, coll string, ids []any) (int64, e
 func (s *Store) UnsetChildren(ctx context.Context, q ChildQuery) (int64, error) {
 	r, err := s.db.Collection(q.Coll).UpdateMany(ctx, q.filter(), bson.D{{Key: "$unset", Value: bson.D{{Key: q.Field, Value: ""}}}})
 	if err != nil {
-		return 0, translate("unset "+q.Coll+"."+q.Field, err)
+		return 0, s.translate("unset "+q.Coll+"."+q.Field, err)
 	}
 	return r.ModifiedCount, nil
 }
@@ -105,5 +105,5 @@ func (s *Store) EnsureRelationIndex(ctx context.Context, coll, field string) err
 		Keys:    bson.D{{Key: field, Value: 1}},
 		Options: options.Index().SetName("lanyard_" + field),
 	})
-	return translate(fmt.Sprintf("create index %s.%s", coll, field), err)
+	return s.translate(fmt.Sprintf("create index %s.%s", coll, field), err)
 }

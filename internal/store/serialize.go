@@ -44,7 +44,7 @@ func (s *Store) lock(coll string, id bson.ObjectID) func() {
 func (s *Store) detectFerretDB(ctx context.Context) error {
 	var info bson.M
 	if err := s.db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
-		return translate("build info", err)
+		return s.translate("build info", err)
 	}
 	if _, ok := info["ferretdbVersion"]; ok {
 		s.stripes = newStripes()

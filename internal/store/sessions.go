@@ -34,14 +34,14 @@ func (s *Store) sessions() *mongo.Collection { return s.db.Collection(collSessio
 // InsertSession stores a new session.
 func (s *Store) InsertSession(ctx context.Context, ss *Session) error {
 	_, err := s.sessions().InsertOne(ctx, ss)
-	return translate("insert session", err)
+	return s.translate("insert session", err)
 }
 
 // SessionByID loads one session.
 func (s *Store) SessionByID(ctx context.Context, id bson.ObjectID) (Session, error) {
 	var ss Session
 	err := s.sessions().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&ss)
-	return ss, translate("session by id", err)
+	return ss, s.translate("session by id", err)
 }
 
 // collRefreshClaims holds one document per spent refresh secret, keyed by session id
@@ -85,7 +85,7 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 		{Key: "session_id", Value: id},
 		{Key: "expires_at", Value: ss.ExpiresAt},
 	})
-	if err = translate("rotate refresh: claim", err); errors.Is(err, ErrDuplicate) {
+	if err = s.translate("rotate refresh: claim", err); errors.Is(err, ErrDuplicate) {
 		return Session{}, fmt.Errorf("rotate refresh: %w", ErrRefreshSpent)
 	}
 	if err != nil {
@@ -102,7 +102,7 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 			"expires_at":    ss.ExpiresAt,
 		}}})
 	if err != nil {
-		return Session{}, translate("rotate refresh", err)
+		return Session{}, s.translate("rotate refresh", err)
 	}
 	// The claim before this one has served its purpose once no request can still be
 	// racing for it; younger ones are left to expire.
@@ -115,7 +115,7 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 // DeleteSession removes one session of one user; deleting nothing is not an error.
 func (s *Store) DeleteSession(ctx context.Context, userID, id bson.ObjectID) error {
 	_, err := s.sessions().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}})
-	return translate("delete session", err)
+	return s.translate("delete session", err)
 }
 
 // DeleteUserSessions removes every session of a user, except keep when it is not zero.
@@ -125,5 +125,5 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID, keep bson.Object
 		filter = append(filter, bson.E{Key: "_id", Value: bson.M{"$ne": keep}})
 	}
 	_, err := s.sessions().DeleteMany(ctx, filter)
-	return translate("delete user sessions", err)
+	return s.translate("delete user sessions", err)
 }

@@ -26,6 +26,9 @@ const (
 type Options struct {
 	// Monitor, when set, sees every command (tests count them).
 	Monitor *event.CommandMonitor
+	// OnError, when set, is told of every failed store operation other than the
+	// expected ones (not found, duplicate key, cancelled by the caller).
+	OnError func(op string)
 }
 
 // Store is a connection to one Lanyard database.
@@ -33,6 +36,7 @@ type Store struct {
 	client  *mongo.Client
 	db      *mongo.Database
 	stripes *stripes // set on FerretDB: see serialize.go
+	onError func(op string)
 }
 
 // Open connects to uri and uses database name. It does not wait for the server: the
@@ -50,7 +54,7 @@ func Open(ctx context.Context, uri, name string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	return &Store{client: client, db: client.Database(name)}, nil
+	return &Store{client: client, db: client.Database(name), onError: o.OnError}, nil
 }
 
 // Close disconnects.
@@ -60,12 +64,12 @@ func (s *Store) Close(ctx context.Context) error {
 
 // Ping checks that the server answers.
 func (s *Store) Ping(ctx context.Context) error {
-	return translate("ping", s.client.Ping(ctx, readpref.Primary()))
+	return s.translate("ping", s.client.Ping(ctx, readpref.Primary()))
 }
 
 // Drop removes the whole database. Tests use it to clean up after themselves.
 func (s *Store) Drop(ctx context.Context) error {
-	return translate("drop database", s.db.Drop(ctx))
+	return s.translate("drop database", s.db.Drop(ctx))
 }
 
 // EnsureIndexes learns what kind of server this is and creates Lanyard's indexes. It
@@ -92,7 +96,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			Options: options.Index().SetName(sp.name).SetUnique(sp.unique).SetSparse(sp.sparse),
 		}
 		if _, err := s.db.Collection(sp.coll).Indexes().CreateOne(ctx, model); err != nil {
-			return translate("create index "+sp.coll+"."+sp.name, err)
+			return s.translate("create index "+sp.coll+"."+sp.name, err)
 		}
 	}
 	return nil

@@ -56,7 +56,7 @@ func (s *Store) EnsureThrottleIndexes(ctx context.Context) error {
 		Options: options.Index().SetName("expires_at"),
 	}
 	_, err := s.throttle().Indexes().CreateOne(ctx, model)
-	return translate("create index throttle.expires_at", err)
+	return s.translate("create index throttle.expires_at", err)
 }
 
 // ThrottleGet reads the counter for key as of now. An absent or expired counter is
@@ -67,7 +67,7 @@ func (s *Store) ThrottleGet(ctx context.Context, key string, now time.Time) (Thr
 	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && !e.ExpiresAt.After(now)) {
 		return ThrottleEntry{Key: key}, nil
 	}
-	return e, translate("throttle get", err)
+	return e, s.translate("throttle get", err)
 }
 
 // ThrottleAdd counts one more event for key and returns the counter afterwards. A
@@ -89,7 +89,7 @@ func (s *Store) ThrottleAdd(ctx context.Context, key string, now time.Time, wind
 		},
 		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&e)
 	if err != nil {
-		return ThrottleEntry{}, translate("throttle add", err)
+		return ThrottleEntry{}, s.translate("throttle add", err)
 	}
 	if e.ExpiresAt.After(now) {
 		return e, nil
@@ -103,7 +103,7 @@ func (s *Store) ThrottleAdd(ctx context.Context, key string, now time.Time, wind
 		}},
 		{Key: "$unset", Value: bson.D{{Key: "blocked_until", Value: ""}}},
 	})
-	return e, translate("throttle add: restart window", err)
+	return e, s.translate("throttle add: restart window", err)
 }
 
 // ThrottleBlock blocks key until until and keeps the counter at least until expires.
@@ -117,14 +117,14 @@ func (s *Store) ThrottleBlock(ctx context.Context, key string, until, expires ti
 			{Key: "expires_at", Value: Millis(expires)},
 		}},
 	})
-	return translate("throttle block", err)
+	return s.translate("throttle block", err)
 }
 
 // ThrottleReset forgets the counter for key; resetting an absent counter is no error.
 func (s *Store) ThrottleReset(ctx context.Context, key string) error {
 	defer s.throttleLock(key)()
 	_, err := s.throttle().DeleteOne(ctx, byKey(key))
-	return translate("throttle reset", err)
+	return s.translate("throttle reset", err)
 }
 
 // ThrottleSweep deletes the counters that expired by now and says how many. It is the
@@ -134,7 +134,7 @@ func (s *Store) ThrottleReset(ctx context.Context, key string) error {
 func (s *Store) ThrottleSweep(ctx context.Context, now time.Time) (int64, error) {
 	res, err := s.throttle().DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: Millis(now)}}}})
 	if err != nil {
-		return 0, translate("throttle sweep", err)
+		return 0, s.translate("throttle sweep", err)
 	}
 	return res.DeletedCount, nil
 }

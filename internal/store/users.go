@@ -43,7 +43,7 @@ func (s *Store) users() *mongo.Collection { return s.db.Collection(collUsers) }
 // username is a *DuplicateError naming which.
 func (s *Store) InsertUser(ctx context.Context, u *User) error {
 	_, err := s.users().InsertOne(ctx, u)
-	if err = translate("insert user", err); errors.Is(err, ErrDuplicate) {
+	if err = s.translate("insert user", err); errors.Is(err, ErrDuplicate) {
 		return s.whichTaken(ctx, u.ID, u.Email, u.UsernameKey, err)
 	}
 	return err
@@ -75,21 +75,21 @@ func (s *Store) whichTaken(ctx context.Context, self bson.ObjectID, email, usern
 func (s *Store) UserByID(ctx context.Context, id bson.ObjectID) (User, error) {
 	var u User
 	err := s.users().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&u)
-	return u, translate("user by id", err)
+	return u, s.translate("user by id", err)
 }
 
 // UserByEmail loads the user with this (already lower-cased) email.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	var u User
 	err := s.users().FindOne(ctx, bson.D{{Key: "email", Value: email}}).Decode(&u)
-	return u, translate("user by email", err)
+	return u, s.translate("user by email", err)
 }
 
 // UserByUsernameKey loads the user with this lower-cased username.
 func (s *Store) UserByUsernameKey(ctx context.Context, key string) (User, error) {
 	var u User
 	err := s.users().FindOne(ctx, bson.D{{Key: "username_key", Value: key}}).Decode(&u)
-	return u, translate("user by username", err)
+	return u, s.translate("user by username", err)
 }
 
 // UserChange is a partial update of a user. Set holds new field values by bson name,
@@ -122,7 +122,7 @@ func (s *Store) UpdateUser(ctx context.Context, id bson.ObjectID, c UserChange, 
 	var u User
 	err := s.users().FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)
-	if err = translate("update user", err); errors.Is(err, ErrDuplicate) {
+	if err = s.translate("update user", err); errors.Is(err, ErrDuplicate) {
 		email, _ := c.Set["email"].(string)
 		key, _ := c.Set["username_key"].(string)
 		return u, s.whichTaken(ctx, id, email, key, err)
@@ -168,11 +168,11 @@ func (s *Store) UsersByIDs(ctx context.Context, ids []ID) ([]User, error) {
 func (s *Store) findUsers(ctx context.Context, what string, f bson.D, o *options.FindOptionsBuilder) ([]User, error) {
 	cur, err := s.users().Find(ctx, f, o)
 	if err != nil {
-		return nil, translate(what, err)
+		return nil, s.translate(what, err)
 	}
 	var out []User
 	if err := cur.All(ctx, &out); err != nil {
-		return nil, translate(what, err)
+		return nil, s.translate(what, err)
 	}
 	return out, nil
 }
