@@ -62,6 +62,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 }
 
+// sqliteFile is the embedded SQLite store's file of the database, or "" when the
+// store is MongoDB or PostgreSQL.
+func sqliteFile(cfg config.Config) string {
+	if cfg.MongoURI != "" || cfg.StorePostgre != "" {
+		return ""
+	}
+	return store.SQLiteFile(cfg.DataDir, cfg.DB)
+}
+
 func version() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
@@ -126,7 +135,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	defer stopStore()
-	a, err := app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version()})
+	a, err := app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version(), SQLiteFile: sqliteFile(cfg)})
 	if err != nil {
 		return err
 	}
@@ -177,8 +186,24 @@ func runStore(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	defer stopStore()
+	// The serve processes create the collections; the _id indexes FerretDB lacks are
+	// added here, where the SQLite file is, as the collections appear.
+	if file := sqliteFile(cfg); file != "" {
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		for {
+			if _, err := store.EnsureIDIndexes(ctx, file, store.Collections()); err != nil {
+				log.Warn("adding _id indexes", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}
 	<-ctx.Done()
-	stopStore()
 	return nil
 }
 

@@ -43,6 +43,9 @@ type Options struct {
 	AfterDeleteBatch func(relation string, batch int) error
 	// ResumeInterval is how often lapsed deletion jobs are looked for (0: a minute).
 	ResumeInterval time.Duration
+	// SQLiteFile is the embedded store's file of this database, when the store is the
+	// embedded one on SQLite: Lanyard then adds the _id indexes FerretDB lacks.
+	SQLiteFile string
 }
 
 // App is the assembled service.
@@ -54,6 +57,8 @@ type App struct {
 	Throttle *throttle.Limiter
 	Deleter  *relation.Deleter
 	Handler  *httpapi.Server
+
+	idIndexes func(context.Context) error // adds _id indexes to new collections
 
 	stopBackground context.CancelFunc
 	background     chan struct{} // closed when the background work has stopped
@@ -136,7 +141,22 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		Version:        o.Version,
 	})
 	m.watchDeletions(deleter)
-	a := &App{Store: st, Accounts: accounts, Sessions: sessions, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h}
+	idIndexes := func(ctx context.Context) error { return nil }
+	if o.SQLiteFile != "" {
+		colls := store.Collections()
+		for _, r := range rels.Declared() {
+			colls = append(colls, r.Collection)
+		}
+		idIndexes = func(ctx context.Context) error {
+			_, err := store.EnsureIDIndexes(ctx, o.SQLiteFile, colls)
+			return err
+		}
+		if err := idIndexes(ctx); err != nil {
+			_ = st.Close(context.Background())
+			return nil, err
+		}
+	}
+	a := &App{Store: st, Accounts: accounts, Sessions: sessions, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h, idIndexes: idIndexes}
 	a.startBackground(ctx, o.ResumeInterval)
 	return a, nil
 }
@@ -170,10 +190,25 @@ func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBackground, a.background = cancel, make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.Throttle.Run(bg) }()
 	go func() { defer wg.Done(); a.Deleter.Run(bg, resumeEvery) }()
+	go func() { defer wg.Done(); every(bg, time.Minute, a.idIndexes) }()
 	go func() { wg.Wait(); close(a.background) }()
+}
+
+// every runs f every interval until ctx ends; a failure is retried at the next tick.
+func every(ctx context.Context, interval time.Duration, f func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = f(ctx)
+		}
+	}
 }
 
 // Close stops the background work — running chain deletes stop at a batch boundary

@@ -36,6 +36,7 @@ import (
 // shared is the store every test of this binary uses.
 var shared struct {
 	uri      string
+	dir      string
 	embedded *store.Embedded
 }
 
@@ -62,7 +63,7 @@ func Main(m *testing.M) int {
 		return 1
 	}
 	defer e.Stop()
-	shared.uri, shared.embedded = e.URI(), e
+	shared.uri, shared.dir, shared.embedded = e.URI(), dir, e
 	return m.Run()
 }
 
@@ -79,8 +80,10 @@ type Env struct {
 	DB       *mongo.Database
 	Commands *Commands
 	// Store is set with WithOwnStore.
-	Store  *StoreControl
-	client *http.Client
+	Store *StoreControl
+	// SQLiteFile is the embedded store's file of this test's database ("" on MongoDB).
+	SQLiteFile string
+	client     *http.Client
 }
 
 // Option adjusts an Env before it starts.
@@ -188,13 +191,16 @@ func New(t testing.TB, opts ...Option) *Env {
 	if err != nil {
 		t.Fatalf("lanyardtest: config: %v", err)
 	}
-	uri := shared.uri
+	uri, sqliteFile := shared.uri, ""
+	if shared.embedded != nil {
+		sqliteFile = store.SQLiteFile(shared.dir, cfg.DB)
+	}
 	var own *StoreControl
 	if o.ownStore {
 		own = &StoreControl{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
 		own.Start()
 		t.Cleanup(own.Stop)
-		uri = own.e.URI()
+		uri, sqliteFile = own.e.URI(), store.SQLiteFile(own.dir, cfg.DB)
 	}
 	cmds := &Commands{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -208,12 +214,13 @@ func New(t testing.TB, opts ...Option) *Env {
 		ResumeInterval:   time.Hour,
 		AfterDeleteBatch: o.afterBatch,
 		RequestTimeout:   o.timeout,
+		SQLiteFile:       sqliteFile,
 	})
 	if err != nil {
 		t.Fatalf("lanyardtest: start: %v", err)
 	}
 	srv := httptest.NewServer(a.Handler)
-	e := &Env{t: t, URL: srv.URL, App: a, Config: cfg, DB: a.Store.Raw(), Commands: cmds, Store: own, client: srv.Client()}
+	e := &Env{t: t, URL: srv.URL, App: a, Config: cfg, DB: a.Store.Raw(), Commands: cmds, Store: own, SQLiteFile: sqliteFile, client: srv.Client()}
 	t.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

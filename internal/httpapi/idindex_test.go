@@ -1,0 +1,49 @@
+package httpapi_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/lanyard/lanyard/internal/lanyardtest"
+	"github.com/lanyard/lanyard/internal/store"
+)
+
+func TestEmbeddedStore_IDLookupsUseLanyardsIndex(t *testing.T) {
+	t.Parallel()
+	if !lanyardtest.Embedded() {
+		t.Skip("inspects the embedded store's SQLite file; not applicable to LANYARD_TEST_MONGODB_URI")
+	}
+	env := lanyardtest.New(t)
+	env.Register("ada") // users, sessions exist now
+	ctx := context.Background()
+	for _, coll := range []string{"users", "sessions"} {
+		plan, err := store.IDLookupPlan(ctx, env.SQLiteFile, coll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan, "USING INDEX lanyard_id_") {
+			t.Errorf("plan of FerretDB's _id lookup on %s:\n%s\nwant it to use Lanyard's _id index", coll, plan)
+		}
+	}
+	// A collection Lanyard does not know shows what FerretDB does alone: a scan.
+	if _, err := env.DB.Collection("elsewhere").InsertOne(ctx, bson.M{"x": 1}); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := store.IDLookupPlan(ctx, env.SQLiteFile, "elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "SCAN") {
+		t.Errorf("plan on a collection without the index:\n%s\nwant a SCAN (otherwise this test proves nothing)", plan)
+	}
+	// Adding the index is idempotent and picks up collections created later.
+	if n, err := store.EnsureIDIndexes(ctx, env.SQLiteFile, []string{"users", "elsewhere"}); err != nil || n != 1 {
+		t.Fatalf("EnsureIDIndexes = %d, %v; want exactly the new collection's index", n, err)
+	}
+	if plan, _ := store.IDLookupPlan(ctx, env.SQLiteFile, "elsewhere"); !strings.Contains(plan, "USING INDEX") {
+		t.Errorf("after EnsureIDIndexes the plan is still:\n%s", plan)
+	}
+}
