@@ -343,3 +343,30 @@ func TestThrottle_SweepDeletesOnlyExpiredCounters(t *testing.T) {
 		t.Errorf("throttle counters after the sweep = %d; want 1 (the registration counter)", n)
 	}
 }
+
+func TestLogin_ConcurrentBurstGetsNoMoreGuessesThanTheLimit(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t, lanyardtest.WithEnv("LANYARD_LOGIN_FAILURE_LIMIT", "5"))
+	a := env.Register("ada")
+	const n = 30
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			statuses[i] = env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": "wrong guess number " + strconv.Itoa(i)}).Status
+		}()
+	}
+	close(start)
+	wg.Wait()
+	counts := map[int]int{}
+	for _, s := range statuses {
+		counts[s]++
+	}
+	if counts[http.StatusUnauthorized] > 5 || counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != n {
+		t.Fatalf("30 concurrent wrong guesses with a limit of 5: %v; want at most 5 checked (401), the rest 429", counts)
+	}
+}

@@ -99,6 +99,7 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (Pair, 
 		err = s.hasher.VerifyDummy(ctx, pw)
 	}
 	if err != nil {
+		attempt.Abandon(ctx)
 		return Pair{}, fmt.Errorf("login: %w", busy(err))
 	}
 	if !ok || u.Status != store.StatusActive {

@@ -120,6 +120,14 @@ func (s *Store) ThrottleBlock(ctx context.Context, key string, until, expires ti
 	return s.translate("throttle block", err)
 }
 
+// ThrottleUndo takes one counted event back from key (a reserved attempt that turned
+// out not to be a failure). An absent counter stays absent.
+func (s *Store) ThrottleUndo(ctx context.Context, key string) error {
+	defer s.throttleLock(key)()
+	_, err := s.throttle().UpdateOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "failures", Value: -1}}}})
+	return s.translate("throttle undo", err)
+}
+
 // ThrottleReset forgets the counter for key; resetting an absent counter is no error.
 func (s *Store) ThrottleReset(ctx context.Context, key string) error {
 	defer s.throttleLock(key)()

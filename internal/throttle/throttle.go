@@ -144,87 +144,134 @@ func addressKey(prefix, addr string) string {
 
 // Attempt is a login attempt that BeginLogin let through; tell it the outcome.
 type Attempt struct {
-	l         *Limiter
-	account   string
-	address   string
-	hasRecord bool // the account has failures on record, which a success clears
+	l       *Limiter
+	account string
+	address string
+	nAcct   int // the account's count with this attempt reserved
+	nAddr   int // the address's count with this attempt reserved
 }
 
 // BeginLogin decides whether a login for acct from the client address addr may check
-// its password now. If the account or the address is blocked it returns a
-// *lanyard.ThrottledError carrying the longer wait, and the password must not be
-// checked.
+// its password now. The attempt is counted here, before the password is hashed, as a
+// failure until it proves otherwise: a burst of concurrent guesses therefore cannot all
+// pass the check while the count is still low. Beyond the limit, an attempt goes
+// ahead only once the last block has passed, and it sets the next block at once, so
+// concurrent attempts find it. A refused attempt returns a *lanyard.ThrottledError
+// carrying the wait, and the password must not be checked.
 func (l *Limiter) BeginLogin(ctx context.Context, acct Account, addr string) (*Attempt, error) {
 	if l == nil {
 		return nil, nil
 	}
 	a := &Attempt{l: l, account: acct.key, address: addressKey("login:ip:", addr)}
 	now := l.now()
+	// A key that is blocked now is refused without being counted, so waiting out a
+	// block is never punished.
 	var wait time.Duration
 	var by rule
-	if a.address != "" {
-		e, err := l.st.ThrottleGet(ctx, a.address, now)
+	for _, k := range []struct {
+		key string
+		r   rule
+	}{{a.address, l.address}, {a.account, l.account}} {
+		if k.key == "" {
+			continue
+		}
+		e, err := l.st.ThrottleGet(ctx, k.key, now)
 		if err != nil {
 			return nil, fmt.Errorf("throttle: %w", err)
 		}
 		if d := e.BlockedUntil.Sub(now); d > wait {
-			wait, by = d, l.address
+			wait, by = d, k.r
 		}
-	}
-	e, err := l.st.ThrottleGet(ctx, a.account, now)
-	if err != nil {
-		return nil, fmt.Errorf("throttle: %w", err)
-	}
-	if d := e.BlockedUntil.Sub(now); d > wait {
-		wait, by = d, l.account
 	}
 	if wait > 0 {
 		return nil, l.refuse(by, wait)
 	}
-	a.hasRecord = e.Failures > 0
+	var err error
+	if a.nAcct, err = l.reserve(ctx, l.account, a.account, now); err != nil {
+		return nil, err
+	}
+	if a.address != "" {
+		if a.nAddr, err = l.reserve(ctx, l.address, a.address, now); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
+// reserve counts one attempt on key. Up to the limit it is let through. Beyond, it
+// is let through only if a block had been set and has passed; either way the next
+// block is set now. A refused attempt is a *lanyard.ThrottledError.
+func (l *Limiter) reserve(ctx context.Context, r rule, key string, now time.Time) (int, error) {
+	e, err := l.st.ThrottleAdd(ctx, key, now, r.window)
+	if err != nil {
+		return 0, fmt.Errorf("throttle: %w", err)
+	}
+	if e.Failures <= r.limit {
+		return e.Failures, nil
+	}
+	until := now.Add(backoff(e.Failures - r.limit))
+	if err := l.st.ThrottleBlock(ctx, key, until, until.Add(r.window)); err != nil {
+		return 0, fmt.Errorf("throttle: %w", err)
+	}
+	if e.BlockedUntil.IsZero() || e.BlockedUntil.After(now) {
+		// Concurrent with the attempts that reached the limit, or with another
+		// attempt that just went ahead: refused.
+		return 0, l.refuse(r, until.Sub(now))
+	}
+	return e.Failures, nil
+}
+
 // Failed records that the attempt did not log in: wrong password, unknown account,
-// or an account that cannot log in.
+// or an account that cannot log in. The attempt was already counted; the one that
+// reached the limit starts the first block.
 func (a *Attempt) Failed(ctx context.Context) error {
 	if a == nil {
 		return nil
 	}
-	if err := a.l.count(ctx, a.l.account, a.account); err != nil {
-		return err
-	}
-	if a.address != "" {
-		return a.l.count(ctx, a.l.address, a.address)
+	now := a.l.now()
+	for _, k := range []struct {
+		key string
+		n   int
+		r   rule
+	}{{a.account, a.nAcct, a.l.account}, {a.address, a.nAddr, a.l.address}} {
+		if k.key == "" || k.n != k.r.limit {
+			continue
+		}
+		until := now.Add(backoff(0))
+		if err := a.l.st.ThrottleBlock(ctx, k.key, until, until.Add(k.r.window)); err != nil {
+			return fmt.Errorf("throttle: %w", err)
+		}
 	}
 	return nil
 }
 
-// Succeeded forgets the account's failures.
+// Abandon takes the attempt back when the password could not be checked at all (the
+// hasher was saturated, or the request ended): it was neither a success nor a failure.
+func (a *Attempt) Abandon(ctx context.Context) {
+	if a == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx) // the request may be over; the count must still be right
+	for _, key := range []string{a.account, a.address} {
+		if key != "" {
+			_ = a.l.st.ThrottleUndo(ctx, key) // at worst one failure too many is counted
+		}
+	}
+}
+
+// Succeeded forgets the account's failures and takes the attempt back from the
+// address's count.
 func (a *Attempt) Succeeded(ctx context.Context) error {
-	if a == nil || !a.hasRecord {
+	if a == nil {
 		return nil
 	}
 	if err := a.l.st.ThrottleReset(ctx, a.account); err != nil {
 		return fmt.Errorf("throttle: %w", err)
 	}
-	return nil
-}
-
-// count adds one failed login to key under r and, from the limit on, blocks the key
-// for the back-off.
-func (l *Limiter) count(ctx context.Context, r rule, key string) error {
-	now := l.now()
-	e, err := l.st.ThrottleAdd(ctx, key, now, r.window)
-	if err != nil {
-		return fmt.Errorf("throttle: %w", err)
-	}
-	if e.Failures < r.limit {
-		return nil
-	}
-	until := now.Add(backoff(e.Failures - r.limit))
-	if err := l.st.ThrottleBlock(ctx, key, until, until.Add(r.window)); err != nil {
-		return fmt.Errorf("throttle: %w", err)
+	if a.address != "" {
+		if err := a.l.st.ThrottleUndo(ctx, a.address); err != nil {
+			return fmt.Errorf("throttle: %w", err)
+		}
 	}
 	return nil
 }
