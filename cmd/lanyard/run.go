@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := newLogger(cfg, stderr)
 	switch {
 	case cmd == "serve" && len(args) == 0:
+		if getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(memoryLimit(cfg.HashConcurrency))
+		}
 		return serve(ctx, cfg, log, stdout)
 	case cmd == "store" && len(args) == 0:
 		return runStore(ctx, cfg, log)
@@ -69,6 +72,14 @@ func sqliteFile(cfg config.Config) string {
 		return ""
 	}
 	return store.SQLiteFile(cfg.DataDir, cfg.DB)
+}
+
+// memoryLimit is the soft memory limit serve sets unless GOMEMLIMIT says otherwise.
+// Each password hash allocates 19 MiB; left alone, the garbage collector lets the heap
+// grow to twice what is live, so a burst of logins would cost far more memory than the
+// hashes running at once need. A soft limit makes the collector work harder instead.
+func memoryLimit(hashConcurrency int) int64 {
+	return int64(128+40*hashConcurrency) << 20
 }
 
 func version() string {
