@@ -79,7 +79,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.User, err
 		return store.User{}, fmt.Errorf("register: %w", hashErr(err))
 	}
 	u.PasswordHash = hash
-	if err := s.st.InsertUser(ctx, &u); err != nil {
+	if err := s.st.InsertUser(ctx, &u, now); err != nil {
 		return store.User{}, fmt.Errorf("register: %w", conflict(err))
 	}
 	return u, nil

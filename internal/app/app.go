@@ -59,6 +59,7 @@ type App struct {
 	Handler  *httpapi.Server
 
 	idIndexes func(context.Context) error // adds _id indexes to new collections
+	now       func() time.Time
 
 	stopBackground context.CancelFunc
 	background     chan struct{} // closed when the background work has stopped
@@ -69,6 +70,9 @@ type App struct {
 func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	jwtSecret, err := keyOrFile(cfg.JWTSecret, filepath.Join(cfg.DataDir, "jwt.key"), 32)
 	if err != nil {
@@ -156,7 +160,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 			return nil, err
 		}
 	}
-	a := &App{Store: st, Accounts: accounts, Sessions: sessions, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h, idIndexes: idIndexes}
+	a := &App{Store: st, Accounts: accounts, Sessions: sessions, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h, idIndexes: idIndexes, now: o.Now}
 	a.startBackground(ctx, o.ResumeInterval)
 	return a, nil
 }
@@ -190,10 +194,17 @@ func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBackground, a.background = cancel, make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); a.Throttle.Run(bg) }()
 	go func() { defer wg.Done(); a.Deleter.Run(bg, resumeEvery) }()
 	go func() { defer wg.Done(); every(bg, time.Minute, a.idIndexes) }()
+	go func() {
+		defer wg.Done()
+		every(bg, time.Minute, func(ctx context.Context) error {
+			_, err := a.Store.SweepSessions(ctx, a.now())
+			return err
+		})
+	}()
 	go func() { wg.Wait(); close(a.background) }()
 }
 
@@ -217,6 +228,7 @@ func (a *App) Close(ctx context.Context) error {
 	a.stopBackground()
 	<-a.background
 	a.Deleter.Shutdown()
+	a.Sessions.Wait()
 	return a.Store.Close(ctx)
 }
 

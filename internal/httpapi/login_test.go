@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/crypto/bcrypt"
@@ -287,20 +286,19 @@ func insertBcryptUser(t *testing.T, env *lanyardtest.Env, email, prefix string, 
 	}
 	// x/crypto writes $2a$; $2b$ and $2y$ differ only in the name.
 	hash := prefix + string(h[len("$2a$"):])
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	id := bson.NewObjectID()
-	_, err = env.DB.Collection("users").InsertOne(context.Background(), bson.D{
-		{Key: "_id", Value: id},
-		{Key: "email", Value: email},
-		{Key: "password_hash", Value: hash},
-		{Key: "role", Value: "user"},
-		{Key: "status", Value: "active"},
-		{Key: "token_version", Value: int64(0)},
-		{Key: "created_at", Value: now},
-		{Key: "updated_at", Value: now},
-	})
+	// The account is registered as usual, then given the hash another application
+	// wrote, as an import of that application's users would leave it.
+	r := env.Do("POST", "/api/auth/register", map[string]any{"email": email, "password": lanyardtest.DefaultPassword})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("register %s = %d; body %s", email, r.Status, r.Body)
+	}
+	id, err := bson.ObjectIDFromHex(r.Map(t)["id"].(string))
 	if err != nil {
-		t.Fatalf("insert user: %v", err)
+		t.Fatal(err)
+	}
+	if _, err := env.DB.Collection("users").UpdateOne(context.Background(), bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "password_hash", Value: hash}}}}); err != nil {
+		t.Fatalf("set bcrypt hash: %v", err)
 	}
 	return id
 }

@@ -229,6 +229,7 @@ func New(t testing.TB, opts ...Option) *Env {
 			own.Start() // a test may leave its store stopped
 		}
 		a.Deleter.Shutdown() // no job may write after the drop
+		a.Sessions.Wait()
 		if err := a.Store.Drop(ctx); err != nil {
 			t.Errorf("lanyardtest: drop database: %v", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lanyard/lanyard"
@@ -28,6 +29,7 @@ type Service struct {
 	limiter    *throttle.Limiter
 	refreshTTL time.Duration
 	now        func() time.Time
+	tidy       sync.WaitGroup
 }
 
 // Options are what a Service needs.
@@ -215,7 +217,7 @@ func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, erro
 	}
 	if err != nil || u.Status != store.StatusActive || u.TokenVersion != ss.TokenVersion {
 		// The user is gone, being deleted, or logged out everywhere since.
-		_ = s.st.DeleteSession(ctx, ss.UserID, ss.ID)
+		_ = s.st.DeleteSession(ctx, ss.ID)
 		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 	}
 	return s.pair(u, sidHex, refresh)
@@ -230,7 +232,7 @@ func (s *Service) rejectRefresh(ctx context.Context, sid store.ID, oldHash []byt
 		return fmt.Errorf("refresh: %w", err)
 	}
 	if err == nil && (spent || (len(ss.PreviousHash) > 0 && bytes.Equal(ss.PreviousHash, oldHash))) {
-		if err := s.st.DeleteSession(ctx, ss.UserID, ss.ID); err != nil {
+		if err := s.st.DeleteSession(ctx, ss.ID); err != nil {
 			return fmt.Errorf("refresh: revoke replayed session: %w", err)
 		}
 	}
@@ -269,17 +271,14 @@ func (s *Service) Logout(ctx context.Context, p Principal, all bool) error {
 		if _, err := s.st.UpdateUser(ctx, p.User.ID, store.UserChange{BumpVersion: true}, s.now()); err != nil {
 			return fmt.Errorf("logout all: %w", err)
 		}
-		// The version bump already killed every session; deleting them is tidying.
-		if err := s.st.DeleteUserSessions(ctx, p.User.ID, store.NoID); err != nil {
-			return fmt.Errorf("logout all: %w", err)
-		}
+		s.tidySessions(p.User.ID, store.NoID)
 		return nil
 	}
 	sid, err := store.ParseID(p.SessionID)
 	if err != nil {
 		return nil
 	}
-	if err := s.st.DeleteSession(ctx, p.User.ID, sid); err != nil {
+	if err := s.st.DeleteSession(ctx, sid); err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
 	return nil
@@ -314,12 +313,27 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return Pair{}, fmt.Errorf("change password: %w", err)
 	}
-	// Old sessions are already dead by version; removing them keeps the list honest.
 	if sid, err := store.ParseID(pairSessionID(pair.RefreshToken)); err == nil {
-		_ = s.st.DeleteUserSessions(ctx, u.ID, sid)
+		s.tidySessions(u.ID, sid)
 	}
 	return pair, nil
 }
+
+// tidySessions deletes a user's sessions other than keep, in the background. The
+// version bump already killed them (refresh checks it), so the request need not wait:
+// finding a user's sessions reads every session on the embedded store.
+func (s *Service) tidySessions(userID, keep store.ID) {
+	s.tidy.Add(1)
+	go func() {
+		defer s.tidy.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = s.st.DeleteUserSessions(ctx, userID, keep) // the expiry sweep gets what this misses
+	}()
+}
+
+// Wait blocks until background tidying has finished.
+func (s *Service) Wait() { s.tidy.Wait() }
 
 func pairSessionID(refresh string) string {
 	sid, _, _ := strings.Cut(refresh, ".")

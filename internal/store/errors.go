@@ -97,3 +97,6 @@ func isEmbeddedUniqueViolation(err error) bool {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, lanyard.ErrNotFound) }
+
+// errNotFoundKind is lanyard.ErrNotFound under a shorter name for this package.
+var errNotFoundKind = lanyard.ErrNotFound

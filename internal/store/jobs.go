@@ -121,11 +121,23 @@ func (s *Store) MarkDeleting(ctx context.Context, id ID, now time.Time) error {
 	return err
 }
 
-// DeleteUser removes the user document; it reports whether there was one.
+// DeleteUser removes the user document and then its email and username keys; it
+// reports whether there was a user. Keys left by a crash in between name nobody and
+// are taken over by the next claim.
 func (s *Store) DeleteUser(ctx context.Context, id ID) (bool, error) {
+	u, err := s.UserByID(ctx, id)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
 	r, err := s.users().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil {
 		return false, s.translate("delete user", err)
+	}
+	if err := s.releaseUserKeys(ctx, id, u.Email, u.UsernameKey); err != nil {
+		return r.DeletedCount == 1, err
 	}
 	return r.DeletedCount == 1, nil
 }

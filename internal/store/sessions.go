@@ -112,13 +112,15 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 	return ss, nil
 }
 
-// DeleteSession removes one session of one user; deleting nothing is not an error.
-func (s *Store) DeleteSession(ctx context.Context, userID, id bson.ObjectID) error {
-	_, err := s.sessions().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}})
+// DeleteSession removes one session by id; deleting nothing is not an error.
+func (s *Store) DeleteSession(ctx context.Context, id bson.ObjectID) error {
+	_, err := s.sessions().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	return s.translate("delete session", err)
 }
 
 // DeleteUserSessions removes every session of a user, except keep when it is not zero.
+// It filters by user_id, which the embedded store answers by reading every session:
+// callers keep it off the request path.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, keep bson.ObjectID) error {
 	filter := bson.D{{Key: "user_id", Value: userID}}
 	if !keep.IsZero() {
@@ -126,4 +128,19 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID, keep bson.Object
 	}
 	_, err := s.sessions().DeleteMany(ctx, filter)
 	return s.translate("delete user sessions", err)
+}
+
+// SweepSessions deletes sessions and refresh claims that expired by now, and says how
+// many. A periodic tidy-up, never on a request's path.
+func (s *Store) SweepSessions(ctx context.Context, now time.Time) (int64, error) {
+	expired := bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: Millis(now)}}}}
+	var total int64
+	for _, c := range []*mongo.Collection{s.sessions(), s.refreshClaims()} {
+		r, err := c.DeleteMany(ctx, expired)
+		if err != nil {
+			return total, s.translate("sweep "+c.Name(), err)
+		}
+		total += r.DeletedCount
+	}
+	return total, nil
 }

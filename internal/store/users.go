@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -39,36 +40,75 @@ const (
 
 func (s *Store) users() *mongo.Collection { return s.db.Collection(collUsers) }
 
-// InsertUser stores a new user. The unique indexes decide races: a taken email or
-// username is a *DuplicateError naming which.
-func (s *Store) InsertUser(ctx context.Context, u *User) error {
-	_, err := s.users().InsertOne(ctx, u)
-	if err = s.translate("insert user", err); errors.Is(err, ErrDuplicate) {
-		return s.whichTaken(ctx, u.ID, u.Email, u.UsernameKey, err)
+// InsertUser stores a new user. Its email and username keys are claimed first, so
+// the database decides races: a taken email or username is a *DuplicateError naming
+// which. A crash part-way leaves at most keys that name no user, which a later claim
+// takes over.
+func (s *Store) InsertUser(ctx context.Context, u *User, now time.Time) error {
+	if err := s.claimUserKeys(ctx, u.ID, u.Email, u.UsernameKey, now); err != nil {
+		return err
 	}
-	return err
+	_, err := s.users().InsertOne(ctx, u)
+	if err = s.translate("insert user", err); err != nil {
+		// The unique indexes of users are the second line; give the keys back.
+		_ = s.releaseUserKeys(ctx, u.ID, u.Email, u.UsernameKey)
+		if errors.Is(err, ErrDuplicate) {
+			return &DuplicateError{Keys: []string{"email"}}
+		}
+		return err
+	}
+	return nil
 }
 
-// whichTaken finds out which unique key made a write fail. The embedded store's
-// duplicate-key error does not name the index, so this asks; the decision itself was
-// already made by the index.
-func (s *Store) whichTaken(ctx context.Context, self bson.ObjectID, email, usernameKey string, cause error) error {
-	d := &DuplicateError{}
+// claimUserKeys claims the keys of a new email and username (either may be empty) for
+// user id, all or none, and names every one that is taken.
+func (s *Store) claimUserKeys(ctx context.Context, id ID, email, usernameKey_ string, now time.Time) error {
+	type want struct {
+		field, key string
+		holds      func(User) bool
+	}
+	var wants []want
 	if email != "" {
-		if u, err := s.UserByEmail(ctx, email); err == nil && u.ID != self {
-			d.Keys = append(d.Keys, "email")
+		wants = append(wants, want{"email", emailKey(email), holdsEmail(email)})
+	}
+	if usernameKey_ != "" {
+		wants = append(wants, want{"username", usernameKey(usernameKey_), holdsUsername(usernameKey_)})
+	}
+	var claimed []string
+	giveBack := func() {
+		for _, k := range claimed {
+			_ = s.releaseKey(ctx, k, id)
 		}
 	}
-	if usernameKey != "" {
-		if u, err := s.UserByUsernameKey(ctx, usernameKey); err == nil && u.ID != self {
-			d.Keys = append(d.Keys, "username")
+	d := &DuplicateError{}
+	for _, w := range wants {
+		err := s.claimKey(ctx, w.key, id, w.holds, now)
+		switch {
+		case errors.Is(err, ErrDuplicate):
+			d.Keys = append(d.Keys, w.field)
+		case err != nil:
+			giveBack()
+			return err
+		default:
+			claimed = append(claimed, w.key)
 		}
 	}
-	if len(d.Keys) == 0 {
-		// The other holder vanished in between; the write still lost, on the email.
-		d.Keys = []string{"email"}
+	if len(d.Keys) > 0 {
+		giveBack()
+		return d
 	}
-	return d
+	return nil
+}
+
+func (s *Store) releaseUserKeys(ctx context.Context, id ID, email, usernameKey_ string) error {
+	var errs []error
+	if email != "" {
+		errs = append(errs, s.releaseKey(ctx, emailKey(email), id))
+	}
+	if usernameKey_ != "" {
+		errs = append(errs, s.releaseKey(ctx, usernameKey(usernameKey_), id))
+	}
+	return errors.Join(errs...)
 }
 
 // UserByID loads one user; lanyard.ErrNotFound when absent.
@@ -76,20 +116,6 @@ func (s *Store) UserByID(ctx context.Context, id bson.ObjectID) (User, error) {
 	var u User
 	err := s.users().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&u)
 	return u, s.translate("user by id", err)
-}
-
-// UserByEmail loads the user with this (already lower-cased) email.
-func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
-	var u User
-	err := s.users().FindOne(ctx, bson.D{{Key: "email", Value: email}}).Decode(&u)
-	return u, s.translate("user by email", err)
-}
-
-// UserByUsernameKey loads the user with this lower-cased username.
-func (s *Store) UserByUsernameKey(ctx context.Context, key string) (User, error) {
-	var u User
-	err := s.users().FindOne(ctx, bson.D{{Key: "username_key", Value: key}}).Decode(&u)
-	return u, s.translate("user by username", err)
 }
 
 // UserChange is a partial update of a user. Set holds new field values by bson name,
@@ -103,6 +129,28 @@ type UserChange struct {
 // UpdateUser applies c to user id and returns the user as it is afterwards. Taking an
 // email or username that another user holds is a *DuplicateError.
 func (s *Store) UpdateUser(ctx context.Context, id bson.ObjectID, c UserChange, now time.Time) (User, error) {
+	newEmail, _ := c.Set["email"].(string)
+	newKey, _ := c.Set["username_key"].(string)
+	dropsUsername := slices.Contains(c.Unset, "username_key")
+	var before User
+	if newEmail != "" || newKey != "" || dropsUsername {
+		// A change of email or username moves its key: claim the new one first, then
+		// change the user, then release the old one. A crash in between leaves a key
+		// that names nobody (taken over later), never a user without a key.
+		var err error
+		if before, err = s.UserByID(ctx, id); err != nil {
+			return User{}, err
+		}
+		if newEmail == before.Email {
+			newEmail = ""
+		}
+		if newKey == before.UsernameKey {
+			newKey = ""
+		}
+		if err := s.claimUserKeys(ctx, id, newEmail, newKey, now); err != nil {
+			return User{}, err
+		}
+	}
 	set := bson.M{"updated_at": Millis(now)}
 	for k, v := range c.Set {
 		set[k] = v
@@ -118,16 +166,27 @@ func (s *Store) UpdateUser(ctx context.Context, id bson.ObjectID, c UserChange, 
 	if c.BumpVersion {
 		update = append(update, bson.E{Key: "$inc", Value: bson.M{"token_version": 1}})
 	}
-	defer s.lock(collUsers, id)()
+	unlock := s.lock(collUsers, id)
 	var u User
 	err := s.users().FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)
-	if err = s.translate("update user", err); errors.Is(err, ErrDuplicate) {
-		email, _ := c.Set["email"].(string)
-		key, _ := c.Set["username_key"].(string)
-		return u, s.whichTaken(ctx, id, email, key, err)
+	unlock()
+	if err = s.translate("update user", err); err != nil {
+		_ = s.releaseUserKeys(ctx, id, newEmail, newKey)
+		if errors.Is(err, ErrDuplicate) {
+			return User{}, &DuplicateError{Keys: []string{"email"}}
+		}
+		return User{}, err
 	}
-	return u, err
+	oldEmail, oldKey := "", ""
+	if newEmail != "" {
+		oldEmail = before.Email
+	}
+	if newKey != "" || (dropsUsername && u.UsernameKey == "") {
+		oldKey = before.UsernameKey
+	}
+	_ = s.releaseUserKeys(ctx, id, oldEmail, oldKey) // a failure leaves a key that names nobody
+	return u, nil
 }
 
 // UserQuery selects a page of users, by id ascending.
