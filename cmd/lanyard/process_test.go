@@ -184,7 +184,10 @@ func TestServe_SIGTERMDuringLoginsAnswersAllAndExitsZero(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the lanyard binary; skipped with -short")
 	}
-	p := startLanyard(t, buildLanyard(t), nil)
+	// Sixteen logins of one account in flight at once exceed the failure limit's
+	// default of 10: until each proves right, an attempt counts against the limit, so
+	// a burst of guesses gets no more than 10. This test is about shutdown, not that.
+	p := startLanyard(t, buildLanyard(t), map[string]string{"LANYARD_LOGIN_FAILURE_LIMIT": "100"})
 	if code, err := freshGet(p.URL + "/readyz"); code != http.StatusOK {
 		t.Fatalf("GET /readyz before SIGTERM = %d (%v); want 200", code, err)
 	}

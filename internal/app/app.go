@@ -43,6 +43,9 @@ type Options struct {
 	AfterDeleteBatch func(relation string, batch int) error
 	// ResumeInterval is how often lapsed deletion jobs are looked for (0: a minute).
 	ResumeInterval time.Duration
+	// DeletionLease is how long a chain delete job stays claimed without progress
+	// before another instance may take it over (0: 60s).
+	DeletionLease time.Duration
 	// SQLiteFile is the embedded store's file of this database, when the store is the
 	// embedded one on SQLite: Lanyard then adds the _id indexes FerretDB lacks.
 	SQLiteFile string
@@ -127,7 +130,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		RefreshTTL: cfg.RefreshTTL, Now: o.Now,
 	})
 	linkIDs := linkid.New(st, linkKeys, o.Now)
-	deleter := relation.NewDeleter(st, rels, relation.DeleterOptions{Now: o.Now, AfterBatch: o.AfterDeleteBatch})
+	deleter := relation.NewDeleter(st, rels, relation.DeleterOptions{Now: o.Now, Lease: o.DeletionLease, AfterBatch: o.AfterDeleteBatch})
 	h := httpapi.New(httpapi.Deps{
 		Accounts:       accounts,
 		Sessions:       sessions,
@@ -191,7 +194,7 @@ func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration) {
 	if resumeEvery <= 0 {
 		resumeEvery = time.Minute
 	}
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	bg, cancel := context.WithCancel(store.Background(context.WithoutCancel(ctx)))
 	a.stopBackground, a.background = cancel, make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(4)

@@ -70,8 +70,8 @@ func (s *Server) link(ctx context.Context, u store.User, b linkBody) (*linkedCre
 	return &linkedCreated{Location: "/api/users/" + u.ID.Hex() + "/linked-ids/" + l.ID, Body: renderLinked(l)}, nil
 }
 
-func (s *Server) list(ctx context.Context, userID store.ID) (*linkedList, error) {
-	ls, err := s.linkIDs.List(ctx, userID)
+func (s *Server) list(ctx context.Context, u store.User) (*linkedList, error) {
+	ls, err := s.linkIDs.List(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (s *Server) linkMe(ctx context.Context, in *linkMeInput) (*linkedCreated, e
 }
 
 func (s *Server) listMine(ctx context.Context, _ *struct{}) (*linkedList, error) {
-	return s.list(ctx, principal(ctx).User.ID)
+	return s.list(ctx, principal(ctx).User)
 }
 
 func (s *Server) unlinkMe(ctx context.Context, in *unlinkMeInput) (*struct{}, error) {
@@ -117,7 +117,7 @@ func (s *Server) listUser(ctx context.Context, in *userIDInput) (*linkedList, er
 	if err != nil {
 		return nil, err
 	}
-	return s.list(ctx, u.ID)
+	return s.list(ctx, u)
 }
 
 func (s *Server) unlinkUser(ctx context.Context, in *unlinkUserInput) (*struct{}, error) {

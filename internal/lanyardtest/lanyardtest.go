@@ -372,7 +372,9 @@ func (e *Env) Promote(a Account) {
 	}
 }
 
-// Commands counts the database commands the service sends.
+// Commands counts the database commands the service sends. Counts include every
+// command; the events kept for Filters leave out background work (store.Background),
+// which is no request's cost.
 type Commands struct {
 	mu     sync.Mutex
 	counts map[string]int
@@ -380,14 +382,16 @@ type Commands struct {
 }
 
 func (c *Commands) monitor() *event.CommandMonitor {
-	return &event.CommandMonitor{Started: func(_ context.Context, ev *event.CommandStartedEvent) {
+	return &event.CommandMonitor{Started: func(ctx context.Context, ev *event.CommandStartedEvent) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.counts == nil {
 			c.counts = map[string]int{}
 		}
 		c.counts[ev.CommandName]++
-		c.events = append(c.events, ev)
+		if !store.IsBackground(ctx) {
+			c.events = append(c.events, ev)
+		}
 	}}
 }
 

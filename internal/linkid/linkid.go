@@ -63,11 +63,7 @@ func (s *Service) Link(ctx context.Context, u store.User, provider, externalID, 
 	if u.Status != store.StatusActive {
 		return Linked{}, &lanyard.ConflictError{Message: "the account is being deleted"}
 	}
-	n, err := s.st.CountLinkedIDs(ctx, u.ID)
-	if err != nil {
-		return Linked{}, fmt.Errorf("link id: %w", err)
-	}
-	if n >= MaxPerUser {
+	if len(u.Linked) >= MaxPerUser {
 		return Linked{}, tooMany()
 	}
 	l := store.LinkedID{
@@ -79,21 +75,17 @@ func (s *Service) Link(ctx context.Context, u store.User, provider, externalID, 
 		Label:         label,
 		CreatedAt:     store.Millis(s.now()),
 	}
-	if err := s.st.InsertLinkedID(ctx, &l); err != nil {
-		if errors.Is(err, store.ErrDuplicate) {
+	if err := s.st.LinkID(ctx, &l, MaxPerUser, s.now()); err != nil {
+		switch {
+		case errors.Is(err, store.ErrDuplicate):
 			return Linked{}, &lanyard.ConflictError{
 				Message: "this external id is already linked to an account",
 				Fields:  []lanyard.FieldError{{Location: "external_id", Message: "is already linked to an account"}},
 			}
-		}
-		return Linked{}, fmt.Errorf("link id: %w", err)
-	}
-	// The count and the insert are two steps; if concurrent links of one account
-	// overshot the limit, this one steps back.
-	if n, err := s.st.CountLinkedIDs(ctx, u.ID); err == nil && n > MaxPerUser {
-		if _, err := s.st.DeleteLinkedID(ctx, u.ID, l.ID); err == nil {
+		case errors.Is(err, store.ErrTooManyLinks):
 			return Linked{}, tooMany()
 		}
+		return Linked{}, fmt.Errorf("link id: %w", err)
 	}
 	s.audit(ctx, u.ID, "linked_id.linked", l, by)
 	return Linked{ID: l.ID.Hex(), Provider: p, ExternalID: e, Label: label, CreatedAt: l.CreatedAt}, nil
@@ -104,8 +96,8 @@ func tooMany() error {
 }
 
 // List returns u's linked IDs, newest first, decrypted.
-func (s *Service) List(ctx context.Context, userID store.ID) ([]Linked, error) {
-	ls, err := s.st.LinkedIDsOf(ctx, userID)
+func (s *Service) List(ctx context.Context, u store.User) ([]Linked, error) {
+	ls, err := s.st.LinkedIDsOf(ctx, u, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("list linked ids: %w", err)
 	}
@@ -136,7 +128,7 @@ func (s *Service) Unlink(ctx context.Context, userID store.ID, linkedID string, 
 	if err != nil {
 		return err
 	}
-	l, err := s.st.DeleteLinkedID(ctx, userID, id)
+	l, err := s.st.UnlinkID(ctx, userID, id)
 	if err != nil {
 		return fmt.Errorf("unlink id: %w", err)
 	}

@@ -290,6 +290,9 @@ func (d *Deleter) run(ctx context.Context, job *store.DeletionJob) (Report, erro
 	if gone {
 		job.Deleted[Users]++
 	}
+	if err := d.st.ForgetLinkKeys(ctx, job.UserID); err != nil {
+		return Report{}, fmt.Errorf("delete user: %w", err)
+	}
 	// The sweep: documents the application attached while the walk ran.
 	if err := w.children(ctx, Users, []any{job.UserID}); err != nil {
 		return Report{}, fmt.Errorf("delete user: sweep: %w", err)

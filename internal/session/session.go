@@ -326,7 +326,7 @@ func (s *Service) tidySessions(userID, keep store.ID) {
 	s.tidy.Add(1)
 	go func() {
 		defer s.tidy.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(store.Background(context.Background()), time.Minute)
 		defer cancel()
 		_ = s.st.DeleteUserSessions(ctx, userID, keep) // the expiry sweep gets what this misses
 	}()

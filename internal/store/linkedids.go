@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -26,45 +28,189 @@ type LinkedID struct {
 
 func (s *Store) linkedIDs() *mongo.Collection { return s.db.Collection(collLinkedIDs) }
 
-// InsertLinkedID stores a link; an ID already held by any account is ErrDuplicate.
-func (s *Store) InsertLinkedID(ctx context.Context, l *LinkedID) error {
-	_, err := s.linkedIDs().InsertOne(ctx, l)
-	return s.translate("insert linked id", err)
+// collLinkKeys maps each linked ID's keyed hash to its link, keyed by _id: the unique
+// _id decides which account gets an external ID, and resolving one is a lookup by _id.
+const collLinkKeys = "linked_id_keys"
+
+type linkKey struct {
+	Lookup    string    `bson:"_id"`
+	UserID    ID        `bson:"user_id"`
+	LinkedID  ID        `bson:"linked_id"`
+	CreatedAt time.Time `bson:"created_at"`
 }
 
-// LinkedIDsOf lists a user's links, newest first.
-func (s *Store) LinkedIDsOf(ctx context.Context, userID ID) ([]LinkedID, error) {
-	cur, err := s.linkedIDs().Find(ctx, bson.D{{Key: "user_id", Value: userID}},
-		options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}))
+// ErrTooManyLinks means the user already holds the most linked IDs allowed.
+var ErrTooManyLinks = errors.New("too many linked ids")
+
+// LinkID attaches l to user u, in three steps ordered so that a crash between any two
+// leaves nothing that blocks anyone: the link's id joins the user's list (which holds
+// at most max), the key claims the external ID (ErrDuplicate when another link holds
+// it), the link is stored. A key whose link never got stored is taken over (see
+// staleLinkKey); an id in a user's list without its link is skipped and dropped by
+// LinkedIDsOf.
+func (s *Store) LinkID(ctx context.Context, l *LinkedID, max int, now time.Time) error {
+	u, err := s.pushLink(ctx, l.UserID, l.ID)
 	if err != nil {
-		return nil, s.translate("list linked ids", err)
+		return err
 	}
-	var out []LinkedID
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, s.translate("list linked ids", err)
+	if len(u.Linked) > max {
+		_ = s.pullLink(ctx, l.UserID, l.ID)
+		return &opError{op: "link id", kind: ErrTooManyLinks}
+	}
+	if err := s.claimLinkKey(ctx, l, now); err != nil {
+		_ = s.pullLink(ctx, l.UserID, l.ID)
+		return err
+	}
+	if _, err := s.linkedIDs().InsertOne(ctx, l); err != nil {
+		_, _ = s.db.Collection(collLinkKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}})
+		_ = s.pullLink(ctx, l.UserID, l.ID)
+		return s.translate("insert linked id", err)
+	}
+	return nil
+}
+
+func (s *Store) claimLinkKey(ctx context.Context, l *LinkedID, now time.Time) error {
+	keys := s.db.Collection(collLinkKeys)
+	for range 2 {
+		_, err := keys.InsertOne(ctx, linkKey{Lookup: l.Lookup, UserID: l.UserID, LinkedID: l.ID, CreatedAt: Millis(now)})
+		if err = s.translate("claim linked id", err); !errors.Is(err, ErrDuplicate) {
+			return err
+		}
+		stale, err := s.staleLinkKey(ctx, l.Lookup, now)
+		if err != nil {
+			return err
+		}
+		if !stale {
+			return &opError{op: "claim linked id", kind: ErrDuplicate}
+		}
+		if _, err := keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}}); err != nil {
+			return s.translate("claim linked id", err)
+		}
+	}
+	return &opError{op: "claim linked id", kind: ErrDuplicate}
+}
+
+// staleLinkKey reports whether the key of lookup names no link: its link is not
+// stored, and no link in progress can still store it (its user is gone, no longer
+// lists it, or the key is older than keyGrace).
+func (s *Store) staleLinkKey(ctx context.Context, lookup string, now time.Time) (bool, error) {
+	var k linkKey
+	err := s.db.Collection(collLinkKeys).FindOne(ctx, bson.D{{Key: "_id", Value: lookup}}).Decode(&k)
+	if err = s.translate("linked id key", err); err != nil {
+		return isNotFound(err), ignoreNotFound(err)
+	}
+	if _, err := s.LinkedIDByID(ctx, k.LinkedID); !isNotFound(err) {
+		return false, err
+	}
+	if now.Sub(k.CreatedAt) >= keyGrace {
+		return true, nil
+	}
+	u, err := s.UserByID(ctx, k.UserID)
+	if isNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !slices.Contains(u.Linked, k.LinkedID), nil
+}
+
+func ignoreNotFound(err error) error {
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// pushLink adds id to the user's list of links and returns the user afterwards.
+func (s *Store) pushLink(ctx context.Context, userID, id ID) (User, error) {
+	defer s.lock(collUsers, userID)()
+	var u User
+	err := s.users().FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: userID}},
+		bson.D{{Key: "$push", Value: bson.D{{Key: "linked", Value: id}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)
+	return u, s.translate("link id: list", err)
+}
+
+func (s *Store) pullLink(ctx context.Context, userID, id ID) error {
+	defer s.lock(collUsers, userID)()
+	_, err := s.users().UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
+		bson.D{{Key: "$pull", Value: bson.D{{Key: "linked", Value: id}}}})
+	return s.translate("unlink id: list", err)
+}
+
+// LinkedIDByID loads one link.
+func (s *Store) LinkedIDByID(ctx context.Context, id ID) (LinkedID, error) {
+	var l LinkedID
+	err := s.linkedIDs().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&l)
+	return l, s.translate("linked id", err)
+}
+
+// LinkedIDsOf loads the links of user u, newest first, one lookup by _id each (the
+// embedded store reads a whole collection for any other filter). Ids in the user's
+// list whose link is missing — left by an interrupted link or unlink — are skipped,
+// and dropped from the list once they are older than keyGrace.
+func (s *Store) LinkedIDsOf(ctx context.Context, u User, now time.Time) ([]LinkedID, error) {
+	ids := slices.Clone(u.Linked)
+	slices.SortFunc(ids, func(a, b ID) int { return -bytes.Compare(a[:], b[:]) })
+	out := make([]LinkedID, 0, len(ids))
+	for _, id := range ids {
+		l, err := s.LinkedIDByID(ctx, id)
+		if isNotFound(err) || (err == nil && l.UserID != u.ID) {
+			if now.Sub(id.Timestamp()) >= keyGrace {
+				_ = s.pullLink(ctx, u.ID, id)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
 	}
 	return out, nil
 }
 
-// CountLinkedIDs counts a user's links.
-func (s *Store) CountLinkedIDs(ctx context.Context, userID ID) (int, error) {
-	n, err := s.linkedIDs().CountDocuments(ctx, bson.D{{Key: "user_id", Value: userID}})
-	return int(n), s.translate("count linked ids", err)
+// UnlinkID removes one link of a user, then its key, then its place in the user's
+// list; lanyard.ErrNotFound if the user has no such link.
+func (s *Store) UnlinkID(ctx context.Context, userID, id ID) (LinkedID, error) {
+	l, err := s.LinkedIDByID(ctx, id)
+	if err != nil {
+		return LinkedID{}, err
+	}
+	if l.UserID != userID {
+		return LinkedID{}, notFound("unlink id")
+	}
+	if _, err := s.linkedIDs().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		return LinkedID{}, s.translate("unlink id", err)
+	}
+	if _, err := s.db.Collection(collLinkKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}}); err != nil {
+		return l, s.translate("unlink id: key", err) // the key names no link now: stale
+	}
+	return l, s.pullLink(ctx, userID, id)
 }
 
-// DeleteLinkedID removes one link of one user; lanyard.ErrNotFound if the user has no
-// such link.
-func (s *Store) DeleteLinkedID(ctx context.Context, userID, id ID) (LinkedID, error) {
-	var l LinkedID
-	err := s.linkedIDs().FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}}).Decode(&l)
-	return l, s.translate("delete linked id", err)
-}
-
-// LinkedIDByLookup finds the link with this keyed hash.
+// LinkedIDByLookup finds the link holding this keyed hash.
 func (s *Store) LinkedIDByLookup(ctx context.Context, lookup string) (LinkedID, error) {
-	var l LinkedID
-	err := s.linkedIDs().FindOne(ctx, bson.D{{Key: "lookup", Value: lookup}}).Decode(&l)
-	return l, s.translate("linked id by lookup", err)
+	var k linkKey
+	err := s.db.Collection(collLinkKeys).FindOne(ctx, bson.D{{Key: "_id", Value: lookup}}).Decode(&k)
+	if err = s.translate("linked id by lookup", err); err != nil {
+		return LinkedID{}, err
+	}
+	return s.LinkedIDByID(ctx, k.LinkedID)
+}
+
+// ForgetLinkKeys deletes the keys of a deleted user's links, so their external IDs are
+// free again at once. It filters by user_id: chain delete only, never a hot path.
+func (s *Store) ForgetLinkKeys(ctx context.Context, userID ID) error {
+	_, err := s.db.Collection(collLinkKeys).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}})
+	return s.translate("forget linked id keys", err)
+}
+
+// InsertLinkedID stores a link document as it is, bypassing the key and the user's
+// list. Only seeding tools use it.
+func (s *Store) InsertLinkedID(ctx context.Context, l *LinkedID) error {
+	_, err := s.linkedIDs().InsertOne(ctx, l)
+	return s.translate("insert linked id", err)
 }
 
 // UsersWithProvider returns the ids of users holding a linked ID of provider, in

@@ -140,3 +140,17 @@ var NoID ID
 
 // NewObjectID returns a fresh ObjectID.
 func NewObjectID() ID { return bson.NewObjectID() }
+
+type backgroundKey struct{}
+
+// Background marks ctx as work done off any request's path (tidying, sweeps), so that
+// what measures a request's cost can leave it out.
+func Background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
+
+// IsBackground reports whether ctx was marked by Background.
+func IsBackground(ctx context.Context) bool {
+	b, _ := ctx.Value(backgroundKey{}).(bool)
+	return b
+}

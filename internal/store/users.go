@@ -26,6 +26,7 @@ type User struct {
 	Role         string        `bson:"role"`
 	Status       string        `bson:"status"`
 	TokenVersion int64         `bson:"token_version"`
+	Linked       []ID          `bson:"linked,omitempty"` // ids of the user's linked IDs (at most a few dozen)
 	CreatedAt    time.Time     `bson:"created_at"`
 	UpdatedAt    time.Time     `bson:"updated_at"`
 }
