@@ -25,6 +25,7 @@ commands:
   serve                 serve the API (the default)
   store                 run only the embedded MongoDB-protocol store, for several serve processes to share
   admin promote EMAIL   make the user with this email an admin
+  bench [flags]         load-test a server (or one it starts in-process) and print the figures; bench -h lists the flags
   version               print the version
 
 Configuration comes from the environment; see the README.`
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runStore(ctx, cfg, log)
 	case cmd == "admin" && len(args) == 2 && args[0] == "promote":
 		return promote(ctx, cfg, log, args[1], stdout)
+	case cmd == "bench":
+		return runBench(ctx, cfg, log, args, stdout, stderr)
 	}
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 }
@@ -146,7 +149,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	defer stopStore()
-	a, err := app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version(), SQLiteFile: sqliteFile(cfg)})
+	o := app.Options{Logger: log, Version: version(), SQLiteFile: sqliteFile(cfg)}
+	applyTestSettings(ctx, cfg, log, &o)
+	a, err := app.New(ctx, cfg, uri, o)
 	if err != nil {
 		return err
 	}
@@ -187,6 +192,31 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// applyTestSettings applies the LANYARD_TEST_* variables, which only tests set (see
+// config.Config): a shorter deletion lease, and a chain delete that stops after its
+// k-th batch until the process ends (a SIGKILL, or a shutdown, which stops the job
+// as a crash would).
+func applyTestSettings(ctx context.Context, cfg config.Config, log *slog.Logger, o *app.Options) {
+	names := cfg.TestSettings()
+	if len(names) == 0 {
+		return
+	}
+	log.Warn("test-only settings in effect; never set them in a deployment", "variables", names)
+	if d := cfg.TestDeletionLease; d > 0 {
+		o.DeletionLease, o.ResumeInterval = d, d/2
+	}
+	if k := cfg.TestDeletePauseAfterBatches; k > 0 {
+		o.AfterDeleteBatch = func(relation string, batch int) error {
+			if batch < k {
+				return nil
+			}
+			log.Warn("chain delete paused by LANYARD_TEST_DELETE_PAUSE_AFTER_BATCHES", "relation", relation, "batch", batch)
+			<-ctx.Done()
+			return errors.New("chain delete paused by LANYARD_TEST_DELETE_PAUSE_AFTER_BATCHES until the process ended")
+		}
+	}
 }
 
 func runStore(ctx context.Context, cfg config.Config, log *slog.Logger) error {

@@ -43,6 +43,32 @@ type Config struct {
 
 	LogLevel  slog.Level // LANYARD_LOG_LEVEL
 	LogFormat string     // LANYARD_LOG_FORMAT: text or json
+
+	// Test-only settings, for the multi-process tests (cmd/lanyard). Their variables
+	// are named LANYARD_TEST_* so that no deployment sets one by mistake, they are
+	// left out of the README's configuration table, and serve logs a warning naming
+	// each one that is set (see TestSettings). Zero means off.
+
+	// TestDeletePauseAfterBatches (LANYARD_TEST_DELETE_PAUSE_AFTER_BATCHES=k) makes
+	// every chain delete that serve runs stop after its k-th batch and wait there
+	// until the process ends, so that a test can kill the process part-way.
+	TestDeletePauseAfterBatches int
+	// TestDeletionLease (LANYARD_TEST_DELETION_LEASE, at most 60s) replaces the 60 s
+	// lease of chain delete jobs, and lapsed jobs are then looked for every half
+	// lease instead of every minute.
+	TestDeletionLease time.Duration
+}
+
+// TestSettings names the test-only variables that are set; serve warns about them.
+func (c Config) TestSettings() []string {
+	var out []string
+	if c.TestDeletePauseAfterBatches > 0 {
+		out = append(out, "LANYARD_TEST_DELETE_PAUSE_AFTER_BATCHES")
+	}
+	if c.TestDeletionLease > 0 {
+		out = append(out, "LANYARD_TEST_DELETION_LEASE")
+	}
+	return out
 }
 
 // Secret is key material. It formats as [redacted] in logs and %v so that a careless
@@ -79,6 +105,9 @@ func Load(getenv func(string) string) (Config, error) {
 		CORSOrigins:       l.origins("LANYARD_CORS_ORIGINS"),
 		LogLevel:          l.level("LANYARD_LOG_LEVEL"),
 		LogFormat:         l.oneOf("LANYARD_LOG_FORMAT", "text", "text", "json"),
+
+		TestDeletePauseAfterBatches: l.positiveInt("LANYARD_TEST_DELETE_PAUSE_AFTER_BATCHES", 0),
+		TestDeletionLease:           l.duration("LANYARD_TEST_DELETION_LEASE", 0),
 	}
 	if c.MongoURI != "" {
 		// Instances sharing a MongoDB must share keys, so none may invent its own.
@@ -94,6 +123,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.RefreshTTL < c.AccessTTL {
 		l.fail("LANYARD_REFRESH_TTL", "must not be shorter than LANYARD_ACCESS_TTL")
+	}
+	if c.TestDeletionLease > time.Minute {
+		l.fail("LANYARD_TEST_DELETION_LEASE", "must be at most 60s; it only shortens the lease, for tests")
 	}
 	return c, errors.Join(l.errs...)
 }

@@ -79,15 +79,23 @@ func (s *Store) ThrottleAdd(ctx context.Context, key string, now time.Time, wind
 	now = Millis(now)
 	defer s.throttleLock(key)()
 	var e ThrottleEntry
-	err := s.throttle().FindOneAndUpdate(ctx, byKey(key),
-		bson.D{
-			{Key: "$inc", Value: bson.D{{Key: "failures", Value: 1}}},
-			{Key: "$setOnInsert", Value: bson.D{
-				{Key: "window_start", Value: now},
-				{Key: "expires_at", Value: now.Add(window)},
-			}},
-		},
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&e)
+	upsert := func() error {
+		return s.throttle().FindOneAndUpdate(ctx, byKey(key),
+			bson.D{
+				{Key: "$inc", Value: bson.D{{Key: "failures", Value: 1}}},
+				{Key: "$setOnInsert", Value: bson.D{
+					{Key: "window_start", Value: now},
+					{Key: "expires_at", Value: now.Add(window)},
+				}},
+			},
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&e)
+	}
+	err := upsert()
+	if errors.Is(s.translate("throttle add", err), ErrDuplicate) {
+		// Another process inserted the counter between this upsert's read and its
+		// insert (the in-process lock does not span processes): it exists now.
+		err = upsert()
+	}
 	if err != nil {
 		return ThrottleEntry{}, s.translate("throttle add", err)
 	}

@@ -1,0 +1,96 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lanyard/lanyard/internal/password"
+)
+
+func TestQuantile_IsNearestRank(t *testing.T) {
+	var lat []time.Duration
+	for i := 1; i <= 100; i++ {
+		lat = append(lat, time.Duration(i)*time.Millisecond)
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 50 * time.Millisecond}, {0.9, 90 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}} {
+		if got := quantile(lat, c.q); got != c.want {
+			t.Errorf("quantile(1..100ms, %v) = %v; want %v", c.q, got, c.want)
+		}
+	}
+	if got := quantile([]time.Duration{7}, 0.99); got != 7 {
+		t.Errorf("quantile([7], 0.99) = %v; want 7", got)
+	}
+}
+
+func TestSummarize_CountsNon2xxAndFailedExchangesAsErrors(t *testing.T) {
+	r := summarize("x", 2*time.Second, []*tally{
+		{lat: []time.Duration{time.Millisecond, 2 * time.Millisecond}, statuses: map[string]int64{"200": 1, "503": 1}, prep: time.Second},
+		{lat: []time.Duration{3 * time.Millisecond}, statuses: map[string]int64{"201": 1, "transport": 2}, prep: 0},
+	})
+	if r.Requests != 3 || r.Errors != 3 || r.Statuses["503"] != 1 || r.Statuses["transport"] != 2 {
+		t.Fatalf("summarize = %+v; want 3 requests, 3 errors (503×1, transport×2)", r)
+	}
+	// Half a second of preparation per client on average: 3 requests in 1.5 s.
+	if r.PerSecond != 2 {
+		t.Errorf("PerSecond = %v; want 2", r.PerSecond)
+	}
+}
+
+// TestRun_InProcessRunsEveryScenarioWithoutErrors runs the whole tool briefly against
+// its own in-process server, with a cheap hash so it stays quick.
+func TestRun_InProcessRunsEveryScenarioWithoutErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and runs every scenario")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	rep, err := Run(ctx, Options{
+		Duration: 300 * time.Millisecond, Concurrency: 4, Users: 10, DeleteDocs: 12,
+		Hash: password.Cheap, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(rep.Scenarios) != len(Names()) {
+		t.Fatalf("%d scenarios ran; want %d", len(rep.Scenarios), len(Names()))
+	}
+	for _, r := range append(rep.Scenarios, rep.Baselines...) {
+		if r.Skipped != "" || r.Requests == 0 || r.Errors != 0 {
+			t.Errorf("%s: %d requests, %d errors (%v), skipped %q, first error %q; want requests and no errors",
+				r.Name, r.Requests, r.Errors, r.Statuses, r.Skipped, r.FirstError)
+		}
+	}
+	if len(rep.Baselines) != 2 || len(rep.Ratios) != 3 {
+		t.Errorf("%d baselines and %d ratios; want 2 and 3", len(rep.Baselines), len(rep.Ratios))
+	}
+	if rep.Users != 100 {
+		t.Errorf("seeded %d users; want 100 (admin_list needs a full page)", rep.Users)
+	}
+	var table, js bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append(Names(), BaselineFindOne, BaselineHash, "me ÷ raw FindOne") {
+		if !strings.Contains(table.String(), name) {
+			t.Errorf("table lacks %q:\n%s", name, table.String())
+		}
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Scenarios) != len(rep.Scenarios) {
+		t.Errorf("JSON does not read back (%v):\n%s", err, js.String())
+	}
+	if !strings.Contains(progress.String(), "requests") {
+		t.Errorf("no progress lines:\n%s", progress.String())
+	}
+}

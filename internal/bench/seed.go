@@ -1,0 +1,343 @@
+package bench
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/lanyard/lanyard/internal/linkid"
+	"github.com/lanyard/lanyard/internal/store"
+	"github.com/lanyard/lanyard/internal/token"
+)
+
+// Every seeded user holds this many linked IDs and sessions (the proportions of the
+// scale issue: 100,000 users, 200,000 linked IDs, 300,000 sessions).
+const (
+	linkedPerUser   = 2
+	sessionsPerUser = 3
+	provider        = "bench"
+)
+
+// account is a user the bench created, with what it needs to act as it.
+type account struct {
+	id       bson.ObjectID
+	email    string
+	password string
+	role     string
+	session  bson.ObjectID // one of its sessions: the sid of its access tokens
+	refresh  string        // the current refresh token of that session; "" if none
+	access   string        // the last access token from a login (HTTP seeding)
+}
+
+// seeder creates users, either by writing documents straight into the store or, with
+// no access to it, through the API.
+type seeder interface {
+	// users creates n users, each with linkedPerUser linked IDs and
+	// sessionsPerUser sessions.
+	users(ctx context.Context, n int) ([]*account, error)
+	// fresh creates one user with one session and no linked IDs; admin makes it an
+	// admin.
+	fresh(ctx context.Context, admin bool) (*account, error)
+	// token returns an access token for a that is valid now.
+	token(ctx context.Context, a *account) (string, error)
+	// describe says how users are made, for the report.
+	describe() string
+}
+
+// errNeedsStore marks what only direct access to the store can do.
+var errNeedsStore = errors.New("needs direct access to the server's store: run without --url, or set MONGODB_URI (with LANYARD_DB, LANYARD_JWT_SECRET and LANYARD_DATA_KEY) to the server's")
+
+// direct writes users straight into the store, through the store package's own
+// insert methods (so whatever layout the store keeps, the seeded users are in it), and
+// signs access tokens with the server's key. No password is hashed but the one
+// computed up front, so seeding costs what the inserts cost. checkSeeded then proves
+// through the API that the server reads the seeded users back.
+type direct struct {
+	st         *store.Store
+	db         *mongo.Database // the application's collections (chain delete)
+	keys       *linkid.Keys
+	signer     *token.Signer
+	phc        string // one argon2id hash of password, reused for every user
+	password   string
+	nonce      string
+	refreshTTL time.Duration
+	made       atomic.Int64
+	progress   io.Writer
+}
+
+// seedWriters is how many users are inserted at once.
+const seedWriters = 8
+
+func (d *direct) describe() string {
+	return "written straight into the store (its own insert methods, no HTTP); one argon2id hash was computed once and its PHC string reused for every seeded user"
+}
+
+func (d *direct) users(ctx context.Context, n int) ([]*account, error) {
+	out := make([]*account, n)
+	var (
+		next, done atomic.Int64
+		mu         sync.Mutex
+		first      error
+		wg         sync.WaitGroup
+	)
+	start := time.Now()
+	stop := make(chan struct{})
+	if d.progress != nil {
+		wg.Go(func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					fmt.Fprintf(d.progress, "  seeding            %5.1fs  %8d/%d users\n", time.Since(start).Seconds(), done.Load(), n)
+				}
+			}
+		})
+	}
+	var writers sync.WaitGroup
+	for range min(seedWriters, n) {
+		writers.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				a, err := d.create(ctx, false, linkedPerUser, sessionsPerUser)
+				if err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+					return
+				}
+				out[i] = a
+				done.Add(1)
+			}
+		})
+	}
+	writers.Wait()
+	close(stop)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return out, ctx.Err()
+}
+
+func (d *direct) fresh(ctx context.Context, admin bool) (*account, error) {
+	return d.create(ctx, admin, 0, 1)
+}
+
+func (d *direct) token(_ context.Context, a *account) (string, error) {
+	tok, _, err := d.signer.Issue(a.id.Hex(), a.session.Hex(), 0, a.role)
+	return tok, err
+}
+
+// create inserts one user with links linked IDs and sessions sessions, keeping the
+// first session's refresh token.
+func (d *direct) create(ctx context.Context, admin bool, links, sessions int) (*account, error) {
+	i := d.made.Add(1)
+	now := store.Millis(time.Now())
+	role := store.RoleUser
+	if admin {
+		role = store.RoleAdmin
+	}
+	u := store.User{
+		ID: bson.NewObjectID(), Email: fmt.Sprintf("seed%d-%s@bench.example.com", i, d.nonce),
+		PasswordHash: d.phc, Role: role, Status: store.StatusActive, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := d.st.InsertUser(ctx, &u, now); err != nil {
+		return nil, fmt.Errorf("seed user: %w", err)
+	}
+	a := &account{id: u.ID, email: u.Email, password: d.password, role: role}
+	for k := range links {
+		p, e, err := linkid.Canonical(provider, fmt.Sprintf("seed-%s-%d-%d", d.nonce, i, k))
+		if err != nil {
+			return nil, err
+		}
+		l := store.LinkedID{
+			ID: bson.NewObjectID(), UserID: u.ID, Provider: p, Lookup: d.keys.Lookup(p, e),
+			ExternalIDEnc: d.keys.Seal(u.ID.Hex(), p, e), CreatedAt: now,
+		}
+		if err := d.st.LinkID(ctx, &l, linkid.MaxPerUser, now); err != nil {
+			return nil, fmt.Errorf("seed linked id: %w", err)
+		}
+	}
+	for k := range sessions {
+		id := bson.NewObjectID()
+		tok, hash, err := token.NewRefresh(id.Hex())
+		if err != nil {
+			return nil, err
+		}
+		ss := store.Session{
+			ID: id, UserID: u.ID, SecretHash: hash, CreatedAt: now, LastUsedAt: now,
+			ExpiresAt: now.Add(d.refreshTTL), IP: "127.0.0.1", UserAgent: "lanyard-bench",
+		}
+		if err := d.st.InsertSession(ctx, &ss); err != nil {
+			return nil, fmt.Errorf("seed session: %w", err)
+		}
+		if k == 0 {
+			a.session, a.refresh = id, tok
+		}
+	}
+	return a, nil
+}
+
+// insert writes documents of one of the application's collections.
+func (d *direct) insert(ctx context.Context, coll string, docs []any) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	if _, err := d.db.Collection(coll).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
+		return fmt.Errorf("seed %s: %w", coll, err)
+	}
+	return nil
+}
+
+// chain names the two declared relations of the chain-delete scenario.
+type chain struct {
+	posts, comments relInfo
+}
+
+type relInfo struct {
+	collection, field string
+}
+
+// withDocs creates a user holding n documents of the chain: n/10 posts (at least
+// one), and the rest as comments spread over them.
+func (d *direct) withDocs(ctx context.Context, c chain, n int) (*account, error) {
+	a, err := d.fresh(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	nPosts := max(1, n/10)
+	posts := make([]any, 0, nPosts)
+	ids := make([]bson.ObjectID, 0, nPosts)
+	for i := range nPosts {
+		id := bson.NewObjectID()
+		ids = append(ids, id)
+		posts = append(posts, bson.D{{Key: "_id", Value: id}, {Key: c.posts.field, Value: a.id}, {Key: "title", Value: fmt.Sprintf("post %d", i)}})
+	}
+	var comments []any
+	for i := range max(0, n-nPosts) {
+		comments = append(comments, bson.D{{Key: "_id", Value: bson.NewObjectID()}, {Key: c.comments.field, Value: ids[i%nPosts]}, {Key: "text", Value: "a comment"}})
+	}
+	if err := d.insert(ctx, c.posts.collection, posts); err != nil {
+		return nil, err
+	}
+	if err := d.insert(ctx, c.comments.collection, comments); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// viaAPI makes users through the API: every registration and login costs the
+// server a password hash, so it is slow, and the server's registration limit must
+// allow it.
+type viaAPI struct {
+	c        *client
+	password string
+	nonce    string
+	conc     int
+	made     atomic.Int64
+	progress io.Writer
+}
+
+func (h *viaAPI) describe() string {
+	return "registered, logged in and linked through the API (a password hash per registration and login)"
+}
+
+func (h *viaAPI) users(ctx context.Context, n int) ([]*account, error) {
+	out := make([]*account, n)
+	var (
+		next  atomic.Int64
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	start := time.Now()
+	for range min(h.conc, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				a, err := h.user(ctx, linkedPerUser, sessionsPerUser)
+				if err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+					return
+				}
+				out[i] = a
+				if h.progress != nil && (i+1)%100 == 0 {
+					fmt.Fprintf(h.progress, "  seeding            %5.1fs  %8d/%d users (through the API)\n", time.Since(start).Seconds(), i+1, n)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return out, ctx.Err()
+}
+
+func (h *viaAPI) fresh(ctx context.Context, admin bool) (*account, error) {
+	if admin {
+		return nil, fmt.Errorf("an admin %w", errNeedsStore)
+	}
+	return h.user(ctx, 0, 1)
+}
+
+func (h *viaAPI) token(_ context.Context, a *account) (string, error) { return a.access, nil }
+
+func (h *viaAPI) user(ctx context.Context, links, sessions int) (*account, error) {
+	i := h.made.Add(1)
+	a := &account{email: fmt.Sprintf("api%d-%s@bench.example.com", i, h.nonce), password: h.password, role: store.RoleUser}
+	var created struct {
+		ID string `json:"id"`
+	}
+	if err := h.c.call(ctx, "POST", "/api/auth/register", "", map[string]string{"email": a.email, "password": a.password}, &created); err != nil {
+		var se *statusError
+		if errors.As(err, &se) && se.status == 429 {
+			return nil, fmt.Errorf("%w (raise the server's LANYARD_REGISTER_LIMIT for benchmarking)", err)
+		}
+		return nil, err
+	}
+	id, err := bson.ObjectIDFromHex(created.ID)
+	if err != nil {
+		return nil, fmt.Errorf("register: id %q: %w", created.ID, err)
+	}
+	a.id = id
+	for range max(1, sessions) {
+		var p pair
+		if err := h.c.call(ctx, "POST", "/api/auth/login", "", map[string]string{"email": a.email, "password": a.password}, &p); err != nil {
+			return nil, err
+		}
+		a.access, a.refresh = p.Access, p.Refresh
+		sid, _, _ := strings.Cut(p.Refresh, ".")
+		if a.session, err = bson.ObjectIDFromHex(sid); err != nil {
+			return nil, fmt.Errorf("login: refresh token: %w", err)
+		}
+	}
+	for k := range links {
+		body := map[string]string{"provider": provider, "external_id": fmt.Sprintf("api-%s-%d-%d", h.nonce, i, k)}
+		if err := h.c.call(ctx, "POST", "/api/users/me/linked-ids", a.access, body, nil); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# The project's test command (README, "The two commands"; CI runs it through .ci/run).
+#
+#   1. The whole suite, exactly as `go test ./...` runs it alone: every package, the
+#      HTTP suite on an embedded store in the test process, and the multi-process tests
+#      (real `lanyard store` and `lanyard serve` processes).
+#   2. The PostgreSQL leg: every package whose tests use internal/lanyardtest (the HTTP
+#      suite) again, against a separately started `lanyard store` that keeps its data in
+#      a throwaway PostgreSQL cluster (FerretDB's PostgreSQL handler), through
+#      LANYARD_TEST_MONGODB_URI; then the multi-process tests with their own
+#      `lanyard store` on that PostgreSQL (LANYARD_TEST_STORE_POSTGRESQL_URL).
+#
+# Arguments are passed to both `go test` runs, e.g. `scripts/test.sh -v -run Login`.
+#
+# The PostgreSQL leg uses initdb and pg_ctl from Debian's packages (/usr/lib/postgresql/N/bin)
+# or from PATH. When they are missing and the script runs as root with apt-get, it installs
+# Debian's postgresql. The cluster lives in a temporary directory, listens only on a Unix
+# socket there, runs as the `postgres` user when the script runs as root (PostgreSQL refuses
+# to run as root), and is removed at exit with the store. Where PostgreSQL cannot be
+# installed or started, the leg prints "SKIPPED: PostgreSQL leg: <reason>" and does not fail —
+# except in CI (CI=true), where the leg must run: there a skip fails the script.
+#
+# Exit status: non-zero when a test failed in either leg.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+trap 'exit 130' INT TERM
+
+main_status=0
+echo "== go test ./... (the whole suite, embedded store)"
+go test "$@" ./... || main_status=1
+
+# pg_bindir prints the directory holding initdb and pg_ctl, newest Debian version first.
+pg_bindir() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
+      echo "$d"
+      return 0
+    fi
+  done
+  d=$(command -v initdb 2>/dev/null) || return 1
+  d=$(dirname "$d")
+  [ -x "$d/pg_ctl" ] || return 1
+  echo "$d"
+}
+
+# postgresql_leg runs in a subshell so that its EXIT trap tears everything down.
+# Status: 0 passed, 1 a test failed (or the store would not start), 2 skipped.
+postgresql_leg() (
+  skip() {
+    echo "SKIPPED: PostgreSQL leg: $*"
+    exit 2
+  }
+
+  bindir=$(pg_bindir)
+  if [ -z "$bindir" ]; then
+    if [ "$(id -u)" != 0 ]; then
+      skip "initdb/pg_ctl not found, and not running as root to install Debian's postgresql"
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+      skip "initdb/pg_ctl not found, and no apt-get to install postgresql with"
+    fi
+    echo "installing Debian's postgresql (apt-get update && apt-get install -y postgresql)"
+    install_log=$(mktemp)
+    if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; } >"$install_log" 2>&1; then
+      tail -n 20 "$install_log"
+      rm -f "$install_log"
+      skip "apt-get install postgresql failed (output above)"
+    fi
+    rm -f "$install_log"
+    bindir=$(pg_bindir) || skip "postgresql installed, but no initdb/pg_ctl under /usr/lib/postgresql/*/bin"
+  fi
+
+  # PostgreSQL refuses to run as root: as root, the cluster belongs to `postgres`.
+  as_pg=()
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || skip "running as root and there is no postgres user to run PostgreSQL as"
+    command -v runuser >/dev/null 2>&1 || skip "running as root and there is no runuser to run PostgreSQL as postgres"
+    as_pg=(runuser -u postgres --)
+  fi
+
+  work=$(mktemp -d "${TMPDIR:-/tmp}/lanyard-pg.XXXXXX") || skip "cannot create a temporary directory"
+  pgdir="$work/pg" # data directory, Unix socket and server log
+  store_pid=""
+  teardown() {
+    if [ -n "$store_pid" ]; then
+      kill "$store_pid" 2>/dev/null
+      wait "$store_pid" 2>/dev/null
+    fi
+    if [ -f "$pgdir/data/postmaster.pid" ]; then
+      "${as_pg[@]}" "$bindir/pg_ctl" -D "$pgdir/data" -m immediate -w stop >/dev/null 2>&1
+    fi
+    rm -rf "$work"
+  }
+  trap teardown EXIT
+  trap 'exit 130' INT TERM
+
+  chmod 755 "$work"
+  mkdir -m 700 "$pgdir"
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres: "$pgdir"
+  fi
+
+  echo "== PostgreSQL leg: $("$bindir/postgres" --version 2>/dev/null || echo "PostgreSQL in $bindir")"
+  # FerretDB requires UTF8 and one of the C, POSIX, C.UTF8 or en_US.UTF8 locales.
+  if ! "${as_pg[@]}" "$bindir/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --locale=C --no-sync \
+    >"$work/initdb.log" 2>&1; then
+    cat "$work/initdb.log"
+    skip "initdb failed (output above)"
+  fi
+  # A throwaway cluster: no TCP listener, no durability.
+  if ! "${as_pg[@]}" "$bindir/pg_ctl" -D "$pgdir/data" -l "$pgdir/postgresql.log" -w -t 60 \
+    -o "-c listen_addresses= -c unix_socket_directories=$pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    start >/dev/null; then
+    tail -n 20 "$pgdir/postgresql.log" 2>/dev/null
+    skip "pg_ctl start failed (server log above)"
+  fi
+
+  # From here on PostgreSQL runs: a failure is a failure, not a skip.
+  if ! go build -o "$work/lanyard" ./cmd/lanyard; then
+    echo "FAILED: PostgreSQL leg: go build ./cmd/lanyard"
+    exit 1
+  fi
+  # pgx's URL form for a Unix socket: the directory goes in the host parameter.
+  pg_url="postgres://postgres@/postgres?host=$pgdir"
+  env -u MONGODB_URI \
+    LANYARD_STORE_POSTGRESQL_URL="$pg_url" \
+    LANYARD_STORE_ADDR=127.0.0.1:0 \
+    LANYARD_DATA_DIR="$work/store-data" \
+    LANYARD_LOG_LEVEL=info \
+    LANYARD_LOG_FORMAT=text \
+    "$work/lanyard" store >"$work/store.log" 2>&1 &
+  store_pid=$!
+  # The store logs its URI once it accepts connections.
+  uri=""
+  for _ in $(seq 600); do
+    uri=$(sed -nE 's/.*msg="embedded store started" uri=([^ ]+).*/\1/p' "$work/store.log" | head -n 1)
+    [ -n "$uri" ] && break
+    if ! kill -0 "$store_pid" 2>/dev/null; then
+      break
+    fi
+    sleep 0.1
+  done
+  if [ -z "$uri" ]; then
+    cat "$work/store.log"
+    echo "FAILED: PostgreSQL leg: lanyard store did not start (log above)"
+    exit 1
+  fi
+  echo "lanyard store on PostgreSQL: $uri"
+
+  pkgs=$(go list -f '{{.ImportPath}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' ./... |
+    awk '/ github.com\/lanyard\/lanyard\/internal\/lanyardtest( |$)/ {print $1}')
+  if [ -z "$pkgs" ]; then
+    echo "FAILED: PostgreSQL leg: found no package whose tests use internal/lanyardtest"
+    exit 1
+  fi
+  echo "== go test" $pkgs "(LANYARD_TEST_MONGODB_URI=$uri, lanyard store on PostgreSQL)"
+  # shellcheck disable=SC2086 # one word per package
+  status=0
+  if ! LANYARD_TEST_MONGODB_URI="$uri" go test -count=1 "$@" $pkgs; then
+    echo "-- lanyard store log (last 30 lines)"
+    tail -n 30 "$work/store.log"
+    status=1
+  fi
+  # One FerretDB per PostgreSQL database at a time (each caches the catalogue): this
+  # store stops before the multi-process tests start theirs on the same database.
+  kill "$store_pid" 2>/dev/null
+  wait "$store_pid" 2>/dev/null
+  store_pid=""
+  echo "== go test -run TestMultiProcess ./cmd/lanyard (their lanyard store on PostgreSQL)"
+  if ! LANYARD_TEST_STORE_POSTGRESQL_URL="$pg_url" go test -count=1 -run TestMultiProcess "$@" ./cmd/lanyard; then
+    status=1
+  fi
+  exit "$status"
+)
+
+postgresql_leg "$@"
+pg_status=$?
+
+echo "== summary"
+if [ "$main_status" = 0 ]; then echo "whole suite: ok"; else echo "whole suite: FAILED"; fi
+case "$pg_status" in
+0) echo "PostgreSQL leg: ok" ;;
+2) echo "PostgreSQL leg: SKIPPED (reason above)" ;;
+*) echo "PostgreSQL leg: FAILED" ;;
+esac
+if [ "$pg_status" = 2 ] && [ "${CI:-}" = true ]; then
+  echo "PostgreSQL leg: skipping is not allowed in CI (CI=true)"
+  pg_status=1
+fi
+if [ "$main_status" != 0 ] || { [ "$pg_status" != 0 ] && [ "$pg_status" != 2 ]; }; then
+  exit 1
+fi
