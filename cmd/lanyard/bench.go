@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -44,6 +47,7 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 		jsonOut     = fs.String("json", "", `also write the report as JSON to this file; "-" writes it to stdout and the table to stderr`)
 		users       = fs.Int("users", 0, "users to seed before running, each with 2 linked IDs and 3 sessions (at least --concurrency are)")
 		deleteDocs  = fs.Int("delete-docs", 100, "documents (posts and comments) held by each user that chain_delete deletes")
+		oneAddress  = fs.Bool("one-address", false, "send every client's requests from the bench's address instead of one X-Forwarded-For address per client (198.18.0.0/15)")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of the scenarios to this file (go tool pprof); without --url it includes the server")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -64,7 +68,7 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	}
 	o := bench.Options{
 		URL: *url, Duration: *duration, Concurrency: *concurrency, Users: *users, DeleteDocs: *deleteDocs,
-		Env: cfg, Progress: stderr,
+		OneAddress: *oneAddress, Env: cfg, Progress: stderr,
 		// The in-process server formats its request log as serve would, so that cost
 		// is measured, but discards it; warnings and errors still show.
 		Logger:      slog.New(teeHandler{newLogger(cfg, io.Discard).Handler(), levelFloor{log.Handler(), slog.LevelWarn}}),
@@ -82,6 +86,13 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 		}
 		defer f.Close()
 		o.CPUProfile = f
+	}
+	if *url == "" && debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		// The in-process server runs as serve would: with serve's soft memory limit
+		// unless GOMEMLIMIT sets one (the runtime has then applied it already).
+		limit := memoryLimit(runtime.NumCPU())
+		debug.SetMemoryLimit(limit)
+		o.Notes = append(o.Notes, fmt.Sprintf("soft memory limit %d MiB, as serve sets it (GOMEMLIMIT overrides)", limit>>20))
 	}
 	table := stdout
 	if *jsonOut == "-" {

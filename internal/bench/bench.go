@@ -51,6 +51,10 @@ type Options struct {
 	// and three sessions. The run seeds at least Concurrency users (one per client),
 	// and at least 100 for admin_list.
 	Users int
+	// OneAddress sends every client's requests from the bench's own address instead
+	// of one address per client (see run.request). Against URL, per-client addresses
+	// count only if the server trusts the bench as a proxy (LANYARD_TRUSTED_PROXIES).
+	OneAddress bool
 	// DeleteDocs is how many documents (posts and comments) each user deleted in
 	// chain_delete holds.
 	DeleteDocs int
@@ -67,6 +71,8 @@ type Options struct {
 	Logger, StoreLogger *slog.Logger
 	// Progress receives a line a second while a scenario runs; nil: none.
 	Progress io.Writer
+	// Notes are added to the report's notes (how the caller set up the process).
+	Notes []string
 	// CPUProfile, when set, receives a CPU profile from the start of the first
 	// scenario to the end (so not of seeding, nor of the baseline run before the
 	// first scenario; --scenarios narrows it). The in-process server runs in this
@@ -128,6 +134,8 @@ type run struct {
 	chainErr error
 	nonce    string
 	password string
+	// inProcess is set when the server runs in this process.
+	inProcess bool
 }
 
 // worker is the seeded user client i acts as: the clients spread over the seeded set.
@@ -146,7 +154,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.password = "lanyard bench " + r.nonce
 	rep := &Report{
 		Machine: machine(), Duration: o.Duration.String(), Concurrency: o.Concurrency, DeleteDocs: o.DeleteDocs,
-		Target: o.URL,
+		Target: o.URL, Notes: slices.Clone(o.Notes),
 	}
 	var storeURI string
 	var keys config.Config
@@ -157,12 +165,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		defer l.close()
 		o.URL, storeURI, keys = l.url, l.emb.URI(), l.cfg
+		r.inProcess = true
 		r.chain = &inProcessChain
 		rep.Target = "in-process server on the embedded store (FerretDB, SQLite) in a temporary directory; the load generator runs in the same process"
 		rep.Notes = append(rep.Notes, fmt.Sprintf("in-process server: argon2id m=%d KiB t=%d p=%d, LANYARD_HASH_CONCURRENCY=%d, registration and login-failure limits raised out of the way; %d collections created up front with FerretDB's missing _id index",
 			o.Hash.Memory, o.Hash.Time, o.Hash.Threads, runtime.NumCPU(), l.indexed))
 	} else if o.Env.MongoURI != "" {
 		storeURI, keys = o.Env.MongoURI, o.Env
+	}
+	if o.OneAddress {
+		rep.Notes = append(rep.Notes, "every client comes from the bench's own address")
+	} else {
+		rep.Notes = append(rep.Notes, "each client has its own address (X-Forwarded-For 198.18.x.y; it counts only where the server trusts the bench as a proxy, as the in-process server does)")
 	}
 	r.c = newClient(o.URL, o.Concurrency)
 	defer r.c.close()
@@ -418,6 +432,7 @@ func (r *run) scenarios(ctx context.Context, rep *Report) error {
 		}
 		if b := baselineBefore[s.name]; b != "" && !done[b] {
 			done[b] = true
+			r.settle(ctx, rep, b)
 			rep.Baselines = append(rep.Baselines, r.baseline(ctx, b))
 			if err := ctx.Err(); err != nil {
 				return err
@@ -431,6 +446,7 @@ func (r *run) scenarios(ctx context.Context, rep *Report) error {
 			rep.Scenarios = append(rep.Scenarios, Result{Name: s.name, Skipped: err.Error()})
 			continue
 		}
+		r.settle(ctx, rep, s.name)
 		if r.o.CPUProfile != nil && !profiling {
 			if err := pprof.StartCPUProfile(r.o.CPUProfile); err != nil {
 				return fmt.Errorf("bench: cpu profile: %w", err)
@@ -447,6 +463,21 @@ func (r *run) scenarios(ctx context.Context, rep *Report) error {
 	return nil
 }
 
+// settle lets the in-process server finish what earlier clients abandoned before
+// name is measured, and notes any wait worth knowing about.
+func (r *run) settle(ctx context.Context, rep *Report, name string) {
+	if !r.inProcess {
+		return
+	}
+	waited, idle := settle(ctx)
+	switch {
+	case !idle && ctx.Err() == nil:
+		rep.Notes = append(rep.Notes, fmt.Sprintf("before %s: the server was still busy after %s; measured anyway", name, waited.Round(time.Second)))
+	case waited > 3*time.Second:
+		rep.Notes = append(rep.Notes, fmt.Sprintf("before %s: waited %s for the server to finish work that earlier clients had given up on", name, waited.Round(100*time.Millisecond)))
+	}
+}
+
 func ratios(rep *Report) []Ratio {
 	find := func(rs []Result, name string) *Result {
 		for i := range rs {
@@ -459,8 +490,8 @@ func ratios(rep *Report) []Ratio {
 	var out []Ratio
 	me, findOne := find(rep.Scenarios, "me"), find(rep.Baselines, BaselineFindOne)
 	if me != nil && findOne != nil {
-		v := me.PerSecond / findOne.PerSecond
-		out = append(out, Ratio{Name: "me ÷ raw FindOne (req/s)", Value: v, Target: "≥ 0.80", Met: v >= 0.80})
+		v := me.OKPerSecond / findOne.OKPerSecond
+		out = append(out, Ratio{Name: "me ÷ raw FindOne (2xx/s)", Value: v, Target: "≥ 0.80", Met: v >= 0.80})
 	}
 	if me != nil && me.P50 > 0 {
 		v := me.P99 / me.P50
@@ -468,8 +499,8 @@ func ratios(rep *Report) []Ratio {
 	}
 	login, hash := find(rep.Scenarios, "login"), find(rep.Baselines, BaselineHash)
 	if login != nil && hash != nil {
-		v := login.PerSecond / hash.PerSecond
-		out = append(out, Ratio{Name: "login ÷ raw argon2id (req/s)", Value: v, Target: "≥ 0.90", Met: v >= 0.90})
+		v := login.OKPerSecond / hash.OKPerSecond
+		out = append(out, Ratio{Name: "login ÷ raw argon2id (2xx/s)", Value: v, Target: "≥ 0.90", Met: v >= 0.90})
 	}
 	return out
 }

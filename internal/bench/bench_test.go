@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func TestSummarize_CountsNon2xxAndFailedExchangesAsErrors(t *testing.T) {
 	// Half a second of preparation per client on average: 3 requests in 1.5 s.
 	if r.PerSecond != 2 {
 		t.Errorf("PerSecond = %v; want 2", r.PerSecond)
+	}
+	if want := 2 / 1.5; math.Abs(r.OKPerSecond-want) > 1e-9 {
+		t.Errorf("OKPerSecond = %v; want %v (the 200 and the 201)", r.OKPerSecond, want)
 	}
 }
 

@@ -31,10 +31,11 @@ func newClient(base string, conns int) *client {
 
 func (c *client) close() { c.http.CloseIdleConnections() }
 
-// request is one HTTP exchange of a scenario; auth is the whole Authorization value.
+// request is one HTTP exchange of a scenario; auth is the whole Authorization value,
+// from the simulated client's address (X-Forwarded-For; "" for none).
 type request struct {
-	method, path, auth string
-	body               []byte
+	method, path, auth, from string
+	body                     []byte
 }
 
 // send performs r and leaves the answer's body in buf.
@@ -52,6 +53,9 @@ func (c *client) send(ctx context.Context, r request, buf *bytes.Buffer) (int, e
 	}
 	if r.auth != "" {
 		req.Header.Set("Authorization", r.auth)
+	}
+	if r.from != "" {
+		req.Header.Set("X-Forwarded-For", r.from)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {

@@ -32,6 +32,8 @@ type Result struct {
 	// rate is Requests ÷ (Seconds − PrepSeconds).
 	PrepSeconds float64 `json:"prep_seconds"`
 	PerSecond   float64 `json:"per_second"`
+	// OKPerSecond counts only the 2xx answers; the efficiency ratios use it.
+	OKPerSecond float64 `json:"ok_per_second"`
 	P50         float64 `json:"p50_ms"`
 	P90         float64 `json:"p90_ms"`
 	P99         float64 `json:"p99_ms"`
@@ -147,7 +149,14 @@ func summarize(name string, elapsed time.Duration, tallies []*tally) Result {
 		r.PrepSeconds = prep.Seconds() / float64(len(tallies))
 	}
 	if busy := r.Seconds - r.PrepSeconds; busy > 0 {
+		var ok int64
+		for k, n := range r.Statuses {
+			if is2xx(k) {
+				ok += n
+			}
+		}
 		r.PerSecond = float64(r.Requests) / busy
+		r.OKPerSecond = float64(ok) / busy
 	}
 	if len(lat) == 0 {
 		return r

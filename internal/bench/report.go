@@ -67,6 +67,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		case r.FirstError != "":
 			notes = append(notes, fmt.Sprintf("%s: first failed exchange: %s", r.Name, r.FirstError))
 		}
+		if ok := successes(r); len(ok) > 1 {
+			notes = append(notes, fmt.Sprintf("%s answered %s", r.Name, strings.Join(ok, ", ")))
+		}
 		if r.Skipped == "" && r.Seconds > 0 && r.PrepSeconds > 0.05*r.Seconds {
 			notes = append(notes, fmt.Sprintf("%s: each client spent %.1fs of %.1fs on untimed preparation; req/s is requests ÷ the rest", r.Name, r.PrepSeconds, r.Seconds))
 		}
@@ -126,4 +129,16 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
+}
+
+// successes lists the 2xx statuses of r with their counts, e.g. "200×30", "202×2".
+func successes(r Result) []string {
+	var out []string
+	for k, n := range r.Statuses {
+		if is2xx(k) {
+			out = append(out, fmt.Sprintf("%s×%d", k, n))
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -49,6 +49,18 @@ func Names() []string {
 	return out
 }
 
+// request is client i's request. Unless Options.OneAddress, each client comes from
+// an address of its own in 198.18.0.0/15 (RFC 2544's benchmarking range), sent as
+// X-Forwarded-For: real traffic comes from many addresses, each with its own
+// throttle counters, not from one address whose counters every client shares.
+func (r *run) request(i int, method, path, auth string) request {
+	q := request{method: method, path: path, auth: auth}
+	if !r.o.OneAddress {
+		q.from = fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)
+	}
+	return q
+}
+
 // httpPlayer sends req and keeps the answer for prepare to read.
 type httpPlayer struct {
 	c      *client
@@ -76,7 +88,7 @@ func (r *run) fixed(ctx context.Context, path string) ([]player, error) {
 		if err != nil {
 			return nil, err
 		}
-		ps[i] = &fixedPlayer{httpPlayer{c: r.c, req: request{method: http.MethodGet, path: path, auth: bearer(tok)}}}
+		ps[i] = &fixedPlayer{httpPlayer{c: r.c, req: r.request(i, http.MethodGet, path, bearer(tok))}}
 	}
 	return ps, nil
 }
@@ -91,7 +103,7 @@ func adminList(ctx context.Context, r *run) ([]player, error) {
 	}
 	ps := make([]player, r.o.Concurrency)
 	for i := range ps {
-		ps[i] = &fixedPlayer{httpPlayer{c: r.c, req: request{method: http.MethodGet, path: "/api/users?limit=100&expand=linked_ids", auth: bearer(tok)}}}
+		ps[i] = &fixedPlayer{httpPlayer{c: r.c, req: r.request(i, http.MethodGet, "/api/users?limit=100&expand=linked_ids", bearer(tok))}}
 	}
 	return ps, nil
 }
@@ -114,7 +126,7 @@ func (p *loginPlayer) prepare(context.Context) error {
 func login(_ context.Context, r *run) ([]player, error) {
 	ps := make([]player, r.o.Concurrency)
 	for i := range ps {
-		ps[i] = &loginPlayer{httpPlayer: httpPlayer{c: r.c, req: request{method: http.MethodPost, path: "/api/auth/login"}}, r: r, next: i}
+		ps[i] = &loginPlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodPost, "/api/auth/login", "")}, r: r, next: i}
 	}
 	return ps, nil
 }
@@ -140,7 +152,7 @@ func (p *registerPlayer) prepare(context.Context) error {
 func register(_ context.Context, r *run) ([]player, error) {
 	ps := make([]player, r.o.Concurrency)
 	for i := range ps {
-		ps[i] = &registerPlayer{httpPlayer: httpPlayer{c: r.c, req: request{method: http.MethodPost, path: "/api/auth/register"}}, r: r, id: i}
+		ps[i] = &registerPlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodPost, "/api/auth/register", "")}, r: r, id: i}
 	}
 	return ps, nil
 }
@@ -179,7 +191,7 @@ func (p *refreshPlayer) prepare(ctx context.Context) error {
 func refresh(_ context.Context, r *run) ([]player, error) {
 	ps := make([]player, r.o.Concurrency)
 	for i := range ps {
-		ps[i] = &refreshPlayer{httpPlayer: httpPlayer{c: r.c, req: request{method: http.MethodPost, path: "/api/auth/refresh"}}, r: r, a: r.worker(i)}
+		ps[i] = &refreshPlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodPost, "/api/auth/refresh", "")}, r: r, a: r.worker(i)}
 	}
 	return ps, nil
 }
@@ -223,7 +235,7 @@ func (p *linkPlayer) prepare(ctx context.Context) error {
 func link(_ context.Context, r *run) ([]player, error) {
 	ps := make([]player, r.o.Concurrency)
 	for i := range ps {
-		ps[i] = &linkPlayer{httpPlayer: httpPlayer{c: r.c, req: request{method: http.MethodPost, path: "/api/users/me/linked-ids"}}, r: r, id: i}
+		ps[i] = &linkPlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodPost, "/api/users/me/linked-ids", "")}, r: r, id: i}
 	}
 	return ps, nil
 }
@@ -259,7 +271,7 @@ func chainDelete(ctx context.Context, r *run) ([]player, error) {
 	}
 	ps := make([]player, r.o.Concurrency)
 	for i := range ps {
-		ps[i] = &deletePlayer{httpPlayer: httpPlayer{c: r.c, req: request{method: http.MethodDelete, auth: bearer(tok)}}, r: r}
+		ps[i] = &deletePlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodDelete, "", bearer(tok))}, r: r}
 	}
 	return ps, nil
 }

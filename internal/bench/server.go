@@ -80,6 +80,8 @@ func startLocal(ctx context.Context, o Options) (l *local, err error) {
 		"LANYARD_HASH_CONCURRENCY":    strconv.Itoa(runtime.NumCPU()),
 		"LANYARD_REGISTER_LIMIT":      "1000000000",
 		"LANYARD_LOGIN_FAILURE_LIMIT": "1000000000",
+		// The bench is the proxy of its simulated clients (see run.request).
+		"LANYARD_TRUSTED_PROXIES": "127.0.0.1/32",
 	}
 	if l.cfg, err = config.Load(func(k string) string { return env[k] }); err != nil {
 		return nil, fmt.Errorf("bench: in-process configuration: %w", err)
