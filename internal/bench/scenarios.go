@@ -259,7 +259,7 @@ func (p *deletePlayer) prepare(ctx context.Context) error {
 func chainDelete(ctx context.Context, r *run) ([]player, error) {
 	switch {
 	case r.direct == nil:
-		return nil, fmt.Errorf("its documents %w", errNeedsStore)
+		return nil, fmt.Errorf("writing its documents %w", errNeedsStore)
 	case r.admin == nil:
 		return nil, r.adminErr
 	case r.chain == nil:

@@ -10,24 +10,30 @@ import (
 // scenario then would charge it that leftover work, so, with the server in this
 // process, each measurement waits until the process is nearly idle.
 const (
-	settleWindow = 250 * time.Millisecond
-	settleIdle   = 0.15 // cores busy, below which a window counts as idle
+	settleIdle = 0.15 // cores busy, below which a window counts as idle
 	// settleQuiet is how many idle windows in a row make the process settled: work
 	// given up on may sit waiting for the store for a moment before it resumes.
 	settleQuiet = 4
 	settleMax   = 3 * time.Minute
 )
 
+// settleWindow is the window settle samples: a twentieth of a measurement, between
+// 25 ms and 250 ms, so that short runs (the tests) do not spend most of their time
+// waiting.
+func settleWindow(measurement time.Duration) time.Duration {
+	return min(max(measurement/20, 25*time.Millisecond), 250*time.Millisecond)
+}
+
 // settle waits until this process has used less than settleIdle cores for
 // settleQuiet windows in a row, or settleMax has passed, or ctx ends. It reports how
 // long it waited and whether the process did become idle.
-func settle(ctx context.Context) (time.Duration, bool) {
+func settle(ctx context.Context, window time.Duration) (time.Duration, bool) {
 	start := time.Now()
 	prev, ok := processCPU()
 	if !ok {
 		return 0, true
 	}
-	t := time.NewTicker(settleWindow)
+	t := time.NewTicker(window)
 	defer t.Stop()
 	quiet := 0
 	for time.Since(start) < settleMax {
@@ -37,7 +43,7 @@ func settle(ctx context.Context) (time.Duration, bool) {
 		case <-t.C:
 		}
 		cur, _ := processCPU()
-		if float64(cur-prev)/float64(settleWindow) < settleIdle {
+		if float64(cur-prev)/float64(window) < settleIdle {
 			quiet++
 		} else {
 			quiet = 0

@@ -48,6 +48,7 @@ func (s *Store) Children(ctx context.Context, q ChildQuery) ([]bson.Raw, error) 
 	if err != nil {
 		return nil, s.translate("find "+q.Coll, err)
 	}
+	defer cur.Close(context.WithoutCancel(ctx))
 	var out []bson.Raw
 	for cur.Next(ctx) {
 		out = append(out, append(bson.Raw(nil), cur.Current...))
@@ -55,7 +56,7 @@ func (s *Store) Children(ctx context.Context, q ChildQuery) ([]bson.Raw, error) 
 	if err := cur.Err(); err != nil {
 		return nil, s.translate("find "+q.Coll, err)
 	}
-	return out, cur.Close(ctx)
+	return out, nil
 }
 
 // CountChildren counts the documents q selects (After and Limit ignored).
