@@ -6,8 +6,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,17 +23,6 @@ const postsAndComments = `relations:
   - {name: posts, collection: posts, parent: users, field: author_id, on_delete: cascade}
   - {name: comments, collection: comments, parent: posts, field: post_id}
 `
-
-// withRelations writes a relations file into the test's temporary directory and
-// returns the option that declares it.
-func withRelations(t *testing.T, doc string) lanyardtest.Option {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "relations.yaml")
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-		t.Fatalf("write relations file: %v", err)
-	}
-	return lanyardtest.WithEnv("LANYARD_RELATIONS_FILE", path)
-}
 
 // oid parses a hex id from a response.
 func oid(t *testing.T, hex string) bson.ObjectID {
@@ -131,7 +118,7 @@ func children(t *testing.T, d map[string]any, rel string) []map[string]any {
 
 func TestExpand_LinkedIDsAndNestedPostsWithComments(t *testing.T) {
 	t.Parallel()
-	env := newEnv(t, withRelations(t, postsAndComments))
+	env := newEnv(t, lanyardtest.WithRelations(t, postsAndComments))
 	ada, bob := env.Register("ada"), env.Register("bob")
 	link(env, ada, "Google", " g-1 ").Must(t, http.StatusCreated)
 	link(env, ada, "student", "S-42").Must(t, http.StatusCreated)
@@ -280,7 +267,7 @@ func TestExpand_AuditEventsShowALink(t *testing.T) {
 
 func TestExpand_At100ChildrenPerParentNamesTheRelationTruncated(t *testing.T) {
 	t.Parallel()
-	env := newEnv(t, withRelations(t, postsAndComments))
+	env := newEnv(t, lanyardtest.WithRelations(t, postsAndComments))
 	a := env.Register("ada")
 	author := oid(t, a.ID)
 	posts := insertDocs(t, env, "posts", 101, func(int) bson.D { return bson.D{{Key: "author_id", Value: author}} })
@@ -333,7 +320,7 @@ func TestExpand_At100ChildrenPerParentNamesTheRelationTruncated(t *testing.T) {
 
 func TestExpand_InvalidPathsAre422NamingTheValidRelations(t *testing.T) {
 	t.Parallel()
-	env := newEnv(t, withRelations(t, postsAndComments+
+	env := newEnv(t, lanyardtest.WithRelations(t, postsAndComments+
 		"  - {name: likes, collection: likes, parent: comments, field: comment_id}\n"+
 		"  - {name: flags, collection: flags, parent: likes, field: like_id}\n"))
 	a := newAdmin(t, env)
@@ -364,7 +351,7 @@ func TestExpand_InvalidPathsAre422NamingTheValidRelations(t *testing.T) {
 
 func TestExpand_StringIDFormatMatchesTheParentsHexID(t *testing.T) {
 	t.Parallel()
-	env := newEnv(t, withRelations(t, postsAndComments+
+	env := newEnv(t, lanyardtest.WithRelations(t, postsAndComments+
 		"  - {name: notes, collection: notes, parent: users, field: owner, id_format: string}\n"+
 		"  - {name: tags, collection: tags, parent: posts, field: post_ref, id_format: string}\n"))
 	a, b := env.Register("ada"), env.Register("bob")
@@ -393,7 +380,7 @@ func TestExpand_StringIDFormatMatchesTheParentsHexID(t *testing.T) {
 
 func TestExpand_DocumentsOwnExpandFieldGivesWayToTheExpansion(t *testing.T) {
 	t.Parallel()
-	env := newEnv(t, withRelations(t, postsAndComments))
+	env := newEnv(t, lanyardtest.WithRelations(t, postsAndComments))
 	a := env.Register("ada")
 	post := insertDocs(t, env, "posts", 1, func(int) bson.D {
 		return bson.D{{Key: "author_id", Value: oid(t, a.ID)}, {Key: "expand", Value: "stored"}, {Key: "title", Value: "t"}}
@@ -493,7 +480,7 @@ func TestExpand_NestedExpandCostsOneFindPerLevelWhateverTheNumberOfPosts(t *test
 	t.Parallel()
 	finds := map[int][2]int{}
 	for _, perUser := range []int{5, 50} {
-		env := newEnv(t, withRelations(t, postsAndComments))
+		env := newEnv(t, lanyardtest.WithRelations(t, postsAndComments))
 		admin := newAdmin(t, env)
 		users := append([]store.User{adminUser(t, admin)}, insertUsers(t, env, 2)...)
 		for _, u := range users {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/lanyard/lanyard/internal/lanyardtest"
 )
 
 // relationEntry is one relation as GET /api/relations shows it.
@@ -19,7 +21,7 @@ type relationEntry struct {
 
 func TestRelations_AdminSeesBuiltInsAndDeclared(t *testing.T) {
 	t.Parallel()
-	env := newEnv(t, withRelations(t, `relations:
+	env := newEnv(t, lanyardtest.WithRelations(t, `relations:
   - {name: posts, collection: posts, parent: users, field: author_id}
   - {name: comments, collection: comments, parent: posts, field: post_id, on_delete: nullify, id_format: string}
   - {name: invoices, collection: billing.invoices, parent: users, field: customer, on_delete: restrict}
@@ -57,7 +59,7 @@ func TestRelations_WithoutARelationsFileOnlyBuiltIns(t *testing.T) {
 
 func TestRelations_OnlyForAdmins(t *testing.T) {
 	t.Parallel()
-	env := newEnv(t, withRelations(t, postsAndComments))
+	env := newEnv(t, lanyardtest.WithRelations(t, postsAndComments))
 	a := env.Register("ada")
 	problem(t, env.Do("GET", "/api/relations", nil, "Bearer", a.Access), "GET /api/relations as non-admin", http.StatusForbidden)
 	problem(t, env.Do("GET", "/api/relations", nil), "GET /api/relations without a token", http.StatusUnauthorized)
