@@ -170,6 +170,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	conns := newConnTracker()
+	conns.install(srv)
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "version", version())
 	fmt.Fprintf(stdout, "lanyard listening on http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
@@ -184,6 +186,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// The serving context is already cancelled; shutdown gets its own deadline.
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	conns.drain(sctx, drainLimit)
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

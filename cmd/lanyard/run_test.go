@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -166,5 +167,51 @@ func TestRun_PromoteUnknownEmailFails(t *testing.T) {
 	}), io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("admin promote of an unknown email succeeded")
+	}
+}
+
+// A request the server has not read yet when the shutdown begins is answered, not
+// dropped: the server keeps listening, with /readyz saying 503, until the requests
+// on connections it had accepted are in its handler.
+func TestServe_RequestOnAConnectionAcceptedBeforeShutdownIsAnswered(t *testing.T) {
+	base, stop := startServe(t, t.TempDir())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Connections are accepted in the order they were made: once a request on a
+	// newer one is answered, conn has been accepted.
+	if code, err := freshGet(base + "/healthz"); code != http.StatusOK {
+		t.Fatalf("GET /healthz = %d (%v); want 200", code, err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, err := freshGet(base + "/readyz")
+		if code == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /readyz after the shutdown began = %d (%v); want 503 while the accepted connection is drained", code, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: lanyard\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("request sent during the shutdown on a connection accepted before it: %v; want an answer", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz during the shutdown = %d; want 200", res.StatusCode)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("serve returned %v after cancel; want nil", err)
 	}
 }
