@@ -16,6 +16,7 @@ import (
 
 	"github.com/lanyard/lanyard/internal/bench"
 	"github.com/lanyard/lanyard/internal/config"
+	"github.com/lanyard/lanyard/internal/password"
 )
 
 const benchUsage = `usage: lanyard bench [flags]
@@ -48,6 +49,7 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 		users       = fs.Int("users", 0, "users to seed before running, each with 2 linked IDs and 3 sessions (at least --concurrency are)")
 		deleteDocs  = fs.Int("delete-docs", 100, "documents (posts and comments) held by each user that chain_delete deletes")
 		oneAddress  = fs.Bool("one-address", false, "send every client's requests from the bench's address instead of one X-Forwarded-For address per client (198.18.0.0/15)")
+		cheapHash   = fs.Bool("cheap-hash", false, "in-process server only: use the tests' cheap argon2id cost (64 KiB, 1 pass), which protects nothing, to measure what login and register cost beyond the hash")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of the scenarios to this file (go tool pprof); without --url it includes the server")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -65,6 +67,8 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 		return errors.New("lanyard bench: --concurrency must be positive")
 	case *users < 0 || *deleteDocs <= 0:
 		return errors.New("lanyard bench: --users must not be negative and --delete-docs must be positive")
+	case *cheapHash && *url != "":
+		return errors.New("lanyard bench: --cheap-hash sets the in-process server's hash cost; a server at --url has its own")
 	}
 	o := bench.Options{
 		URL: *url, Duration: *duration, Concurrency: *concurrency, Users: *users, DeleteDocs: *deleteDocs,
@@ -73,6 +77,9 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 		// is measured, but discards it; warnings and errors still show.
 		Logger:      slog.New(teeHandler{newLogger(cfg, io.Discard).Handler(), levelFloor{log.Handler(), slog.LevelWarn}}),
 		StoreLogger: storeLogger(cfg, log),
+	}
+	if *cheapHash {
+		o.Hash = password.Cheap
 	}
 	for s := range strings.SplitSeq(*scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" {

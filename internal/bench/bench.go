@@ -295,7 +295,7 @@ func (r *run) prepare(ctx context.Context, rep *Report) error {
 			return err
 		}
 	}
-	if r.selected("admin_list") || r.selected("chain_delete") {
+	if r.selected("admin_list") || r.selected("resolve") || r.selected("chain_delete") {
 		r.admin, r.adminErr = r.seed.fresh(ctx, true)
 		if r.adminErr != nil && !errors.Is(r.adminErr, errNeedsStore) {
 			return fmt.Errorf("bench: admin: %w", r.adminErr)

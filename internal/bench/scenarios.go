@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -32,6 +33,10 @@ var scenarios = []scenario{
 	{"me_expand", "GET /api/users/me?expand=linked_ids,sessions", func(ctx context.Context, r *run) ([]player, error) {
 		return r.fixed(ctx, "/api/users/me?expand=linked_ids,sessions")
 	}},
+	{"linked_ids", "GET /api/users/me/linked-ids", func(ctx context.Context, r *run) ([]player, error) {
+		return r.fixed(ctx, "/api/users/me/linked-ids")
+	}},
+	{"resolve", "GET /api/linked-ids/resolve (admin; seeded users' external ids in turn)", resolve},
 	{"admin_list", "GET /api/users?limit=100&expand=linked_ids (admin)", adminList},
 	{"link", "POST /api/users/me/linked-ids (unique external ids)", link},
 	{"refresh", "POST /api/auth/refresh (each client its own session)", refresh},
@@ -104,6 +109,40 @@ func adminList(ctx context.Context, r *run) ([]player, error) {
 	ps := make([]player, r.o.Concurrency)
 	for i := range ps {
 		ps[i] = &fixedPlayer{httpPlayer{c: r.c, req: r.request(i, http.MethodGet, "/api/users?limit=100&expand=linked_ids", bearer(tok))}}
+	}
+	return ps, nil
+}
+
+// resolvePlayer resolves the seeded users' external IDs in turn: client i takes
+// users i, i+c, i+2c…
+type resolvePlayer struct {
+	httpPlayer
+	r    *run
+	next int
+}
+
+func (p *resolvePlayer) prepare(context.Context) error {
+	a := p.r.users[p.next%len(p.r.users)]
+	p.next += p.r.o.Concurrency
+	if len(a.external) == 0 {
+		return fmt.Errorf("seeded user %s holds no linked id to resolve", a.id.Hex())
+	}
+	q := url.Values{"provider": {provider}, "external_id": {a.external[p.next%len(a.external)]}}
+	p.req.path = "/api/linked-ids/resolve?" + q.Encode()
+	return nil
+}
+
+func resolve(ctx context.Context, r *run) ([]player, error) {
+	if r.admin == nil {
+		return nil, r.adminErr
+	}
+	tok, err := r.seed.token(ctx, r.admin)
+	if err != nil {
+		return nil, err
+	}
+	ps := make([]player, r.o.Concurrency)
+	for i := range ps {
+		ps[i] = &resolvePlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodGet, "", bearer(tok))}, r: r, next: i}
 	}
 	return ps, nil
 }
