@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		o.Registry = prometheus.NewRegistry()
 	}
 	m := newMetrics(o.Registry)
-	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: o.Monitor, OnError: m.storeError})
+	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: o.Monitor, OnError: m.storeError, SerialWrites: o.SQLiteFile != ""})
 	if err != nil {
 		return nil, err
 	}

@@ -308,8 +308,8 @@ func (r *run) prepare(ctx context.Context, rep *Report) error {
 }
 
 // checkSeeded proves through the API that the server reads the seeded documents as
-// it reads its own: a seeded user logs in, sees its linked IDs (expanded and listed)
-// and sessions, and refreshes. Seeding writes the store's current layout; if that layout changes, this
+// it reads its own: a seeded user logs in, reads itself, lists its linked IDs and
+// refreshes a seeded session. Seeding writes the store's current layout; if that layout changes, this
 // fails instead of the scenarios measuring nonsense.
 func (r *run) checkSeeded(ctx context.Context) error {
 	a := r.users[0]
@@ -323,18 +323,10 @@ func (r *run) checkSeeded(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var me struct {
-		Expand struct {
-			LinkedIDs []json.RawMessage `json:"linked_ids"`
-			Sessions  []json.RawMessage `json:"sessions"`
-		} `json:"expand"`
-	}
-	if err := r.c.call(ctx, http.MethodGet, "/api/users/me?expand=linked_ids,sessions", tok, nil, &me); err != nil {
+	// Not ?expand=: on the embedded store it reads the whole sessions collection,
+	// which at 100,000 users outlasts the request timeout.
+	if err := r.c.call(ctx, http.MethodGet, "/api/users/me", tok, nil, nil); err != nil {
 		return fail("a seeded user cannot read itself", err)
-	}
-	if len(me.Expand.LinkedIDs) != linkedPerUser || len(me.Expand.Sessions) < sessionsPerUser {
-		return fail("a seeded user's relations", fmt.Errorf("%d linked IDs and %d sessions; want %d and at least %d",
-			len(me.Expand.LinkedIDs), len(me.Expand.Sessions), linkedPerUser, sessionsPerUser))
 	}
 	var list struct {
 		Items []json.RawMessage `json:"items"`

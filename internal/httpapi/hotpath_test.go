@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -88,5 +90,39 @@ func TestHotPaths_FilterOnlyByID(t *testing.T) {
 			t.Errorf("%s: no filtered command seen; the check would prove nothing", s.name)
 		}
 		env.App.Sessions.Wait() // background tidying is not the request's cost
+	}
+}
+
+// On the embedded store this process's keyed writes go through one connection, one at
+// a time, so concurrent requests queue in the driver instead of colliding on SQLite's
+// write lock and sleeping in its busy handler; reads keep their own connections.
+func TestEmbeddedStore_ConcurrentKeyedWritesShareOneConnection(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t)
+	if env.SQLiteFile == "" {
+		t.Skip("writes are serialised only on the embedded store (SQLite)")
+	}
+	accounts := make([]lanyardtest.Account, 8)
+	for i := range accounts {
+		accounts[i] = env.Register(fmt.Sprintf("w%d", i))
+	}
+	env.App.Sessions.Wait()
+	env.Commands.Reset()
+	var wg sync.WaitGroup
+	for i := range accounts {
+		wg.Go(func() {
+			a := accounts[i]
+			env.Do("POST", "/api/auth/register", map[string]any{"email": fmt.Sprintf("new%d-%s", i, a.Email), "password": a.Password}).Must(t, http.StatusCreated)
+			env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": a.Password}).Must(t, http.StatusOK)
+			link(env, a, "google", "sub-"+a.ID).Must(t, http.StatusCreated)
+			env.Do("GET", "/api/users/me", nil, "Bearer", a.Access).Must(t, http.StatusOK)
+		})
+	}
+	wg.Wait()
+	if n := env.Commands.Connections("insert", "update", "delete", "findAndModify"); n != 1 {
+		t.Errorf("concurrent keyed writes went through %d connections; want 1", n)
+	}
+	if n := env.Commands.Connections("find"); n < 2 {
+		t.Errorf("concurrent reads went through %d connection(s); want them spread over several", n)
 	}
 }

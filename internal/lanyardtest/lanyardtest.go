@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -423,6 +424,20 @@ func (c *Commands) Total() int {
 		n += k
 	}
 	return n
+}
+
+// Connections returns how many distinct connections carried the commands named
+// (insert, update, ...) sent so far on a request's behalf.
+func (c *Commands) Connections(names ...string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := map[string]bool{}
+	for _, ev := range c.events {
+		if slices.Contains(names, ev.CommandName) {
+			seen[ev.ConnectionID] = true
+		}
+	}
+	return len(seen)
 }
 
 // Filters returns the filter of every command sent to collection coll so far, in

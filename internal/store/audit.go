@@ -27,6 +27,6 @@ func (s *Store) InsertAudit(ctx context.Context, e *AuditEvent, now time.Time) e
 	if e.At.IsZero() {
 		e.At = Millis(now)
 	}
-	_, err := s.db.Collection(collAudit).InsertOne(ctx, e)
+	_, err := s.keyed(collAudit).InsertOne(ctx, e)
 	return s.translate("insert audit event", err)
 }

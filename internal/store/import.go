@@ -54,7 +54,7 @@ func (s *Store) ImportAccounts(ctx context.Context, as []Account, now time.Time)
 		if len(step.docs) == 0 {
 			continue
 		}
-		_, err := s.db.Collection(step.coll).InsertMany(ctx, step.docs, options.InsertMany().SetOrdered(true))
+		_, err := s.keyed(step.coll).InsertMany(ctx, step.docs, options.InsertMany().SetOrdered(true))
 		if err = s.translate("import accounts: "+step.coll, err); err != nil {
 			return err
 		}

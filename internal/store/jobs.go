@@ -32,7 +32,7 @@ func claimID(userID ID, epoch int64) string { return fmt.Sprintf("%s:%d", userID
 // ErrDuplicate: the delete is already under way.
 func (s *Store) InsertJob(ctx context.Context, j *DeletionJob) error {
 	j.Epoch = 1
-	_, err := s.db.Collection(collJobs).InsertOne(ctx, j)
+	_, err := s.keyed(collJobs).InsertOne(ctx, j)
 	return s.translate("insert deletion job", err)
 }
 
@@ -59,12 +59,12 @@ func (s *Store) ExpiredJobs(ctx context.Context, now time.Time) ([]DeletionJob, 
 // updates are not compare-and-set. The winner then moves the job to that epoch.
 func (s *Store) ClaimJob(ctx context.Context, j *DeletionJob, owner string, until time.Time) error {
 	next := j.Epoch + 1
-	if _, err := s.db.Collection(collClaims).InsertOne(ctx, bson.D{{Key: "_id", Value: claimID(j.UserID, next)}}); err != nil {
+	if _, err := s.keyed(collClaims).InsertOne(ctx, bson.D{{Key: "_id", Value: claimID(j.UserID, next)}}); err != nil {
 		return s.translate("claim deletion job", err)
 	}
 	j.Epoch, j.LeaseOwner, j.LeaseUntil = next, owner, Millis(until)
 	defer s.lock(collJobs, j.UserID)()
-	_, err := s.db.Collection(collJobs).UpdateOne(ctx, bson.D{{Key: "_id", Value: j.UserID}}, bson.D{{Key: "$set", Value: bson.M{
+	_, err := s.keyed(collJobs).UpdateOne(ctx, bson.D{{Key: "_id", Value: j.UserID}}, bson.D{{Key: "$set", Value: bson.M{
 		"epoch": j.Epoch, "lease_owner": owner, "lease_until": j.LeaseUntil,
 	}}})
 	return s.translate("claim deletion job", err)
@@ -82,7 +82,7 @@ func (s *Store) Superseded(ctx context.Context, userID ID, epoch int64) (bool, e
 func (s *Store) SaveProgress(ctx context.Context, j *DeletionJob, until time.Time) error {
 	j.LeaseUntil = Millis(until)
 	defer s.lock(collJobs, j.UserID)()
-	_, err := s.db.Collection(collJobs).UpdateOne(ctx, bson.D{{Key: "_id", Value: j.UserID}}, bson.D{{Key: "$set", Value: bson.M{
+	_, err := s.keyed(collJobs).UpdateOne(ctx, bson.D{{Key: "_id", Value: j.UserID}}, bson.D{{Key: "$set", Value: bson.M{
 		"lease_until": j.LeaseUntil, "deleted": j.Deleted, "nullified": j.Nullified,
 	}}})
 	return s.translate("save deletion progress", err)
@@ -97,7 +97,7 @@ func (s *Store) FinishJob(ctx context.Context, j DeletionJob) error {
 	if _, err := s.DeleteIDs(ctx, collClaims, ids); err != nil {
 		return err
 	}
-	_, err := s.db.Collection(collJobs).DeleteOne(ctx, bson.D{{Key: "_id", Value: j.UserID}})
+	_, err := s.keyed(collJobs).DeleteOne(ctx, bson.D{{Key: "_id", Value: j.UserID}})
 	return s.translate("finish deletion job", err)
 }
 
@@ -132,7 +132,7 @@ func (s *Store) DeleteUser(ctx context.Context, id ID) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r, err := s.users().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	r, err := s.keyed(collUsers).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil {
 		return false, s.translate("delete user", err)
 	}

@@ -61,8 +61,8 @@ func (s *Store) LinkID(ctx context.Context, l *LinkedID, max int, now time.Time)
 		_ = s.pullLink(ctx, l.UserID, l.ID)
 		return err
 	}
-	if _, err := s.linkedIDs().InsertOne(ctx, l); err != nil {
-		_, _ = s.db.Collection(collLinkKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}})
+	if _, err := s.keyed(collLinkedIDs).InsertOne(ctx, l); err != nil {
+		_, _ = s.keyed(collLinkKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}})
 		_ = s.pullLink(ctx, l.UserID, l.ID)
 		return s.translate("insert linked id", err)
 	}
@@ -70,7 +70,7 @@ func (s *Store) LinkID(ctx context.Context, l *LinkedID, max int, now time.Time)
 }
 
 func (s *Store) claimLinkKey(ctx context.Context, l *LinkedID, now time.Time) error {
-	keys := s.db.Collection(collLinkKeys)
+	keys := s.keyed(collLinkKeys)
 	for range 2 {
 		_, err := keys.InsertOne(ctx, linkKey{Lookup: l.Lookup, UserID: l.UserID, LinkedID: l.ID, CreatedAt: Millis(now)})
 		if err = s.translate("claim linked id", err); !errors.Is(err, ErrDuplicate) {
@@ -126,7 +126,7 @@ func ignoreNotFound(err error) error {
 func (s *Store) pushLink(ctx context.Context, userID, id ID) (User, error) {
 	defer s.lock(collUsers, userID)()
 	var u User
-	err := s.users().FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: userID}},
+	err := s.keyed(collUsers).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: userID}},
 		bson.D{{Key: "$push", Value: bson.D{{Key: "linked", Value: id}}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)
 	return u, s.translate("link id: list", err)
@@ -134,7 +134,7 @@ func (s *Store) pushLink(ctx context.Context, userID, id ID) (User, error) {
 
 func (s *Store) pullLink(ctx context.Context, userID, id ID) error {
 	defer s.lock(collUsers, userID)()
-	_, err := s.users().UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
+	_, err := s.keyed(collUsers).UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
 		bson.D{{Key: "$pull", Value: bson.D{{Key: "linked", Value: id}}}})
 	return s.translate("unlink id: list", err)
 }
@@ -180,10 +180,10 @@ func (s *Store) UnlinkID(ctx context.Context, userID, id ID) (LinkedID, error) {
 	if l.UserID != userID {
 		return LinkedID{}, notFound("unlink id")
 	}
-	if _, err := s.linkedIDs().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+	if _, err := s.keyed(collLinkedIDs).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 		return LinkedID{}, s.translate("unlink id", err)
 	}
-	if _, err := s.db.Collection(collLinkKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}}); err != nil {
+	if _, err := s.keyed(collLinkKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}}); err != nil {
 		return l, s.translate("unlink id: key", err) // the key names no link now: stale
 	}
 	return l, s.pullLink(ctx, userID, id)
@@ -209,7 +209,7 @@ func (s *Store) ForgetLinkKeys(ctx context.Context, userID ID) error {
 // InsertLinkedID stores a link document as it is, bypassing the key and the user's
 // list. Only seeding tools use it.
 func (s *Store) InsertLinkedID(ctx context.Context, l *LinkedID) error {
-	_, err := s.linkedIDs().InsertOne(ctx, l)
+	_, err := s.keyed(collLinkedIDs).InsertOne(ctx, l)
 	return s.translate("insert linked id", err)
 }
 

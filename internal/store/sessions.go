@@ -33,7 +33,7 @@ func (s *Store) sessions() *mongo.Collection { return s.db.Collection(collSessio
 
 // InsertSession stores a new session.
 func (s *Store) InsertSession(ctx context.Context, ss *Session) error {
-	_, err := s.sessions().InsertOne(ctx, ss)
+	_, err := s.keyed(collSessions).InsertOne(ctx, ss)
 	return s.translate("insert session", err)
 }
 
@@ -80,7 +80,7 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 	if !bytes.Equal(ss.SecretHash, oldHash) || !ss.ExpiresAt.After(now) {
 		return Session{}, notFound("rotate refresh")
 	}
-	_, err = s.refreshClaims().InsertOne(ctx, bson.D{
+	_, err = s.keyed(collRefreshClaims).InsertOne(ctx, bson.D{
 		{Key: "_id", Value: refreshClaimID(id, oldHash)},
 		{Key: "session_id", Value: id},
 		{Key: "expires_at", Value: ss.ExpiresAt},
@@ -94,7 +94,7 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 	prevHash, prevAt := ss.PreviousHash, ss.LastUsedAt
 	ss.SecretHash, ss.PreviousHash = newHash, oldHash
 	ss.LastUsedAt, ss.ExpiresAt = Millis(now), Millis(expires)
-	_, err = s.sessions().UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+	_, err = s.keyed(collSessions).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: bson.M{
 			"secret_hash":   ss.SecretHash,
 			"previous_hash": ss.PreviousHash,
@@ -107,14 +107,14 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 	// The claim before this one has served its purpose once no request can still be
 	// racing for it; younger ones are left to expire.
 	if len(prevHash) > 0 && now.Sub(prevAt) > claimTidyAfter {
-		_, _ = s.refreshClaims().DeleteOne(ctx, bson.D{{Key: "_id", Value: refreshClaimID(id, prevHash)}})
+		_, _ = s.keyed(collRefreshClaims).DeleteOne(ctx, bson.D{{Key: "_id", Value: refreshClaimID(id, prevHash)}})
 	}
 	return ss, nil
 }
 
 // DeleteSession removes one session by id; deleting nothing is not an error.
 func (s *Store) DeleteSession(ctx context.Context, id bson.ObjectID) error {
-	_, err := s.sessions().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	_, err := s.keyed(collSessions).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	return s.translate("delete session", err)
 }
 

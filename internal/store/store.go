@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,13 +30,24 @@ type Options struct {
 	// OnError, when set, is told of every failed store operation other than the
 	// expected ones (not found, duplicate key, cancelled by the caller).
 	OnError func(op string)
+	// SerialWrites sends this process's single-document writes through one
+	// connection, one at a time. Set it on the embedded store's SQLite backend, which
+	// lets one writer at a time into the file: writers that collide there wait in
+	// SQLite's busy handler, which sleeps in steps of up to 100 ms, so a few
+	// concurrent writes cost the latency of many. Queued in the driver, they cost
+	// only their own time. Writes that first read a whole collection (deletes and
+	// updates by a filter other than _id) keep their own connections, so that a long
+	// sweep does not hold every keyed write behind it.
+	SerialWrites bool
 }
 
 // Store is a connection to one Lanyard database.
 type Store struct {
 	client  *mongo.Client
 	db      *mongo.Database
-	stripes *stripes // set on FerretDB: see serialize.go
+	wclient *mongo.Client   // client of w: client itself, or one with a single connection (Options.SerialWrites)
+	w       *mongo.Database // where keyed writes go: see keyed
+	stripes *stripes        // set on FerretDB: see serialize.go
 	onError func(op string)
 }
 
@@ -43,23 +55,44 @@ type Store struct {
 // first operation does, within its context's deadline, so a store that is down at
 // start-up shows up as 503s and an unready /readyz rather than a hang.
 func Open(ctx context.Context, uri, name string, o Options) (*Store, error) {
-	co := options.Client().ApplyURI(uri).
-		SetServerSelectionTimeout(3 * time.Second).
-		SetConnectTimeout(3 * time.Second).
-		SetAppName("lanyard")
-	if o.Monitor != nil {
-		co.SetMonitor(o.Monitor)
+	clientOptions := func() *options.ClientOptions {
+		co := options.Client().ApplyURI(uri).
+			SetServerSelectionTimeout(3 * time.Second).
+			SetConnectTimeout(3 * time.Second).
+			SetAppName("lanyard")
+		if o.Monitor != nil {
+			co.SetMonitor(o.Monitor)
+		}
+		return co
 	}
-	client, err := mongo.Connect(co)
+	client, err := mongo.Connect(clientOptions())
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	return &Store{client: client, db: client.Database(name), onError: o.OnError}, nil
+	wclient := client
+	if o.SerialWrites {
+		if wclient, err = mongo.Connect(clientOptions().SetMaxPoolSize(1)); err != nil {
+			_ = client.Disconnect(ctx)
+			return nil, fmt.Errorf("store: connect: %w", err)
+		}
+	}
+	return &Store{
+		client: client, db: client.Database(name),
+		wclient: wclient, w: wclient.Database(name),
+		onError: o.OnError,
+	}, nil
 }
+
+// keyed returns coll for a write of one document by _id (see Options.SerialWrites).
+func (s *Store) keyed(coll string) *mongo.Collection { return s.w.Collection(coll) }
 
 // Close disconnects.
 func (s *Store) Close(ctx context.Context) error {
-	return s.client.Disconnect(ctx)
+	err := s.client.Disconnect(ctx)
+	if s.wclient != s.client {
+		err = errors.Join(err, s.wclient.Disconnect(ctx))
+	}
+	return err
 }
 
 // Ping checks that the server answers.

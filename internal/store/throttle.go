@@ -80,7 +80,7 @@ func (s *Store) ThrottleAdd(ctx context.Context, key string, now time.Time, wind
 	defer s.throttleLock(key)()
 	var e ThrottleEntry
 	upsert := func() error {
-		return s.throttle().FindOneAndUpdate(ctx, byKey(key),
+		return s.keyed(collThrottle).FindOneAndUpdate(ctx, byKey(key),
 			bson.D{
 				{Key: "$inc", Value: bson.D{{Key: "failures", Value: 1}}},
 				{Key: "$setOnInsert", Value: bson.D{
@@ -103,7 +103,7 @@ func (s *Store) ThrottleAdd(ctx context.Context, key string, now time.Time, wind
 		return e, nil
 	}
 	e = ThrottleEntry{Key: key, Failures: 1, WindowStart: now, ExpiresAt: now.Add(window)}
-	_, err = s.throttle().UpdateOne(ctx, byKey(key), bson.D{
+	_, err = s.keyed(collThrottle).UpdateOne(ctx, byKey(key), bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "failures", Value: e.Failures},
 			{Key: "window_start", Value: e.WindowStart},
@@ -119,7 +119,7 @@ func (s *Store) ThrottleAdd(ctx context.Context, key string, now time.Time, wind
 // A counter that is absent (already reset) is left absent.
 func (s *Store) ThrottleBlock(ctx context.Context, key string, until, expires time.Time) error {
 	defer s.throttleLock(key)()
-	_, err := s.throttle().UpdateOne(ctx, byKey(key), bson.D{
+	_, err := s.keyed(collThrottle).UpdateOne(ctx, byKey(key), bson.D{
 		{Key: "$max", Value: bson.D{
 			{Key: "blocked_until", Value: Millis(until)},
 			{Key: "expires_at", Value: Millis(expires)},
@@ -132,14 +132,14 @@ func (s *Store) ThrottleBlock(ctx context.Context, key string, until, expires ti
 // out not to be a failure). An absent counter stays absent.
 func (s *Store) ThrottleUndo(ctx context.Context, key string) error {
 	defer s.throttleLock(key)()
-	_, err := s.throttle().UpdateOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "failures", Value: -1}}}})
+	_, err := s.keyed(collThrottle).UpdateOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "failures", Value: -1}}}})
 	return s.translate("throttle undo", err)
 }
 
 // ThrottleReset forgets the counter for key; resetting an absent counter is no error.
 func (s *Store) ThrottleReset(ctx context.Context, key string) error {
 	defer s.throttleLock(key)()
-	_, err := s.throttle().DeleteOne(ctx, byKey(key))
+	_, err := s.keyed(collThrottle).DeleteOne(ctx, byKey(key))
 	return s.translate("throttle reset", err)
 }
 

@@ -58,7 +58,7 @@ func (s *Store) keyHolder(ctx context.Context, key string, holds func(User) bool
 // left behind by an interrupted write (its user does not hold it) is taken over once it
 // is older than keyGrace.
 func (s *Store) claimKey(ctx context.Context, key string, id ID, holds func(User) bool, now time.Time) error {
-	keys := s.db.Collection(collUserKeys)
+	keys := s.keyed(collUserKeys)
 	for range 2 {
 		_, err := keys.InsertOne(ctx, userKey{ID: key, UserID: id, CreatedAt: Millis(now)})
 		if err = s.translate("claim user key", err); !errors.Is(err, ErrDuplicate) {
@@ -100,7 +100,7 @@ func (s *Store) releaseKey(ctx context.Context, key string, id ID) error {
 	if k.UserID != id {
 		return nil
 	}
-	_, err = keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}})
+	_, err = s.keyed(collUserKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: key}})
 	return s.translate("release user key", err)
 }
 

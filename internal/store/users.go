@@ -49,7 +49,7 @@ func (s *Store) InsertUser(ctx context.Context, u *User, now time.Time) error {
 	if err := s.claimUserKeys(ctx, u.ID, u.Email, u.UsernameKey, now); err != nil {
 		return err
 	}
-	_, err := s.users().InsertOne(ctx, u)
+	_, err := s.keyed(collUsers).InsertOne(ctx, u)
 	if err = s.translate("insert user", err); err != nil {
 		// The unique indexes of users are the second line; give the keys back.
 		_ = s.releaseUserKeys(ctx, u.ID, u.Email, u.UsernameKey)
@@ -169,7 +169,7 @@ func (s *Store) UpdateUser(ctx context.Context, id bson.ObjectID, c UserChange, 
 	}
 	unlock := s.lock(collUsers, id)
 	var u User
-	err := s.users().FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
+	err := s.keyed(collUsers).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)
 	unlock()
 	if err = s.translate("update user", err); err != nil {
