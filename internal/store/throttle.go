@@ -59,17 +59,6 @@ func (s *Store) EnsureThrottleIndexes(ctx context.Context) error {
 	return s.translate("create index throttle.expires_at", err)
 }
 
-// ThrottleGet reads the counter for key as of now. An absent or expired counter is
-// the zero entry (no failures, not blocked), not an error.
-func (s *Store) ThrottleGet(ctx context.Context, key string, now time.Time) (ThrottleEntry, error) {
-	var e ThrottleEntry
-	err := s.throttle().FindOne(ctx, byKey(key)).Decode(&e)
-	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && !e.ExpiresAt.After(now)) {
-		return ThrottleEntry{Key: key}, nil
-	}
-	return e, s.translate("throttle get", err)
-}
-
 // ThrottleAdd counts one more event for key and returns the counter afterwards. A
 // counter that is absent or expired starts over: one event, a window starting now and
 // expiring after window. The count is one atomic $inc on MongoDB; restarting an

@@ -164,47 +164,34 @@ func (l *Limiter) BeginLogin(ctx context.Context, acct Account, addr string) (*A
 	}
 	a := &Attempt{l: l, account: acct.key, address: addressKey("login:ip:", addr)}
 	now := l.now()
-	// A key that is blocked now is refused without being counted, so waiting out a
-	// block is never punished.
-	var wait time.Duration
-	var by rule
-	for _, k := range []struct {
-		key string
-		r   rule
-	}{{a.address, l.address}, {a.account, l.account}} {
-		if k.key == "" {
-			continue
-		}
-		e, err := l.st.ThrottleGet(ctx, k.key, now)
-		if err != nil {
-			return nil, fmt.Errorf("throttle: %w", err)
-		}
-		if d := e.BlockedUntil.Sub(now); d > wait {
-			wait, by = d, k.r
-		}
-	}
-	if wait > 0 {
-		return nil, l.refuse(by, wait)
-	}
 	var err error
-	if a.nAcct, err = l.reserve(ctx, l.account, a.account, now); err != nil {
-		return nil, err
-	}
 	if a.address != "" {
 		if a.nAddr, err = l.reserve(ctx, l.address, a.address, now); err != nil {
 			return nil, err
 		}
 	}
+	if a.nAcct, err = l.reserve(ctx, l.account, a.account, now); err != nil {
+		if a.address != "" {
+			_ = l.st.ThrottleUndo(context.WithoutCancel(ctx), a.address)
+		}
+		return nil, err
+	}
 	return a, nil
 }
 
-// reserve counts one attempt on key. Up to the limit it is let through. Beyond, it
-// is let through only if a block had been set and has passed; either way the next
+// reserve counts one attempt on key, in one write that also returns the counter. A
+// key that is blocked now refuses the attempt and takes the count back, so waiting
+// out a block is never punished. Up to the limit an attempt is let through. Beyond,
+// it is let through only if a block had been set and has passed; either way the next
 // block is set now. A refused attempt is a *lanyard.ThrottledError.
 func (l *Limiter) reserve(ctx context.Context, r rule, key string, now time.Time) (int, error) {
 	e, err := l.st.ThrottleAdd(ctx, key, now, r.window)
 	if err != nil {
 		return 0, fmt.Errorf("throttle: %w", err)
+	}
+	if e.BlockedUntil.After(now) {
+		_ = l.st.ThrottleUndo(context.WithoutCancel(ctx), key) // at worst one failure too many is counted
+		return 0, l.refuse(r, e.BlockedUntil.Sub(now))
 	}
 	if e.Failures <= r.limit {
 		return e.Failures, nil
@@ -213,9 +200,9 @@ func (l *Limiter) reserve(ctx context.Context, r rule, key string, now time.Time
 	if err := l.st.ThrottleBlock(ctx, key, until, until.Add(r.window)); err != nil {
 		return 0, fmt.Errorf("throttle: %w", err)
 	}
-	if e.BlockedUntil.IsZero() || e.BlockedUntil.After(now) {
-		// Concurrent with the attempts that reached the limit, or with another
-		// attempt that just went ahead: refused.
+	if e.BlockedUntil.IsZero() {
+		// Concurrent with the attempts that reached the limit, before their
+		// failures set the first block: refused.
 		return 0, l.refuse(r, until.Sub(now))
 	}
 	return e.Failures, nil
