@@ -98,7 +98,9 @@ func (r *run) fixed(ctx context.Context, path string) ([]player, error) {
 	return ps, nil
 }
 
-func adminList(ctx context.Context, r *run) ([]player, error) {
+// asAdmin returns one player per client, made by mk from an admin's Authorization
+// header.
+func (r *run) asAdmin(ctx context.Context, mk func(i int, auth string) player) ([]player, error) {
 	if r.admin == nil {
 		return nil, r.adminErr
 	}
@@ -108,9 +110,15 @@ func adminList(ctx context.Context, r *run) ([]player, error) {
 	}
 	ps := make([]player, r.o.Concurrency)
 	for i := range ps {
-		ps[i] = &fixedPlayer{httpPlayer{c: r.c, req: r.request(i, http.MethodGet, "/api/users?limit=100&expand=linked_ids", bearer(tok))}}
+		ps[i] = mk(i, bearer(tok))
 	}
 	return ps, nil
+}
+
+func adminList(ctx context.Context, r *run) ([]player, error) {
+	return r.asAdmin(ctx, func(i int, auth string) player {
+		return &fixedPlayer{httpPlayer{c: r.c, req: r.request(i, http.MethodGet, "/api/users?limit=100&expand=linked_ids", auth)}}
+	})
 }
 
 // resolvePlayer resolves the seeded users' external IDs in turn: client i takes
@@ -133,18 +141,9 @@ func (p *resolvePlayer) prepare(context.Context) error {
 }
 
 func resolve(ctx context.Context, r *run) ([]player, error) {
-	if r.admin == nil {
-		return nil, r.adminErr
-	}
-	tok, err := r.seed.token(ctx, r.admin)
-	if err != nil {
-		return nil, err
-	}
-	ps := make([]player, r.o.Concurrency)
-	for i := range ps {
-		ps[i] = &resolvePlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodGet, "", bearer(tok))}, r: r, next: i}
-	}
-	return ps, nil
+	return r.asAdmin(ctx, func(i int, auth string) player {
+		return &resolvePlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodGet, "", auth)}, r: r, next: i}
+	})
 }
 
 // loginPlayer logs in as the seeded users in turn: client i takes users i, i+c, i+2c…
@@ -299,20 +298,12 @@ func chainDelete(ctx context.Context, r *run) ([]player, error) {
 	switch {
 	case r.direct == nil:
 		return nil, fmt.Errorf("writing its documents %w", errNeedsStore)
-	case r.admin == nil:
-		return nil, r.adminErr
-	case r.chain == nil:
+	case r.admin != nil && r.chain == nil:
 		return nil, r.chainErr
 	}
-	tok, err := r.seed.token(ctx, r.admin)
-	if err != nil {
-		return nil, err
-	}
-	ps := make([]player, r.o.Concurrency)
-	for i := range ps {
-		ps[i] = &deletePlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodDelete, "", bearer(tok))}, r: r}
-	}
-	return ps, nil
+	return r.asAdmin(ctx, func(i int, auth string) player {
+		return &deletePlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodDelete, "", auth)}, r: r}
+	})
 }
 
 // findOnePlayer is the store baseline: the driver's FindOne by _id, nothing else.
