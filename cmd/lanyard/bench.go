@@ -75,7 +75,7 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 		OneAddress: *oneAddress, Env: cfg, Progress: stderr,
 		// The in-process server formats its request log as serve would, so that cost
 		// is measured, but discards it; warnings and errors still show.
-		Logger:      slog.New(teeHandler{newLogger(cfg, io.Discard).Handler(), levelFloor{log.Handler(), slog.LevelWarn}}),
+		Logger:      slog.New(teeHandler{newLogger(cfg, io.Discard).Handler(), levelFloor{Handler: log.Handler(), min: slog.LevelWarn}}),
 		StoreLogger: storeLogger(cfg, log),
 	}
 	if *cheapHash {

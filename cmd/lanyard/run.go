@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -106,25 +107,41 @@ func storeLogger(cfg config.Config, log *slog.Logger) *slog.Logger {
 	if cfg.LogLevel <= slog.LevelDebug {
 		return log.With("component", "store")
 	}
-	return slog.New(levelFloor{log.Handler(), slog.LevelError}).With("component", "store")
+	return slog.New(levelFloor{Handler: log.Handler(), min: slog.LevelError}).With("component", "store")
 }
 
-// levelFloor drops records below min, also in the loggers derived from it.
+// levelFloor drops records below min, also in the loggers derived from it. Those
+// derived loggers' attributes and groups are applied only to a record that passes:
+// FerretDB derives a logger for every SQL query it runs, and the text handler would
+// otherwise format its attributes each time, for records that are then dropped.
 type levelFloor struct {
 	slog.Handler
-	min slog.Level
+	min  slog.Level
+	with []func(slog.Handler) slog.Handler // WithAttrs and WithGroup calls, in order
 }
 
 func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= h.min && h.Handler.Enabled(ctx, l)
 }
 
+func (h levelFloor) Handle(ctx context.Context, r slog.Record) error {
+	inner := h.Handler
+	for _, f := range h.with {
+		inner = f(inner)
+	}
+	return inner.Handle(ctx, r)
+}
+
 func (h levelFloor) WithAttrs(as []slog.Attr) slog.Handler {
-	return levelFloor{h.Handler.WithAttrs(as), h.min}
+	return h.derive(func(in slog.Handler) slog.Handler { return in.WithAttrs(as) })
 }
 
 func (h levelFloor) WithGroup(name string) slog.Handler {
-	return levelFloor{h.Handler.WithGroup(name), h.min}
+	return h.derive(func(in slog.Handler) slog.Handler { return in.WithGroup(name) })
+}
+
+func (h levelFloor) derive(f func(slog.Handler) slog.Handler) levelFloor {
+	return levelFloor{h.Handler, h.min, append(slices.Clip(h.with), f)}
 }
 
 // openStore returns the URI to use: MONGODB_URI, or an embedded store it starts.

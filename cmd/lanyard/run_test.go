@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -213,5 +214,33 @@ func TestServe_RequestOnAConnectionAcceptedBeforeShutdownIsAnswered(t *testing.T
 	}
 	if err := <-stopped; err != nil {
 		t.Fatalf("serve returned %v after cancel; want nil", err)
+	}
+}
+
+// countingHandler counts the WithAttrs calls that reach it.
+type countingHandler struct {
+	slog.Handler
+	withAttrs *int
+}
+
+func (h countingHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	*h.withAttrs++
+	return countingHandler{h.Handler.WithAttrs(as), h.withAttrs}
+}
+
+func TestLevelFloor_DerivedLoggersFormatNothingUntilARecordPasses(t *testing.T) {
+	var buf bytes.Buffer
+	calls := 0
+	base := countingHandler{slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}), &calls}
+	l := slog.New(levelFloor{Handler: base, min: slog.LevelError}).With("component", "store").WithGroup("q").With("sql", "SELECT 1")
+	l.Info("below the floor")
+	if buf.Len() != 0 || calls != 0 {
+		t.Fatalf("after deriving and one dropped record: output %q, %d WithAttrs calls on the handler below; want none", buf.String(), calls)
+	}
+	l.Error("kept", "n", 1)
+	for _, want := range []string{"msg=kept", "component=store", "q.sql=\"SELECT 1\"", "q.n=1"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("record at the floor = %q; want it to contain %s", buf.String(), want)
+		}
 	}
 }
