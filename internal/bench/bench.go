@@ -176,6 +176,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			storeURI, keys = o.Env.MongoURI, o.Env
 		}
 	}
+	if o.CPUProfile == nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("me and raw FindOne, login and raw argon2id took turns (%d each, each turn 1/%d of the duration), so that each pair saw the same machine", Rounds, Rounds))
+	}
 	if o.OneAddress {
 		rep.Notes = append(rep.Notes, "every client comes from the bench's own address")
 	} else {
@@ -381,38 +384,39 @@ var baselineBefore = map[string]string{
 	"login": BaselineHash, "register": BaselineHash,
 }
 
-// baseline measures one floor: FindOne by _id on the users collection as seeded, by
-// the same users the me clients read, at the same concurrency; or argon2id hashes
-// with every core.
-func (r *run) baseline(ctx context.Context, name string) Result {
+// baselinePlayers returns the clients of one floor: FindOne by _id on the users
+// collection as seeded, by the same users the me clients read, at the same
+// concurrency; or argon2id hashes with every core. skipped says why there are none.
+func (r *run) baselinePlayers(name string) (ps []player, note, skipped string) {
 	switch name {
 	case BaselineFindOne:
 		if r.db == nil {
-			return Result{Name: name, Skipped: "no access to the server's store"}
+			return nil, "", "no access to the server's store"
 		}
 		coll := r.db.Collection("users")
-		ps := make([]player, r.o.Concurrency)
+		ps = make([]player, r.o.Concurrency)
 		for i := range ps {
 			ps[i] = &findOnePlayer{coll: coll, id: r.worker(i).id}
 		}
-		res := measure(ctx, name, r.o.Duration, ps, r.o.Progress)
-		res.Note = fmt.Sprintf("driver FindOne({_id}) on users (%d documents), %d clients, straight to the store", len(r.users), r.o.Concurrency)
-		return res
+		return ps, fmt.Sprintf("driver FindOne({_id}) on users (%d documents), %d clients, straight to the store", len(r.users), r.o.Concurrency), ""
 	default:
 		n := runtime.NumCPU()
 		h := password.NewHasher(password.Options{Params: r.o.Hash, Concurrency: n, MaxWait: time.Minute})
-		ps := make([]player, n)
+		ps = make([]player, n)
 		for i := range ps {
 			ps[i] = &hashPlayer{h: h, pw: r.password}
 		}
-		res := measure(ctx, name, r.o.Duration, ps, r.o.Progress)
-		res.Note = fmt.Sprintf("password.Hasher.Hash, m=%d KiB t=%d p=%d, %d goroutines on %d cores", r.o.Hash.Memory, r.o.Hash.Time, r.o.Hash.Threads, n, n)
-		return res
+		return ps, fmt.Sprintf("password.Hasher.Hash, m=%d KiB t=%d p=%d, %d goroutines on %d cores", r.o.Hash.Memory, r.o.Hash.Time, r.o.Hash.Threads, n, n), ""
 	}
 }
 
-// scenarios runs the selected scenarios in their order, each baseline before the
-// first scenario it is compared with.
+// Rounds is how many turns a scenario and the baseline it is compared with take
+// (see run.interleaved).
+const Rounds = 5
+
+// scenarios runs the selected scenarios in their order. The first scenario compared
+// with a baseline takes turns with it (run.interleaved); a baseline's other
+// scenarios run alone.
 func (r *run) scenarios(ctx context.Context, rep *Report) error {
 	profiling := false
 	defer func() {
@@ -425,14 +429,6 @@ func (r *run) scenarios(ctx context.Context, rep *Report) error {
 		if !r.selected(s.name) {
 			continue
 		}
-		if b := baselineBefore[s.name]; b != "" && !done[b] {
-			done[b] = true
-			r.settle(ctx, rep, b)
-			rep.Baselines = append(rep.Baselines, r.baseline(ctx, b))
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
 		ps, err := s.players(ctx, r)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -441,21 +437,65 @@ func (r *run) scenarios(ctx context.Context, rep *Report) error {
 			rep.Scenarios = append(rep.Scenarios, Result{Name: s.name, Skipped: err.Error()})
 			continue
 		}
+		var base *meter
+		var baseNote string
+		if b := baselineBefore[s.name]; b != "" && !done[b] {
+			done[b] = true
+			bps, note, skipped := r.baselinePlayers(b)
+			if skipped != "" {
+				rep.Baselines = append(rep.Baselines, Result{Name: b, Skipped: skipped})
+			} else {
+				base, baseNote = newMeter(b, bps), note
+			}
+		}
 		r.settle(ctx, rep, s.name)
 		if r.o.CPUProfile != nil && !profiling {
+			if base != nil {
+				// The profile is of the scenarios: the baseline runs first, whole.
+				base.run(ctx, r.o.Duration, r.o.Progress)
+				rep.Baselines = append(rep.Baselines, withNote(base.result(), baseNote))
+				base = nil
+				r.settle(ctx, rep, s.name)
+			}
 			if err := pprof.StartCPUProfile(r.o.CPUProfile); err != nil {
 				return fmt.Errorf("bench: cpu profile: %w", err)
 			}
 			profiling = true
 		}
-		res := measure(ctx, s.name, r.o.Duration, ps, r.o.Progress)
-		res.Note = s.what
-		rep.Scenarios = append(rep.Scenarios, res)
+		m := newMeter(s.name, ps)
+		if base != nil {
+			r.interleaved(ctx, base, m)
+			rep.Baselines = append(rep.Baselines, withNote(base.result(), baseNote))
+		} else {
+			m.run(ctx, r.o.Duration, r.o.Progress)
+		}
+		rep.Scenarios = append(rep.Scenarios, withNote(m.result(), s.what))
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// interleaved runs a baseline and the scenario compared with it in Rounds turns
+// each, the baseline first, each turn a Rounds-th of the duration. A shared
+// machine's speed drifts over a run (other tenants, clock changes); taking turns
+// exposes both to the same drift, so their ratio moves far less from run to run
+// than when one runs after the other.
+func (r *run) interleaved(ctx context.Context, base, m *meter) {
+	slice := r.o.Duration / Rounds
+	for range Rounds {
+		if ctx.Err() != nil {
+			return
+		}
+		base.run(ctx, slice, r.o.Progress)
+		m.run(ctx, slice, r.o.Progress)
+	}
+}
+
+func withNote(res Result, note string) Result {
+	res.Note = note
+	return res
 }
 
 // settle lets the in-process server finish what earlier clients abandoned before

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,5 +97,58 @@ func TestRun_InProcessRunsEveryScenarioWithoutErrors(t *testing.T) {
 	}
 	if !strings.Contains(progress.String(), "requests") {
 		t.Errorf("no progress lines:\n%s", progress.String())
+	}
+}
+
+// logPlayer notes its name in a shared log at every operation.
+type logPlayer struct {
+	name string
+	mu   *sync.Mutex
+	log  *[]string
+}
+
+func (*logPlayer) prepare(context.Context) error { return nil }
+
+func (p *logPlayer) do(context.Context) (int, error) {
+	time.Sleep(time.Millisecond)
+	p.mu.Lock()
+	*p.log = append(*p.log, p.name)
+	p.mu.Unlock()
+	return 200, nil
+}
+
+func TestInterleaved_BaselineAndScenarioTakeTurnsAndKeepEveryRequest(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		log []string
+	)
+	players := func(name string) []player {
+		return []player{&logPlayer{name, &mu, &log}, &logPlayer{name, &mu, &log}}
+	}
+	r := &run{o: Options{Duration: 100 * time.Millisecond}}
+	base, m := newMeter("base", players("base")), newMeter("scenario", players("scenario"))
+	start := time.Now()
+	r.interleaved(context.Background(), base, m)
+	whole := time.Since(start).Seconds()
+
+	var turns []string
+	counts := map[string]int64{}
+	for _, name := range log {
+		counts[name]++
+		if len(turns) == 0 || turns[len(turns)-1] != name {
+			turns = append(turns, name)
+		}
+	}
+	if len(turns) != 2*Rounds || turns[0] != "base" {
+		t.Fatalf("turns = %v; want base and scenario alternating, %d each, base first", turns, Rounds)
+	}
+	for _, res := range []Result{base.result(), m.result()} {
+		if res.Requests != counts[res.Name] || res.Requests == 0 {
+			t.Errorf("%s: %d requests in the result, %d made", res.Name, res.Requests, counts[res.Name])
+		}
+	}
+	// Each result covers its own turns only: together they fit in the whole run.
+	if b, s := base.result().Seconds, m.result().Seconds; b <= 0 || s <= 0 || b+s > whole {
+		t.Errorf("measured %.3f s + %.3f s in a run of %.3f s; want each its own turns only", b, s, whole)
 	}
 }

@@ -72,15 +72,38 @@ const maxConsecutiveFailures = 50
 // measure runs players concurrently for d, or until ctx ends, and summarises what
 // they did. A request in flight when d is up is waited for and counted.
 func measure(ctx context.Context, name string, d time.Duration, players []player, progress io.Writer) Result {
+	m := newMeter(name, players)
+	m.run(ctx, d, progress)
+	return m.result()
+}
+
+// meter measures one scenario or baseline over one or more slices of time, so that
+// two of them can take turns (see run.interleaved); its result covers all the slices.
+type meter struct {
+	name    string
+	players []player
+	tallies []*tally
+	elapsed time.Duration
+}
+
+func newMeter(name string, players []player) *meter {
+	m := &meter{name: name, players: players, tallies: make([]*tally, len(players))}
+	for i := range m.tallies {
+		m.tallies[i] = &tally{statuses: map[string]int64{}, lat: make([]time.Duration, 0, 4096)}
+	}
+	return m
+}
+
+// run drives the players for d, or until ctx ends. A request in flight when d is
+// up is waited for and counted.
+func (m *meter) run(ctx context.Context, d time.Duration, progress io.Writer) {
 	var done, failed atomic.Int64
 	start := time.Now()
 	end := start.Add(d)
-	tallies := make([]*tally, len(players))
-	stopProgress := showProgress(name, start, d, &done, &failed, progress)
+	stopProgress := showProgress(m.name, start, d, &done, &failed, progress)
 	var wg sync.WaitGroup
-	for i, p := range players {
-		t := &tally{statuses: map[string]int64{}, lat: make([]time.Duration, 0, 4096)}
-		tallies[i] = t
+	for i, p := range m.players {
+		t := m.tallies[i]
 		wg.Go(func() {
 			streak := 0
 			for ctx.Err() == nil && time.Now().Before(end) {
@@ -122,8 +145,10 @@ func measure(ctx context.Context, name string, d time.Duration, players []player
 	}
 	wg.Wait()
 	stopProgress()
-	return summarize(name, time.Since(start), tallies)
+	m.elapsed += time.Since(start)
 }
+
+func (m *meter) result() Result { return summarize(m.name, m.elapsed, m.tallies) }
 
 func summarize(name string, elapsed time.Duration, tallies []*tally) Result {
 	r := Result{Name: name, Seconds: elapsed.Seconds(), Statuses: map[string]int64{}, Concurrency: len(tallies)}
