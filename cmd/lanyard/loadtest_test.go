@@ -7,9 +7,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/lanyard/lanyard/internal/lanyardtest"
 )
 
 // vmHWM reads the peak resident set of process pid from /proc/<pid>/status, in bytes.
@@ -61,26 +62,17 @@ func TestLoad_500ConcurrentLoginsStayBoundedInStatusAndMemory(t *testing.T) {
 	t.Cleanup(client.CloseIdleConnections)
 	results := make([]loginResult, n)
 	kindOf := func(i int) string { return kinds[[]int{0, 0, 1, 1, 2}[i%5]] } // 40% right, 40% wrong, 20% unknown
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e, pass := email, pw
-			switch kindOf(i) {
-			case "wrong password":
-				pass = fmt.Sprintf("wrong password %d", i)
-			case "unknown account":
-				e = fmt.Sprintf("nobody-%d@example.com", i)
-			}
-			<-start
-			results[i] = login(client, p.URL, e, pass, nil)
-		}()
-	}
 	began := time.Now()
-	close(start)
-	wg.Wait()
+	lanyardtest.AtOnce(n, func(i int) {
+		e, pass := email, pw
+		switch kindOf(i) {
+		case "wrong password":
+			pass = fmt.Sprintf("wrong password %d", i)
+		case "unknown account":
+			e = fmt.Sprintf("nobody-%d@example.com", i)
+		}
+		results[i] = login(client, p.URL, e, pass, nil)
+	})
 	wall := time.Since(began)
 	peak := vmHWM(t, p.cmd.Process.Pid)
 

@@ -39,6 +39,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/lanyard/lanyard/internal/lanyardtest"
 )
 
 const testPassword = "correct horse battery staple"
@@ -328,19 +330,10 @@ func testRegistrationsAcrossInstances(t *testing.T, bin, storeURI string) {
 	const n = 30
 	const email = "ada@example.com"
 	results := make([]answer, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			results[i] = call(apiClient, "POST", inst[i%3].URL+"/api/auth/register",
-				map[string]any{"email": email, "password": testPassword}, "", nil)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	lanyardtest.AtOnce(n, func(i int) {
+		results[i] = call(apiClient, "POST", inst[i%3].URL+"/api/auth/register",
+			map[string]any{"email": email, "password": testPassword}, "", nil)
+	})
 
 	counts := map[int]int{}
 	perInstance := [3]map[int]int{{}, {}, {}}

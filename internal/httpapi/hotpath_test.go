@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -108,17 +107,13 @@ func TestEmbeddedStore_ConcurrentKeyedWritesShareOneConnection(t *testing.T) {
 	}
 	env.App.Sessions.Wait()
 	env.Commands.Reset()
-	var wg sync.WaitGroup
-	for i := range accounts {
-		wg.Go(func() {
-			a := accounts[i]
-			env.Do("POST", "/api/auth/register", map[string]any{"email": fmt.Sprintf("new%d-%s", i, a.Email), "password": a.Password}).Must(t, http.StatusCreated)
-			env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": a.Password}).Must(t, http.StatusOK)
-			link(env, a, "google", "sub-"+a.ID).Must(t, http.StatusCreated)
-			env.Do("GET", "/api/users/me", nil, "Bearer", a.Access).Must(t, http.StatusOK)
-		})
-	}
-	wg.Wait()
+	lanyardtest.AtOnce(len(accounts), func(i int) {
+		a := accounts[i]
+		env.Do("POST", "/api/auth/register", map[string]any{"email": fmt.Sprintf("new%d-%s", i, a.Email), "password": a.Password}).Must(t, http.StatusCreated)
+		env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": a.Password}).Must(t, http.StatusOK)
+		link(env, a, "google", "sub-"+a.ID).Must(t, http.StatusCreated)
+		env.Do("GET", "/api/users/me", nil, "Bearer", a.Access).Must(t, http.StatusOK)
+	})
 	if n := env.Commands.Connections("insert", "update", "delete", "findAndModify"); n != 1 {
 		t.Errorf("concurrent keyed writes went through %d connections; want 1", n)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -192,19 +191,10 @@ func TestLinkedIDs_OneExternalIDFrom20AccountsAtOnceLinksExactlyOnce(t *testing.
 	for i := range accounts {
 		accounts[i] = env.Register(fmt.Sprint("user", i))
 	}
-	var wg sync.WaitGroup
 	statuses := make([]int, len(accounts))
-	start := make(chan struct{})
-	for i, a := range accounts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			statuses[i] = link(env, a, "google", "contested-subject").Status
-		}()
-	}
-	close(start)
-	wg.Wait()
+	lanyardtest.AtOnce(len(accounts), func(i int) {
+		statuses[i] = link(env, accounts[i], "google", "contested-subject").Status
+	})
 	created, conflicts := 0, 0
 	for _, s := range statuses {
 		switch s {

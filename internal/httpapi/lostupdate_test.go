@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/lanyard/lanyard/internal/lanyardtest"
@@ -19,17 +18,11 @@ func TestUpdateMe_ConcurrentChangesOfDifferentFieldsAllLand(t *testing.T) {
 		{"birthday": "1990-12-10"}, {"username": "ada_l"},
 	}
 	for round := range 4 {
-		var wg sync.WaitGroup
-		for _, c := range changes {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if r := env.Do("PATCH", "/api/users/me", c, "Bearer", a.Access); r.Status != http.StatusOK {
-					t.Errorf("round %d: PATCH %v = %d; want 200", round, c, r.Status)
-				}
-			}()
-		}
-		wg.Wait()
+		lanyardtest.AtOnce(len(changes), func(i int) {
+			if r := env.Do("PATCH", "/api/users/me", changes[i], "Bearer", a.Access); r.Status != http.StatusOK {
+				t.Errorf("round %d: PATCH %v = %d; want 200", round, changes[i], r.Status)
+			}
+		})
 		me := env.Do("GET", "/api/users/me", nil, "Bearer", a.Access).Must(t, http.StatusOK).Map(t)
 		for _, want := range []struct{ field, value string }{
 			{"first_name", "Ada"}, {"last_name", "Lovelace"}, {"contact", "+441234567890"},

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -459,33 +458,24 @@ func TestRegister_ConcurrentSameEmailCreatesOne(t *testing.T) {
 		locs   []string
 	}
 	results := make([]result, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			// Each attempt spells the email differently and has its own password.
-			email := "race@example.com"
-			if i%2 == 1 {
-				email = "RACE@Example.com"
-			}
-			r := env.Do("POST", "/api/auth/register", map[string]any{"email": email, "password": fmt.Sprintf("racer number %02d", i)})
-			res := result{status: r.Status}
-			switch r.Status {
-			case http.StatusCreated:
-				res.id, _ = r.Map(t)["id"].(string)
-			case http.StatusConflict:
-				var p problemDoc
-				r.JSON(t, &p)
-				res.locs = p.locations()
-			}
-			results[i] = res
-		}()
-	}
-	close(start)
-	wg.Wait()
+	lanyardtest.AtOnce(n, func(i int) {
+		// Each attempt spells the email differently and has its own password.
+		email := "race@example.com"
+		if i%2 == 1 {
+			email = "RACE@Example.com"
+		}
+		r := env.Do("POST", "/api/auth/register", map[string]any{"email": email, "password": fmt.Sprintf("racer number %02d", i)})
+		res := result{status: r.Status}
+		switch r.Status {
+		case http.StatusCreated:
+			res.id, _ = r.Map(t)["id"].(string)
+		case http.StatusConflict:
+			var p problemDoc
+			r.JSON(t, &p)
+			res.locs = p.locations()
+		}
+		results[i] = res
+	})
 
 	winner := -1
 	for i, r := range results {
@@ -522,24 +512,15 @@ func TestRegister_ConcurrentSameUsernameCreatesOne(t *testing.T) {
 	env := newEnv(t)
 	const n = 10
 	statuses := make([]int, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			username := "Racer"
-			if i%2 == 1 {
-				username = "rACER"
-			}
-			statuses[i] = env.Do("POST", "/api/auth/register", map[string]any{
-				"email": fmt.Sprintf("racer%d@example.com", i), "password": goodPassword, "username": username,
-			}).Status
-		}()
-	}
-	close(start)
-	wg.Wait()
+	lanyardtest.AtOnce(n, func(i int) {
+		username := "Racer"
+		if i%2 == 1 {
+			username = "rACER"
+		}
+		statuses[i] = env.Do("POST", "/api/auth/register", map[string]any{
+			"email": fmt.Sprintf("racer%d@example.com", i), "password": goodPassword, "username": username,
+		}).Status
+	})
 	created := 0
 	for i, s := range statuses {
 		switch s {

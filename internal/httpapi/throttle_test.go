@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -157,12 +156,8 @@ func TestLogin_ConcurrentFailuresAreAllCounted(t *testing.T) {
 	t.Parallel()
 	env, _ := throttleEnv(t, lanyardtest.WithEnv("LANYARD_LOGIN_FAILURE_LIMIT", "20"))
 	a := env.Register("ada")
-	var wg sync.WaitGroup
 	statuses := make([]int, 19)
-	for i := range statuses {
-		wg.Go(func() { statuses[i] = loginWith(env, a.Email, "wrong password").Status })
-	}
-	wg.Wait()
+	lanyardtest.AtOnce(len(statuses), func(i int) { statuses[i] = loginWith(env, a.Email, "wrong password").Status })
 	for i, st := range statuses {
 		if st != http.StatusUnauthorized {
 			t.Fatalf("concurrent wrong password #%d = %d; want %d", i, st, http.StatusUnauthorized)
@@ -350,18 +345,9 @@ func TestLogin_ConcurrentBurstGetsNoMoreGuessesThanTheLimit(t *testing.T) {
 	a := env.Register("ada")
 	const n = 30
 	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			statuses[i] = env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": "wrong guess number " + strconv.Itoa(i)}).Status
-		}()
-	}
-	close(start)
-	wg.Wait()
+	lanyardtest.AtOnce(n, func(i int) {
+		statuses[i] = env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": "wrong guess number " + strconv.Itoa(i)}).Status
+	})
 	counts := map[int]int{}
 	for _, s := range statuses {
 		counts[s]++

@@ -309,26 +309,19 @@ func TestRefresh_ConcurrentUseOfOneTokenSucceedsOnceAndEndsTheSession(t *testing
 
 	const n = 20
 	var (
-		wg       sync.WaitGroup
-		start    = make(chan struct{})
 		statuses [n]int
 		tokens   [n]string
 	)
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			r := refreshWith(env, a.Refresh)
-			statuses[i] = r.Status
-			if r.Status == http.StatusOK {
-				var p tokenPairBody
-				if err := json.Unmarshal(r.Body, &p); err == nil {
-					tokens[i] = p.RefreshToken
-				}
+	lanyardtest.AtOnce(n, func(i int) {
+		r := refreshWith(env, a.Refresh)
+		statuses[i] = r.Status
+		if r.Status == http.StatusOK {
+			var p tokenPairBody
+			if err := json.Unmarshal(r.Body, &p); err == nil {
+				tokens[i] = p.RefreshToken
 			}
-		})
-	}
-	close(start)
-	wg.Wait()
+		}
+	})
 
 	ok, unauthorized := 0, 0
 	var returned []string
