@@ -54,25 +54,13 @@ func startLanyard(t *testing.T, bin string, extra map[string]string) *lanyardPro
 	for k, v := range extra {
 		vars[k] = v
 	}
-	// Keep the environment the tests run in (PATH, HOME, TMPDIR…), but none of its
-	// own Lanyard or MongoDB settings: the process must run on the embedded store.
-	var environ []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LANYARD_") && !strings.HasPrefix(kv, "MONGODB_") {
-			environ = append(environ, kv)
-		}
-	}
-	for k, v := range vars {
-		environ = append(environ, k+"="+v)
-	}
-
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	p := &lanyardProcess{
 		cmd:    exec.Command(bin, "serve"),
 		stderr: stderr,
 		exited: make(chan struct{}),
 	}
-	p.cmd.Env = environ
+	p.cmd.Env = processEnv(vars) // none of the tests' own Lanyard settings: the embedded store
 	p.cmd.Stdout, p.cmd.Stderr = stdout, stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s serve: %v", bin, err)
