@@ -500,3 +500,40 @@ func TestLogoutAll_EndsEverySessionAndEveryAccessToken(t *testing.T) {
 	}
 	decodeTokenPair(t, "POST /api/auth/refresh (after logging in again)", refreshWith(env, p.RefreshToken), a.ID)
 }
+
+func TestSessions_SweepDeletesOnlyExpiredSessionsAndRefreshClaims(t *testing.T) {
+	t.Parallel()
+	env, clock := throttleEnv(t, lanyardtest.WithEnv("LANYARD_REFRESH_TTL", "1h"))
+	a := env.Register("ada")                           // session A, expiring in an hour
+	refreshWith(env, a.Refresh).Must(t, http.StatusOK) // a claim on A's first secret
+	count := func(coll string) int64 {
+		t.Helper()
+		n, err := env.DB.Collection(coll).CountDocuments(context.Background(), bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	sweep := func() int64 {
+		t.Helper()
+		n, err := env.App.Store.SweepSessions(context.Background(), clock.Now())
+		if err != nil {
+			t.Fatalf("SweepSessions: %v", err)
+		}
+		return n
+	}
+	advance(clock, 40*time.Minute)
+	env.Login(&a) // session B, expiring 40 minutes after A
+	env.App.Sessions.Wait()
+	if n := sweep(); n != 0 {
+		t.Errorf("sweep before anything expired deleted %d; want 0", n)
+	}
+	advance(clock, 21*time.Minute)
+	if n := sweep(); n != 2 {
+		t.Errorf("sweep after session A expired deleted %d; want 2 (A and its claim)", n)
+	}
+	if s, c := count("sessions"), count("refresh_claims"); s != 1 || c != 0 {
+		t.Errorf("after the sweep: %d sessions, %d refresh claims; want 1 (B) and 0", s, c)
+	}
+	env.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": a.Refresh}).Must(t, http.StatusOK)
+}

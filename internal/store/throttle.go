@@ -43,11 +43,12 @@ func (s *Store) throttleLock(key string) func() {
 
 func byKey(key string) bson.D { return bson.D{{Key: "_id", Value: key}} }
 
-// EnsureThrottleIndexes creates the throttle collection's index on expires_at, which
-// the sweep uses. It does so only on MongoDB: the embedded store pushes down no filter
-// but {_id: value}, so there the index would only slow every write down. Call it after
-// EnsureIndexes, which finds out what the server is.
-func (s *Store) EnsureThrottleIndexes(ctx context.Context) error {
+// EnsureExpiryIndexes creates the index on expires_at that the sweeps use, on the
+// throttle counters, the sessions and the refresh claims. It does so only on MongoDB:
+// the embedded store pushes down no filter but {_id: value}, so there an index would
+// only slow every write down. Call it after EnsureIndexes, which finds out what the
+// server is.
+func (s *Store) EnsureExpiryIndexes(ctx context.Context) error {
 	if s.IsFerretDB() {
 		return nil
 	}
@@ -55,8 +56,12 @@ func (s *Store) EnsureThrottleIndexes(ctx context.Context) error {
 		Keys:    bson.D{{Key: "expires_at", Value: 1}},
 		Options: options.Index().SetName("expires_at"),
 	}
-	_, err := s.throttle().Indexes().CreateOne(ctx, model)
-	return s.translate("create index throttle.expires_at", err)
+	for _, coll := range []string{collThrottle, collSessions, collRefreshClaims} {
+		if _, err := s.db.Collection(coll).Indexes().CreateOne(ctx, model); err != nil {
+			return s.translate("create index "+coll+".expires_at", err)
+		}
+	}
+	return nil
 }
 
 // ThrottleAdd counts one more event for key and returns the counter afterwards. A
