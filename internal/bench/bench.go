@@ -176,9 +176,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			storeURI, keys = o.Env.MongoURI, o.Env
 		}
 	}
-	if o.CPUProfile == nil {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("me and raw FindOne, login and raw argon2id took turns (%d each, each turn 1/%d of the duration), so that each pair saw the same machine", Rounds, Rounds))
-	}
 	if o.OneAddress {
 		rep.Notes = append(rep.Notes, "every client comes from the bench's own address")
 	} else {
@@ -466,6 +463,7 @@ func (r *run) scenarios(ctx context.Context, rep *Report) error {
 		if base != nil {
 			r.interleaved(ctx, base, m)
 			rep.Baselines = append(rep.Baselines, withNote(base.result(), baseNote))
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s and %s took turns (%d each, each turn 1/%d of the duration), so that the pair saw the same machine", s.name, base.name, Rounds, Rounds))
 		} else {
 			m.run(ctx, r.o.Duration, r.o.Progress)
 		}
