@@ -407,6 +407,15 @@ func (r *run) baselinePlayers(name string) (ps []player, note, skipped string) {
 	}
 }
 
+// baseline measures one floor whole.
+func (r *run) baseline(ctx context.Context, name string) Result {
+	ps, note, skipped := r.baselinePlayers(name)
+	if skipped != "" {
+		return Result{Name: name, Skipped: skipped}
+	}
+	return withNote(measure(ctx, name, r.o.Duration, ps, r.o.Progress), note)
+}
+
 // Rounds is how many turns a scenario and the baseline it is compared with take
 // (see run.interleaved).
 const Rounds = 5
@@ -422,6 +431,17 @@ func (r *run) scenarios(ctx context.Context, rep *Report) error {
 		}
 	}()
 	done := map[string]bool{}
+	if r.o.CPUProfile != nil {
+		// The profile is of the scenarios: the baselines run first, whole, before it
+		// starts, and nothing takes turns.
+		for _, s := range scenarios {
+			if b := baselineBefore[s.name]; r.selected(s.name) && b != "" && !done[b] {
+				done[b] = true
+				r.settle(ctx, rep, b)
+				rep.Baselines = append(rep.Baselines, r.baseline(ctx, b))
+			}
+		}
+	}
 	for _, s := range scenarios {
 		if !r.selected(s.name) {
 			continue
@@ -447,13 +467,6 @@ func (r *run) scenarios(ctx context.Context, rep *Report) error {
 		}
 		r.settle(ctx, rep, s.name)
 		if r.o.CPUProfile != nil && !profiling {
-			if base != nil {
-				// The profile is of the scenarios: the baseline runs first, whole.
-				base.run(ctx, r.o.Duration, r.o.Progress)
-				rep.Baselines = append(rep.Baselines, withNote(base.result(), baseNote))
-				base = nil
-				r.settle(ctx, rep, s.name)
-			}
 			if err := pprof.StartCPUProfile(r.o.CPUProfile); err != nil {
 				return fmt.Errorf("bench: cpu profile: %w", err)
 			}
