@@ -153,3 +153,27 @@ func TestInterleaved_BaselineAndScenarioTakeTurnsAndKeepEveryRequest(t *testing.
 		t.Errorf("measured %.3f s + %.3f s in a run of %.3f s; want each its own turns only", b, s, whole)
 	}
 }
+
+func TestRatios_LoginAgainstHashingOnlyAtTheRealCost(t *testing.T) {
+	rep := &Report{
+		Scenarios: []Result{{Name: "me", Requests: 80, OKPerSecond: 80, P50: 2, P99: 6}, {Name: "login", Requests: 9, OKPerSecond: 9}},
+		Baselines: []Result{{Name: BaselineFindOne, Requests: 100, OKPerSecond: 100}, {Name: BaselineHash, Requests: 10, OKPerSecond: 10}},
+	}
+	got := ratios(rep, true)
+	want := []Ratio{
+		{Name: "me ÷ raw FindOne (2xx/s)", Value: 0.8, Target: "≥ 0.80", Met: true},
+		{Name: "me p99 ÷ p50", Value: 3, Target: "≤ 4", Met: true},
+		{Name: "login ÷ raw argon2id (2xx/s)", Value: 0.9, Target: "≥ 0.90", Met: true},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ratios = %+v; want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || math.Abs(got[i].Value-want[i].Value) > 1e-9 || got[i].Met != want[i].Met {
+			t.Errorf("ratio %d = %+v; want %+v", i, got[i], want[i])
+		}
+	}
+	if got := ratios(rep, false); len(got) != 2 {
+		t.Errorf("ratios with a cheap hash = %+v; want the two me ratios only", got)
+	}
+}
