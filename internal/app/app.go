@@ -63,6 +63,7 @@ type App struct {
 
 	idIndexes func(context.Context) error // adds _id indexes to new collections
 	now       func() time.Time
+	log       *slog.Logger
 
 	stopBackground context.CancelFunc
 	background     chan struct{} // closed when the background work has stopped
@@ -119,7 +120,6 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		RegisterLimit:     cfg.RegisterLimit,
 		Key:               throttleKey,
 		Now:               o.Now,
-		Logger:            o.Logger,
 		Metrics:           o.Registry,
 	})
 	hasher := password.NewHasher(password.Options{Params: o.Hash, Concurrency: cfg.HashConcurrency, Observe: m.observeHash})
@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 			return nil, err
 		}
 	}
-	a := &App{Store: st, Accounts: accounts, Sessions: sessions, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h, idIndexes: idIndexes, now: o.Now}
+	a := &App{Store: st, Accounts: accounts, Sessions: sessions, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h, idIndexes: idIndexes, now: o.Now, log: o.Logger}
 	a.startBackground(ctx, o.ResumeInterval)
 	return a, nil
 }
@@ -196,7 +196,8 @@ func prepareStore(ctx context.Context, st *store.Store, relationsFile string) (*
 const sessionSweepEvery = time.Hour
 
 // startBackground starts the periodic work (sweeps, resuming lapsed chain deletes,
-// the embedded store's _id indexes), which runs until Close. It does not end with ctx: callers may give New a start-up deadline.
+// the embedded store's _id indexes), which runs until Close. It does not end with
+// ctx: callers may give New a start-up deadline.
 func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration) {
 	if resumeEvery <= 0 {
 		resumeEvery = time.Minute
@@ -204,22 +205,26 @@ func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration) {
 	bg, cancel := context.WithCancel(store.Background(context.WithoutCancel(ctx)))
 	a.stopBackground, a.background = cancel, make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(4)
-	go func() { defer wg.Done(); a.Throttle.Run(bg) }()
-	go func() { defer wg.Done(); a.Deleter.Run(bg, resumeEvery) }()
-	go func() { defer wg.Done(); every(bg, time.Minute, a.idIndexes) }()
-	go func() {
-		defer wg.Done()
-		every(bg, sessionSweepEvery, func(ctx context.Context) error {
+	wg.Go(func() { a.Deleter.Run(bg, resumeEvery) })
+	wg.Go(func() {
+		a.every(bg, "throttle sweep", throttle.SweepEvery, func(ctx context.Context) error {
+			_, err := a.Throttle.Sweep(ctx)
+			return err
+		})
+	})
+	wg.Go(func() { a.every(bg, "_id indexes", time.Minute, a.idIndexes) })
+	wg.Go(func() {
+		a.every(bg, "session sweep", sessionSweepEvery, func(ctx context.Context) error {
 			_, err := a.Store.SweepSessions(ctx, a.now())
 			return err
 		})
-	}()
+	})
 	go func() { wg.Wait(); close(a.background) }()
 }
 
-// every runs f every interval until ctx ends; a failure is retried at the next tick.
-func every(ctx context.Context, interval time.Duration, f func(context.Context) error) {
+// every runs f every interval until ctx ends, each run bounded by the interval so
+// that runs never pile up; a failure is logged and tried again at the next tick.
+func (a *App) every(ctx context.Context, what string, interval time.Duration, f func(context.Context) error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -227,7 +232,12 @@ func every(ctx context.Context, interval time.Duration, f func(context.Context) 
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_ = f(ctx)
+			rctx, cancel := context.WithTimeout(ctx, interval)
+			err := f(rctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				a.log.Warn("background work failed", "work", what, "error", err)
+			}
 		}
 	}
 }

@@ -27,7 +27,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"time"
 
@@ -44,7 +43,7 @@ const (
 	MaxBlock       = 15 * time.Minute
 	AddressFactor  = 10
 	RegisterWindow = time.Hour
-	// SweepEvery is how often Run deletes expired counters.
+	// SweepEvery is how often expired counters should be swept (Sweep; the app runs it).
 	SweepEvery = time.Minute
 )
 
@@ -58,7 +57,6 @@ type Options struct {
 	// Key is the HMAC-SHA256 key under which unknown logins are counted.
 	Key     []byte
 	Now     func() time.Time      // nil: time.Now
-	Logger  *slog.Logger          // sweep failures; nil: discarded
 	Metrics prometheus.Registerer // nil: the throttled-request counter is not exported
 }
 
@@ -67,7 +65,6 @@ type Limiter struct {
 	st        *store.Store
 	key       []byte
 	now       func() time.Time
-	log       *slog.Logger
 	account   rule
 	address   rule
 	register  rule
@@ -86,14 +83,10 @@ func New(o Options) *Limiter {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
 	l := &Limiter{
 		st:       o.Store,
 		key:      o.Key,
 		now:      o.Now,
-		log:      o.Logger,
 		account:  rule{name: "login_account", limit: o.LoginFailureLimit, window: LoginWindow},
 		address:  rule{name: "login_address", limit: AddressFactor * o.LoginFailureLimit, window: LoginWindow},
 		register: rule{name: "register", limit: o.RegisterLimit, window: RegisterWindow},
@@ -306,22 +299,4 @@ func (l *Limiter) Sweep(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("throttle: %w", err)
 	}
 	return n, nil
-}
-
-// Run sweeps every SweepEvery until ctx ends.
-func (l *Limiter) Run(ctx context.Context) {
-	t := time.NewTicker(SweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			if _, err := l.Sweep(sctx); err != nil && ctx.Err() == nil {
-				l.log.Warn("throttle sweep failed", "error", err)
-			}
-			cancel()
-		}
-	}
 }
