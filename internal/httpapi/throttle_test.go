@@ -24,6 +24,14 @@ func throttleEnv(t *testing.T, opts ...lanyardtest.Option) (*lanyardtest.Env, *m
 
 func advance(c *manualClock, d time.Duration) { c.Set(c.Now().Add(d)) }
 
+// failLogins logs in as login with a wrong password n times, each expected to be 401.
+func failLogins(t *testing.T, env *lanyardtest.Env, login string, n int) {
+	t.Helper()
+	for range n {
+		expect(t, loginWith(env, login, "wrong password"), "login with a wrong password", http.StatusUnauthorized)
+	}
+}
+
 // loginFrom sends a JSON login carrying X-Forwarded-For: xff.
 func loginFrom(env *lanyardtest.Env, login, pw, xff string) *lanyardtest.Response {
 	return env.Do("POST", "/api/auth/login", map[string]any{"login": login, "password": pw}, "X-Forwarded-For", xff)
@@ -73,9 +81,7 @@ func TestLogin_ThrottledAccountGetsOneAttemptOnceRetryAfterHasPassed(t *testing.
 	t.Parallel()
 	env, clock := throttleEnv(t, lanyardtest.WithEnv("LANYARD_LOGIN_FAILURE_LIMIT", "3"))
 	a := env.Register("ada")
-	for range 3 {
-		expect(t, loginWith(env, a.Email, "wrong password"), "login with a wrong password", http.StatusUnauthorized)
-	}
+	failLogins(t, env, a.Email, 3)
 	expectThrottled(t, loginWith(env, a.Email, a.Password), "login after 3 failures", 1)
 
 	advance(clock, time.Second)
@@ -90,9 +96,7 @@ func TestLogin_BackOffDoublesWithEachFailureAndStopsAtFifteenMinutes(t *testing.
 	t.Parallel()
 	env, clock := throttleEnv(t, lanyardtest.WithEnv("LANYARD_LOGIN_FAILURE_LIMIT", "2"))
 	a := env.Register("ada")
-	for range 2 {
-		expect(t, loginWith(env, a.Email, "wrong password"), "login with a wrong password", http.StatusUnauthorized)
-	}
+	failLogins(t, env, a.Email, 2)
 	for i, wait := range []int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900} {
 		expectThrottled(t, loginWith(env, a.Email, a.Password), fmt.Sprintf("login after %d failures", 2+i), wait)
 		advance(clock, time.Duration(wait)*time.Second)
@@ -114,9 +118,7 @@ func TestLogin_SuccessForgetsTheAccountsFailures(t *testing.T) {
 		expect(t, loginWith(env, a.Email, a.Password), fmt.Sprintf("round %d: right password after 2 failures", round), http.StatusOK)
 	}
 	// The counter still works after a reset.
-	for range 3 {
-		expect(t, loginWith(env, a.Email, "wrong password"), "wrong password", http.StatusUnauthorized)
-	}
+	failLogins(t, env, a.Email, 3)
 	expectThrottled(t, loginWith(env, a.Email, a.Password), "login after 3 failures since the last success", 1)
 }
 
@@ -269,9 +271,7 @@ func TestThrottle_RequestsTouchCountersOnlyByID(t *testing.T) {
 	env.Commands.Reset()
 
 	// Every path: count, block, refuse, reset, restart an expired window, register.
-	for range 2 {
-		expect(t, loginWith(env, a.Email, "wrong password"), "wrong password", http.StatusUnauthorized)
-	}
+	failLogins(t, env, a.Email, 2)
 	expectThrottled(t, loginWith(env, a.Email, a.Password), "login after 2 failures", 1)
 	advance(clock, time.Second)
 	expect(t, loginWith(env, a.Email, a.Password), "right password after the block", http.StatusOK)
