@@ -420,9 +420,9 @@ func (r *run) baseline(ctx context.Context, name string) Result {
 	return withNote(measure(ctx, name, r.o.Duration, ps, r.o.Progress), note)
 }
 
-// Rounds is how many turns a scenario and the baseline it is compared with take
+// rounds is how many turns a scenario and the baseline it is compared with take
 // (see run.interleaved).
-const Rounds = 5
+const rounds = 5
 
 // scenarios runs the selected scenarios in their order. The first scenario compared
 // with a baseline takes turns with it (run.interleaved); a baseline's other
@@ -480,7 +480,7 @@ func (r *run) scenarios(ctx context.Context, rep *Report) error {
 		if base != nil {
 			r.interleaved(ctx, base, m)
 			rep.Baselines = append(rep.Baselines, withNote(base.result(), baseNote))
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%s and %s took turns (%d each, each turn 1/%d of the duration), so that the pair saw the same machine", s.name, base.name, Rounds, Rounds))
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s and %s took turns (%d each, each turn 1/%d of the duration), so that the pair saw the same machine", s.name, base.name, rounds, rounds))
 		} else {
 			m.run(ctx, r.o.Duration, r.o.Progress)
 		}
@@ -492,14 +492,14 @@ func (r *run) scenarios(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-// interleaved runs a baseline and the scenario compared with it in Rounds turns
-// each, the baseline first, each turn a Rounds-th of the duration. A shared
+// interleaved runs a baseline and the scenario compared with it in rounds turns
+// each, the baseline first, each turn a rounds-th of the duration. A shared
 // machine's speed drifts over a run (other tenants, clock changes); taking turns
 // exposes both to the same drift, so their ratio moves far less from run to run
 // than when one runs after the other.
 func (r *run) interleaved(ctx context.Context, base, m *meter) {
-	slice := r.o.Duration / Rounds
-	for range Rounds {
+	slice := r.o.Duration / rounds
+	for range rounds {
 		if ctx.Err() != nil {
 			return
 		}

@@ -140,8 +140,8 @@ func TestInterleaved_BaselineAndScenarioTakeTurnsAndKeepEveryRequest(t *testing.
 			turns = append(turns, name)
 		}
 	}
-	if len(turns) != 2*Rounds || turns[0] != "base" {
-		t.Fatalf("turns = %v; want base and scenario alternating, %d each, base first", turns, Rounds)
+	if len(turns) != 2*rounds || turns[0] != "base" {
+		t.Fatalf("turns = %v; want base and scenario alternating, %d each, base first", turns, rounds)
 	}
 	for _, res := range []Result{base.result(), m.result()} {
 		if res.Requests != counts[res.Name] || res.Requests == 0 {
