@@ -8,21 +8,30 @@ import (
 	"time"
 )
 
-// drainLimit bounds how long a shutdown waits for requests already on their way
-// (see connTracker). A connection that was opened and never sends holds the
-// shutdown up to this long, not longer.
-const drainLimit = 2 * time.Second
+// drainQuiet is how long no new connection may arrive before a draining server
+// closes its listener: long enough that a balancer which has taken the instance out
+// of rotation has sent all it picked before, short enough for a prompt exit.
+const drainQuiet = 500 * time.Millisecond
 
 // connTracker lets a graceful shutdown answer every request a client had already
-// sent. http.Server.Shutdown waits for requests its handler is serving, but a
-// request it reads after Shutdown began is dropped (the client sees EOF): on a busy
-// machine an accepted connection's goroutine may not have read its request yet when
-// the signal arrives. So the server first waits, still listening and with /readyz
-// saying 503, until every connection accepted so far has either had its request
-// enter the handler or been closed, and only then calls Shutdown.
+// sent. Two things drop such requests if the listener is simply closed (as
+// http.Server.Shutdown does first):
+//   - a connection the kernel completed but the server has not accepted yet is reset
+//     when the listener closes (the client sees "connection reset by peer");
+//   - a request the server reads after Shutdown began is dropped without an answer
+//     (EOF), and on a busy machine an accepted connection's goroutine may not have
+//     read its request yet when the signal arrives.
+//
+// So the server first drains: it keeps listening, with /readyz saying 503 and
+// keep-alives off, until no connection has arrived for drainQuiet and every
+// connection accepted so far has had its request enter the handler or been closed;
+// only then does it call Shutdown. A balancer that takes the instance out of rotation
+// on /readyz (or as it sends SIGTERM) thus loses nothing; one that keeps sending holds
+// the drain up to its limit.
 type connTracker struct {
 	mu      sync.Mutex
 	pending map[net.Conn]struct{} // accepted or read, its request not yet in the handler
+	lastNew time.Time             // when the last connection was accepted
 }
 
 type connKey struct{}
@@ -55,29 +64,35 @@ func (t *connTracker) connState(c net.Conn, s http.ConnState) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch s {
-	case http.StateNew, http.StateActive:
+	case http.StateNew:
+		t.pending[c] = struct{}{}
+		t.lastNew = time.Now()
+	case http.StateActive:
 		t.pending[c] = struct{}{}
 	default:
 		delete(t.pending, c)
 	}
 }
 
-// drain waits until no request is pending, limit passes, or ctx is done.
-func (t *connTracker) drain(ctx context.Context, limit time.Duration) {
+// settled reports whether no request is pending and no connection has arrived for
+// quiet.
+func (t *connTracker) settled(quiet time.Duration) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.pending) == 0 && time.Since(t.lastNew) >= quiet
+}
+
+// drain turns srv's keep-alives off, so that each connection closes after its
+// answer and a client's next request comes on a new one, and waits until the
+// tracker is settled or limit passes.
+func (t *connTracker) drain(srv *http.Server, quiet, limit time.Duration) {
+	srv.SetKeepAlivesEnabled(false)
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		t.mu.Lock()
-		n := len(t.pending)
-		t.mu.Unlock()
-		if n == 0 {
-			return
-		}
+	for !t.settled(quiet) {
 		select {
-		case <-ctx.Done():
-			return
 		case <-deadline.C:
 			return
 		case <-tick.C:

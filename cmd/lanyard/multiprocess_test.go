@@ -682,34 +682,100 @@ func metric(t *testing.T, base, name string) float64 {
 }
 
 // balancer spreads requests over the live instances, round-robin, like a load
-// balancer in front of them. A connection refused (the instance is down, or between
-// its stop and its restart) is retried on the next instance; every other failure is
-// the client's to see.
+// balancer in front of them. Its health check asks each instance's /readyz every
+// healthEvery and takes the instance out of rotation when it answers anything but 200
+// (asking it again only every downEvery, as balancers ask a down server less often),
+// and back in when it answers 200. A connection refused (the instance is down, or
+// between its stop and its restart) is retried on the next instance; every other
+// failure is the client's to see.
 type balancer struct {
 	mu    sync.Mutex
 	urls  []string
 	next  int
-	owner []int // per slot: the generation of the instance at that URL
+	owner []int       // per slot: the generation of the instance at that URL
+	down  []time.Time // per slot: when its /readyz last said not ready; zero if in rotation
+	outs  int         // how many times an instance was taken out of rotation
 	// inFlight counts, per slot, requests written to the instance and not yet answered.
 	inFlight []atomic.Int32
 }
 
-func newBalancer(urls []string) *balancer {
-	return &balancer{urls: slices.Clone(urls), owner: make([]int, len(urls)), inFlight: make([]atomic.Int32, len(urls))}
+const (
+	healthEvery = 50 * time.Millisecond
+	downEvery   = time.Second
+)
+
+// newBalancer returns a balancer over urls whose health check runs until t ends.
+func newBalancer(t *testing.T, urls []string) *balancer {
+	lb := &balancer{urls: slices.Clone(urls), owner: make([]int, len(urls)), down: make([]time.Time, len(urls)), inFlight: make([]atomic.Int32, len(urls))}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(healthEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			for slot := range urls {
+				lb.checkHealth(slot)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return lb
 }
 
+// checkHealth asks the instance in slot whether it is ready, unless it is out of
+// rotation and was asked less than downEvery ago, and updates the rotation.
+func (lb *balancer) checkHealth(slot int) {
+	lb.mu.Lock()
+	url, down := lb.urls[slot], lb.down[slot]
+	lb.mu.Unlock()
+	if !down.IsZero() && time.Since(down) < downEvery {
+		return
+	}
+	code, _ := freshGet(url + "/readyz")
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.urls[slot] != url { // a new instance took the slot meanwhile
+		return
+	}
+	switch {
+	case code == http.StatusOK:
+		lb.down[slot] = time.Time{}
+	case lb.down[slot].IsZero():
+		lb.down[slot] = time.Now()
+		lb.outs++
+	default:
+		lb.down[slot] = time.Now()
+	}
+}
+
+// set puts the instance at url in slot, in rotation.
 func (lb *balancer) set(slot int, url string) {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	lb.urls[slot] = url
 	lb.owner[slot]++
+	lb.down[slot] = time.Time{}
 }
 
-// pick returns the next slot, its URL and the generation of the instance there.
+// pick returns the next slot in rotation (or, if none is, the next slot), its URL
+// and the generation of the instance there.
 func (lb *balancer) pick() (int, string, int) {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	slot := lb.next % len(lb.urls)
+	for range lb.urls {
+		if lb.down[slot].IsZero() {
+			break
+		}
+		lb.next++
+		slot = lb.next % len(lb.urls)
+	}
 	lb.next++
 	return slot, lb.urls[slot], lb.owner[slot]
 }
@@ -750,12 +816,13 @@ func (lb *balancer) do(client *http.Client, kind, method, path string, body any,
 // testRollingRestart runs a steady light load of logins and GET /api/users/me over
 // three instances while each in turn gets SIGTERM (while one of its requests is in
 // flight) and is started again on a new port. Every request must succeed, or fail
-// only with 503 and Retry-After; a connection refused by the instance being restarted
-// is retried on another, as a load balancer would, and counted apart.
+// only with 503 and Retry-After. The balancer takes an instance out of rotation once
+// its /readyz says 503, as a load balancer would, and retries a connection refused by
+// an instance being restarted on another, counted apart.
 func testRollingRestart(t *testing.T, bin, storeURI string) {
 	c := newCluster(t, bin, storeURI, nil)
 	inst := c.startN(t, 3)
-	lb := newBalancer([]string{inst[0].URL, inst[1].URL, inst[2].URL})
+	lb := newBalancer(t, []string{inst[0].URL, inst[1].URL, inst[2].URL})
 	const workers = 3
 	accts := make([]account, workers)
 	for i := range accts {
@@ -865,6 +932,6 @@ func testRollingRestart(t *testing.T, bin, storeURI string) {
 			t.Errorf("the restarted %s answered no request", instanceNames[slot])
 		}
 	}
-	t.Logf("%d requests: login %s; /me %s; %d connections refused by a stopped instance, retried on another (%d requests); requests in flight at each SIGTERM: %v; answered per instance (slot.generation): %v",
-		len(results), formatCounts(byKind["login"]), formatCounts(byKind["me"]), refused, retriedRequests, inFlightAtTerm, answeredBy)
+	t.Logf("%d requests: login %s; /me %s; %d connections refused by a stopped instance, retried on another (%d requests); requests in flight at each SIGTERM: %v; answered per instance (slot.generation): %v; instances taken out of rotation on /readyz: %d",
+		len(results), formatCounts(byKind["login"]), formatCounts(byKind["me"]), refused, retriedRequests, inFlightAtTerm, answeredBy, lb.outs)
 }

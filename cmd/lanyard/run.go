@@ -200,10 +200,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	log.Info("shutting down")
 	a.Handler.ShuttingDown()
-	// The serving context is already cancelled; shutdown gets its own deadline.
+	conns.drain(srv, drainQuiet, cfg.DrainTimeout)
+	// The serving context is already cancelled; finishing the requests in flight gets
+	// its own deadline.
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conns.drain(sctx, drainLimit)
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -49,14 +49,15 @@ func TestRun_VersionPrintsVersion(t *testing.T) {
 
 func TestRun_WrongConfigurationNamesEachVariable(t *testing.T) {
 	err := run(context.Background(), nil, env(map[string]string{
-		"LANYARD_ACCESS_TTL": "soon",
-		"MONGODB_URI":        "mongodb://user:hunter2@db.example:27017/",
+		"LANYARD_ACCESS_TTL":    "soon",
+		"LANYARD_DRAIN_TIMEOUT": "2h",
+		"MONGODB_URI":           "mongodb://user:hunter2@db.example:27017/",
 	}), io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("run with a wrong configuration succeeded")
 	}
 	msg := err.Error()
-	for _, want := range []string{"LANYARD_ACCESS_TTL:", "LANYARD_JWT_SECRET:", "LANYARD_DATA_KEY:"} {
+	for _, want := range []string{"LANYARD_ACCESS_TTL:", "LANYARD_DRAIN_TIMEOUT:", "LANYARD_JWT_SECRET:", "LANYARD_DATA_KEY:"} {
 		if !strings.Contains(msg, "\n"+want) {
 			t.Errorf("error %q has no line starting %q", msg, want)
 		}
@@ -74,19 +75,24 @@ func TestRun_UnknownCommandFails(t *testing.T) {
 }
 
 // startServe runs `lanyard serve` in-process on the embedded store and returns its
-// base URL and a stop function that waits for run to return.
-func startServe(t *testing.T, dataDir string) (string, func() error) {
+// base URL and a stop function that waits for run to return. extra is added to its
+// environment.
+func startServe(t *testing.T, dataDir string, extra map[string]string) (string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, env(map[string]string{
+		vars := map[string]string{
 			"LANYARD_ADDR":       "127.0.0.1:0",
 			"LANYARD_STORE_ADDR": "127.0.0.1:0",
 			"LANYARD_DATA_DIR":   dataDir,
 			"LANYARD_LOG_LEVEL":  "error",
-		}), stdout, io.Discard)
+		}
+		for k, v := range extra {
+			vars[k] = v
+		}
+		done <- run(ctx, []string{"serve"}, env(vars), stdout, io.Discard)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -124,7 +130,7 @@ func post(t *testing.T, url string, body any) (int, map[string]any) {
 
 func TestRun_ServeWithNoConfigurationThenPromoteAndServeAgain(t *testing.T) {
 	dir := t.TempDir()
-	base, stop := startServe(t, dir)
+	base, stop := startServe(t, dir, nil)
 	creds := map[string]any{"email": "ada@example.com", "password": "correct horse battery staple"}
 	if code, m := post(t, base+"/api/auth/register", creds); code != http.StatusCreated {
 		t.Fatalf("POST /api/auth/register = %d %v; want 201", code, m)
@@ -151,7 +157,7 @@ func TestRun_ServeWithNoConfigurationThenPromoteAndServeAgain(t *testing.T) {
 	}
 
 	// The same data dir serves the same account, now an admin, with the same keys.
-	base, stop = startServe(t, dir)
+	base, stop = startServe(t, dir, nil)
 	defer stop()
 	code, m := post(t, base+"/api/auth/login", creds)
 	if code != http.StatusOK {
@@ -173,9 +179,10 @@ func TestRun_PromoteUnknownEmailFails(t *testing.T) {
 
 // A request the server has not read yet when the shutdown begins is answered, not
 // dropped: the server keeps listening, with /readyz saying 503, until the requests
-// on connections it had accepted are in its handler.
+// on connections it had accepted are in its handler, even when no other connection
+// arrives meanwhile.
 func TestServe_RequestOnAConnectionAcceptedBeforeShutdownIsAnswered(t *testing.T) {
-	base, stop := startServe(t, t.TempDir())
+	base, stop := startServe(t, t.TempDir(), nil)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -189,17 +196,8 @@ func TestServe_RequestOnAConnectionAcceptedBeforeShutdownIsAnswered(t *testing.T
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, err := freshGet(base + "/readyz")
-		if code == http.StatusServiceUnavailable {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /readyz after the shutdown began = %d (%v); want 503 while the accepted connection is drained", code, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitNotReady(t, base)
+	time.Sleep(2 * drainQuiet) // no new connection: only conn's request holds the drain
 	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: lanyard\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +212,108 @@ func TestServe_RequestOnAConnectionAcceptedBeforeShutdownIsAnswered(t *testing.T
 	}
 	if err := <-stopped; err != nil {
 		t.Fatalf("serve returned %v after cancel; want nil", err)
+	}
+}
+
+// waitNotReady asks base's /readyz on fresh connections until it answers 503, as a
+// balancer's health check would once the shutdown has begun.
+func waitNotReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, err := freshGet(base + "/readyz")
+		if code == http.StatusServiceUnavailable {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /readyz after the shutdown began = %d (%v); want 503", code, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// getClosing sends GET url on a fresh connection, asking to keep it alive, and
+// reports the status and whether the server said it would close the connection.
+func getClosing(url string) (status int, closing bool, err error) {
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	res, err := (&http.Client{Timeout: 5 * time.Second, Transport: tr}).Get(url)
+	if err != nil {
+		return 0, false, err
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.StatusCode, res.Close, nil
+}
+
+// A balancer keeps sending for a moment after SIGTERM, until its health check sees
+// /readyz at 503 (or, as Kubernetes does, it removes the instance as it signals it).
+// Those connections are answered, with keep-alive off, and the listener closes only
+// once they have stopped arriving: closing it earlier would reset connections that
+// the kernel had completed and the server had not accepted yet.
+func TestServe_ConnectionsArrivingWhileDrainingAreAnsweredThenTheServerStops(t *testing.T) {
+	base, stop := startServe(t, t.TempDir(), map[string]string{"LANYARD_DRAIN_TIMEOUT": "1m"})
+	stopped := make(chan error, 1)
+	var notReady time.Time // when /readyz first said 503
+	for i := 0; notReady.IsZero() || time.Since(notReady) < 2*drainQuiet; i++ {
+		if i == 3 { // some traffic first, as a balancer's
+			go func() { stopped <- stop() }()
+		}
+		code, closing, err := getClosing(base + "/healthz")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("GET /healthz %d (shutdown begun: %v) = %d (%v); want 200", i, i >= 3, code, err)
+		}
+		if !notReady.IsZero() && !closing {
+			t.Errorf("GET /healthz while draining has no Connection: close; want keep-alive off")
+		}
+		if code, _ := freshGet(base + "/readyz"); code == http.StatusServiceUnavailable && notReady.IsZero() {
+			notReady = time.Now()
+		}
+		if i > 1000 {
+			t.Fatal("GET /readyz did not turn 503 after the shutdown began")
+		}
+		time.Sleep(drainQuiet / 10)
+	}
+	// Once connections stop arriving, the server stops, well before LANYARD_DRAIN_TIMEOUT.
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("serve returned %v after cancel; want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve still draining 20s after the last connection; want it to stop once none arrives")
+	}
+	if code, err := freshGet(base + "/healthz"); err == nil {
+		t.Errorf("GET /healthz after serve returned = %d; want the connection refused", code)
+	}
+}
+
+// A client that never stops sending cannot hold the shutdown: after
+// LANYARD_DRAIN_TIMEOUT the listener closes and the server stops.
+func TestServe_DrainEndsAtTheDrainTimeoutWhileConnectionsKeepArriving(t *testing.T) {
+	base, stop := startServe(t, t.TempDir(), map[string]string{"LANYARD_DRAIN_TIMEOUT": "1s"})
+	stopped := make(chan error, 1)
+	answeredWhileDraining := 0
+	for i := 0; ; i++ {
+		if i == 3 {
+			go func() { stopped <- stop() }()
+		}
+		if i > 3000 {
+			t.Fatalf("still answering %d requests after the shutdown began; want the drain to end after LANYARD_DRAIN_TIMEOUT=1s", i-3)
+		}
+		if _, err := freshGet(base + "/healthz"); err != nil {
+			break
+		}
+		if code, _ := freshGet(base + "/readyz"); code == http.StatusServiceUnavailable {
+			answeredWhileDraining++
+		}
+		time.Sleep(drainQuiet / 10)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("serve returned %v after cancel; want nil", err)
+	}
+	if answeredWhileDraining == 0 {
+		t.Error("no request was answered while draining; want the server to accept until the timeout")
 	}
 }
 

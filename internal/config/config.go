@@ -41,6 +41,11 @@ type Config struct {
 	TrustedProxies    []netip.Prefix // LANYARD_TRUSTED_PROXIES
 	CORSOrigins       []string       // LANYARD_CORS_ORIGINS
 
+	// DrainTimeout (LANYARD_DRAIN_TIMEOUT) bounds how long a shutting-down serve keeps
+	// accepting connections, /readyz saying 503, for its balancer to take it out of
+	// rotation; see cmd/lanyard's connTracker.
+	DrainTimeout time.Duration
+
 	LogLevel  slog.Level // LANYARD_LOG_LEVEL
 	LogFormat string     // LANYARD_LOG_FORMAT: text or json
 
@@ -103,6 +108,7 @@ func Load(getenv func(string) string) (Config, error) {
 		HashConcurrency:   l.positiveInt("LANYARD_HASH_CONCURRENCY", runtime.NumCPU()),
 		TrustedProxies:    l.prefixes("LANYARD_TRUSTED_PROXIES"),
 		CORSOrigins:       l.origins("LANYARD_CORS_ORIGINS"),
+		DrainTimeout:      l.duration("LANYARD_DRAIN_TIMEOUT", 5*time.Second),
 		LogLevel:          l.level("LANYARD_LOG_LEVEL"),
 		LogFormat:         l.oneOf("LANYARD_LOG_FORMAT", "text", "text", "json"),
 
@@ -123,6 +129,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.RefreshTTL < c.AccessTTL {
 		l.fail("LANYARD_REFRESH_TTL", "must not be shorter than LANYARD_ACCESS_TTL")
+	}
+	if c.DrainTimeout > time.Minute {
+		l.fail("LANYARD_DRAIN_TIMEOUT", "must be at most 1m; it only needs to outlast the balancer's health checks")
 	}
 	if c.TestDeletionLease > time.Minute {
 		l.fail("LANYARD_TEST_DELETION_LEASE", "must be at most 60s; it only shortens the lease, for tests")
