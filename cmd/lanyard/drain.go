@@ -84,8 +84,8 @@ func (t *connTracker) settled(quiet time.Duration) bool {
 
 // drain turns srv's keep-alives off, so that each connection closes after its
 // answer and a client's next request comes on a new one, and waits until the
-// tracker is settled or limit passes.
-func (t *connTracker) drain(srv *http.Server, quiet, limit time.Duration) {
+// tracker is settled or limit passes. It reports whether the tracker settled.
+func (t *connTracker) drain(srv *http.Server, quiet, limit time.Duration) bool {
 	srv.SetKeepAlivesEnabled(false)
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
@@ -94,8 +94,9 @@ func (t *connTracker) drain(srv *http.Server, quiet, limit time.Duration) {
 	for !t.settled(quiet) {
 		select {
 		case <-deadline.C:
-			return
+			return false
 		case <-tick.C:
 		}
 	}
+	return true
 }

@@ -200,7 +200,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	log.Info("shutting down")
 	a.Handler.ShuttingDown()
-	conns.drain(srv, drainQuiet, cfg.DrainTimeout)
+	if !conns.drain(srv, drainQuiet, cfg.DrainTimeout) {
+		log.Warn("connections kept arriving until LANYARD_DRAIN_TIMEOUT; closing the listener now may reset some (does the balancer follow /readyz?)",
+			"drain_timeout", cfg.DrainTimeout.String())
+	}
 	// The serving context is already cancelled; finishing the requests in flight gets
 	// its own deadline.
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
