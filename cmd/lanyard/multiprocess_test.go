@@ -743,15 +743,14 @@ func (lb *balancer) checkHealth(slot int) {
 	if lb.urls[slot] != url { // a new instance took the slot meanwhile
 		return
 	}
-	switch {
-	case code == http.StatusOK:
+	if code == http.StatusOK {
 		lb.down[slot] = time.Time{}
-	case lb.down[slot].IsZero():
-		lb.down[slot] = time.Now()
-		lb.outs++
-	default:
-		lb.down[slot] = time.Now()
+		return
 	}
+	if lb.down[slot].IsZero() {
+		lb.outs++
+	}
+	lb.down[slot] = time.Now()
 }
 
 // set puts the instance at url in slot, in rotation.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -219,17 +220,14 @@ func TestServe_RequestOnAConnectionAcceptedBeforeShutdownIsAnswered(t *testing.T
 // balancer's health check would once the shutdown has begun.
 func waitNotReady(t *testing.T, base string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, err := freshGet(base + "/readyz")
-		if code == http.StatusServiceUnavailable {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /readyz after the shutdown began = %d (%v); want 503", code, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var (
+		code int
+		err  error
+	)
+	waitFor(t, 10*time.Second, "GET /readyz to answer 503 after the shutdown began", func() bool {
+		code, err = freshGet(base + "/readyz")
+		return code == http.StatusServiceUnavailable
+	}, func() string { return fmt.Sprintf("last answer: %d (%v)", code, err) })
 }
 
 // getClosing sends GET url on a fresh connection, asking to keep it alive, and
