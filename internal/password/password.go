@@ -138,15 +138,24 @@ func (h *Hasher) Hash(ctx context.Context, plain string) (string, error) {
 // would compare only its first 72 bytes.
 //
 // A mismatch is ok=false with a nil error; an unreadable encoded is an error
-// wrapping ErrMalformed.
+// wrapping ErrMalformed, returned after the work of VerifyDummy: an account whose
+// hash cannot be read must not answer sooner than one that does not exist.
 func (h *Hasher) Verify(ctx context.Context, plain, encoded string) (ok, needsRehash bool, err error) {
-	if strings.HasPrefix(encoded, "$argon2") {
-		return h.verifyArgon2id(ctx, plain, encoded)
+	switch {
+	case strings.HasPrefix(encoded, "$argon2"):
+		ok, needsRehash, err = h.verifyArgon2id(ctx, plain, encoded)
+	case strings.HasPrefix(encoded, "$2"):
+		ok, needsRehash, err = h.verifyBcrypt(ctx, plain, encoded)
+	default:
+		err = malformed("unknown algorithm")
 	}
-	if strings.HasPrefix(encoded, "$2") {
-		return h.verifyBcrypt(ctx, plain, encoded)
+	var bad malformed
+	if errors.As(err, &bad) {
+		if derr := h.VerifyDummy(ctx, plain); derr != nil {
+			return false, false, derr
+		}
 	}
-	return false, false, malformed("unknown algorithm")
+	return ok, needsRehash, err
 }
 
 // VerifyDummy costs what Verify costs against an argon2id hash made with h's
@@ -194,7 +203,10 @@ func (h *Hasher) verifyBcrypt(ctx context.Context, plain, encoded string) (ok, n
 		return false, false, malformed("unsupported bcrypt version")
 	}
 	cost, err := bcrypt.Cost(hash)
-	if err != nil {
+	if err != nil || strings.Trim(encoded[7:], bcryptAlphabet) != "" {
+		// bcrypt would refuse a salt or key outside its alphabet only inside the
+		// comparison, without hashing: such a hash is refused here, before it,
+		// so that it costs the dummy hash like any unreadable one.
 		return false, false, malformed("unreadable bcrypt hash")
 	}
 	if cost > maxBcrypt {
@@ -219,9 +231,14 @@ func (h *Hasher) verifyBcrypt(ctx context.Context, plain, encoded string) (ok, n
 	case errors.Is(cmpErr, bcrypt.ErrMismatchedHashAndPassword):
 		return false, false, nil
 	default:
-		return false, false, malformed("unreadable bcrypt hash")
+		// The slot was taken already; this is not the malformed type that Verify
+		// pays the dummy hash for.
+		return false, false, fmt.Errorf("%w: unreadable bcrypt hash", ErrMalformed)
 	}
 }
+
+// bcryptAlphabet is the base64 alphabet of bcrypt's salt and key.
+const bcryptAlphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 // run does work in a hashing slot, waiting at most h.maxWait for one.
 func (h *Hasher) run(ctx context.Context, work func()) error {

@@ -181,8 +181,9 @@ func TestVerify_BcryptOver72BytesNeverMatchesByPrefix(t *testing.T) {
 	}
 }
 
-func TestVerify_MalformedHashIsErrMalformed(t *testing.T) {
-	h := newCheap(t, Options{})
+func TestVerify_MalformedHashIsErrMalformedAfterTheDummyHash(t *testing.T) {
+	var observed atomic.Int32
+	h := newCheap(t, Options{Observe: func(_, _ time.Duration) { observed.Add(1) }})
 	good := mustHash(t, h, "pw")
 	f := strings.Split(good, "$") // "", argon2id, v=19, m=64,t=1,p=1, salt, key
 	salt, key := f[4], f[5]
@@ -230,9 +231,14 @@ func TestVerify_MalformedHashIsErrMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			before := observed.Load()
 			ok, rehash, err := h.Verify(context.Background(), "pw", tt.enc)
 			if !errors.Is(err, ErrMalformed) || ok || rehash {
 				t.Errorf("Verify(%q) = %v, %v, %v; want false, false, ErrMalformed", tt.enc, ok, rehash, err)
+			}
+			// As many hashes as VerifyDummy runs for an unknown account: one.
+			if n := observed.Load() - before; n != 1 {
+				t.Errorf("Verify(%q) ran %d hashes; want 1", tt.enc, n)
 			}
 		})
 	}
