@@ -47,7 +47,8 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 		scenarios   = fs.String("scenarios", "", "comma-separated scenarios to run (default all): "+strings.Join(bench.Names(), ","))
 		jsonOut     = fs.String("json", "", `also write the report as JSON to this file; "-" writes it to stdout and the table to stderr`)
 		users       = fs.Int("users", 0, "users to seed before running, each with 2 linked IDs and 3 sessions (at least --concurrency are)")
-		deleteDocs  = fs.Int("delete-docs", 100, "documents (posts and comments) held by each user that chain_delete deletes")
+		deleteDocs  = fs.Int("delete-docs", 100, "documents held by each user that chain_delete deletes: a 11th posts, the rest comments spread over them (1100: 100 posts × 10 comments)")
+		posts       = fs.Int("posts", 0, "posts to seed (declared relations posts and comments, one comment each): 10 for each client's user, the rest spread over the other users; expand seeds the clients' own even without it")
 		oneAddress  = fs.Bool("one-address", false, "send every client's requests from the bench's address instead of one X-Forwarded-For address per client (198.18.0.0/15)")
 		cheapHash   = fs.Bool("cheap-hash", false, "in-process server only: use the tests' cheap argon2id cost (64 KiB, 1 pass), which protects nothing, to measure what login and register cost beyond the hash")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of the scenarios to this file (go tool pprof); without --url it includes the server")
@@ -65,13 +66,13 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 		return errors.New("lanyard bench: --duration must be positive")
 	case *concurrency <= 0:
 		return errors.New("lanyard bench: --concurrency must be positive")
-	case *users < 0 || *deleteDocs <= 0:
-		return errors.New("lanyard bench: --users must not be negative and --delete-docs must be positive")
+	case *users < 0 || *posts < 0 || *deleteDocs <= 0:
+		return errors.New("lanyard bench: --users and --posts must not be negative and --delete-docs must be positive")
 	case *cheapHash && *url != "":
 		return errors.New("lanyard bench: --cheap-hash sets the in-process server's hash cost; a server at --url has its own")
 	}
 	o := bench.Options{
-		URL: *url, Duration: *duration, Concurrency: *concurrency, Users: *users, DeleteDocs: *deleteDocs,
+		URL: *url, Duration: *duration, Concurrency: *concurrency, Users: *users, DeleteDocs: *deleteDocs, Posts: *posts,
 		OneAddress: *oneAddress, Env: cfg, Progress: stderr,
 		// The in-process server formats its request log as serve would, so that cost
 		// is measured, but discards it; warnings and errors still show.

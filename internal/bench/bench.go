@@ -1,8 +1,9 @@
 // Package bench is the load tool behind `lanyard bench`. It drives each scenario
 // (register, login, GET /me with and without expand, link, refresh, the admin list,
-// chain delete) at a concurrency for a duration, against a running server or one it
-// starts in-process on the embedded store, and measures in the same run the two
-// floors Lanyard's costs sit on: the store's FindOne by _id and argon2id hashing.
+// the deletion plan, the export, chain delete) at a concurrency for a duration,
+// against a running server or one it starts in-process on the embedded store, and
+// measures in the same run the two floors Lanyard's costs sit on: the store's
+// FindOne by _id and argon2id hashing.
 //
 // The tool talks to the server under test through HTTP and, when it has access to the
 // server's store, writes seed documents and runs the FindOne baseline through the
@@ -11,6 +12,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -56,8 +59,14 @@ type Options struct {
 	// count only if the server trusts the bench as a proxy (LANYARD_TRUSTED_PROXIES).
 	OneAddress bool
 	// DeleteDocs is how many documents (posts and comments) each user deleted in
-	// chain_delete holds.
+	// chain_delete holds: DeleteDocs/11 posts, the rest comments spread over them.
 	DeleteDocs int
+	// Posts is how many posts of the declared relation posts (parent users) to seed,
+	// each with one comment (relation comments, parent posts), among them
+	// postsPerMeasured for each client's user and the rest spread over the other
+	// seeded users. The expand scenario seeds the clients' posts even when Posts is
+	// smaller.
+	Posts int
 	// Env is the configuration lanyard bench was started with. With URL and
 	// Env.MongoURI set, the bench reaches the server's store through Env (MongoURI,
 	// DB, JWTSecret, DataKey, Issuer, AccessTTL, RefreshTTL), which seeding by
@@ -82,18 +91,23 @@ type Options struct {
 
 // Report is the outcome of a run.
 type Report struct {
-	Target      string   `json:"target"`
-	Machine     Machine  `json:"machine"`
-	Duration    string   `json:"duration"`
-	Concurrency int      `json:"concurrency"`
-	Users       int      `json:"users_seeded"`
-	DeleteDocs  int      `json:"delete_docs"`
-	Seeding     string   `json:"seeding"`
-	SeedSeconds float64  `json:"seed_seconds"`
-	Scenarios   []Result `json:"scenarios"`
-	Baselines   []Result `json:"baselines"`
-	Ratios      []Ratio  `json:"ratios"`
-	Notes       []string `json:"notes"`
+	Target      string  `json:"target"`
+	Machine     Machine `json:"machine"`
+	Duration    string  `json:"duration"`
+	Concurrency int     `json:"concurrency"`
+	Users       int     `json:"users_seeded"`
+	DeleteDocs  int     `json:"delete_docs"`
+	Seeding     string  `json:"seeding"`
+	SeedSeconds float64 `json:"seed_seconds"`
+	// Posts were seeded with a comment each, PostsSeconds taken; PostsSeeding says
+	// how, or why none were.
+	Posts        int      `json:"posts_seeded"`
+	PostsSeconds float64  `json:"posts_seed_seconds"`
+	PostsSeeding string   `json:"posts_seeding,omitempty"`
+	Scenarios    []Result `json:"scenarios"`
+	Baselines    []Result `json:"baselines"`
+	Ratios       []Ratio  `json:"ratios"`
+	Notes        []string `json:"notes"`
 }
 
 // Machine describes where the run happened.
@@ -132,6 +146,10 @@ type run struct {
 	adminErr error
 	chain    *chain
 	chainErr error
+	// ownPosts is how many posts (one comment each) every client's user owns;
+	// postsErr says why none when it is 0.
+	ownPosts int
+	postsErr error
 	nonce    string
 	password string
 	// inProcess is set when the server runs in this process.
@@ -286,6 +304,10 @@ func (r *run) prepare(ctx context.Context, rep *Report) error {
 	if r.selected("admin_list") {
 		n = max(n, 100)
 	}
+	posts := r.postsWanted()
+	if posts > postsPerMeasured*r.o.Concurrency {
+		n = max(n, r.o.Concurrency+1) // someone other than the clients' users owns the rest
+	}
 	start := time.Now()
 	users, err := r.seed.users(ctx, n)
 	if err != nil {
@@ -299,15 +321,78 @@ func (r *run) prepare(ctx context.Context, rep *Report) error {
 			return err
 		}
 	}
-	if r.selected("admin_list") || r.selected("resolve") || r.selected("chain_delete") {
+	// Against --url, the admin also reads the server's relations (findChain).
+	needChain := r.selected("chain_delete") || posts > 0
+	if r.selected("admin_list") || r.selected("resolve") || r.selected("chain_delete") || (needChain && r.chain == nil) {
 		r.admin, r.adminErr = r.seed.fresh(ctx, true)
 		if r.adminErr != nil && !errors.Is(r.adminErr, errNeedsStore) {
 			return fmt.Errorf("bench: admin: %w", r.adminErr)
 		}
 	}
-	if r.chain == nil && r.admin != nil && r.selected("chain_delete") {
+	if r.chain == nil && r.admin != nil && needChain {
 		r.chain, r.chainErr = r.findChain(ctx)
 	}
+	if posts > 0 {
+		return r.seedPosts(ctx, rep, posts)
+	}
+	return nil
+}
+
+// postsPerMeasured is how many posts (one comment each) every client's user owns,
+// so that what expand returns for it is the same whatever the store holds.
+const postsPerMeasured = 10
+
+// postsWanted is how many posts to seed: Options.Posts, and at least the clients'
+// own when expand runs.
+func (r *run) postsWanted() int {
+	if r.o.Posts == 0 && !r.selected("expand") {
+		return 0
+	}
+	return max(r.o.Posts, postsPerMeasured*r.o.Concurrency)
+}
+
+// seedPosts writes n posts with one comment each: postsPerMeasured for every
+// client's user, the rest spread over the other seeded users in turn.
+func (r *run) seedPosts(ctx context.Context, rep *Report, n int) error {
+	switch {
+	case r.direct == nil:
+		r.postsErr = fmt.Errorf("writing posts %w", errNeedsStore)
+	case r.chain == nil:
+		r.postsErr = cmp.Or(r.chainErr, r.adminErr)
+	}
+	if r.postsErr != nil {
+		rep.PostsSeeding = "no posts seeded: " + r.postsErr.Error()
+		return nil
+	}
+	conc := r.o.Concurrency
+	measured := make([]bson.ObjectID, conc)
+	skip := make(map[bson.ObjectID]bool, conc)
+	for i := range measured {
+		measured[i] = r.worker(i).id
+		skip[measured[i]] = true
+	}
+	var others []bson.ObjectID
+	for _, a := range r.users {
+		if !skip[a.id] {
+			others = append(others, a.id)
+		}
+	}
+	mine := postsPerMeasured * conc
+	owner := func(i int) bson.ObjectID {
+		if i < mine {
+			return measured[i/postsPerMeasured]
+		}
+		return others[(i-mine)%len(others)]
+	}
+	start := time.Now()
+	if err := r.direct.posts(ctx, *r.chain, n, owner); err != nil {
+		return fmt.Errorf("bench: seed %d posts: %w", n, err)
+	}
+	r.ownPosts = postsPerMeasured
+	rep.Posts, rep.PostsSeconds = n, time.Since(start).Seconds()
+	rep.PostsSeeding = fmt.Sprintf("%d posts (%s.%s, ObjectIds) with one comment each (%s.%s) written straight into the store in batches of %d: %d for each of the %d clients' users, the other %d spread over the other %d seeded users",
+		n, r.chain.posts.collection, r.chain.posts.field, r.chain.comments.collection, r.chain.comments.field, postBatch, postsPerMeasured, conc, n-mine, len(others))
+	r.progressf("seeded %d posts and %d comments in %.1fs", n, n, rep.PostsSeconds)
 	return nil
 }
 
@@ -477,6 +562,7 @@ func (r *run) scenarios(ctx context.Context, rep *Report) error {
 			profiling = true
 		}
 		m := newMeter(s.name, ps)
+		m.each = s.each
 		if base != nil {
 			r.interleaved(ctx, base, m)
 			rep.Baselines = append(rep.Baselines, withNote(base.result(), baseNote))

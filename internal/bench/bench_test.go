@@ -177,3 +177,92 @@ func TestRatios_LoginAgainstHashingOnlyAtTheRealCost(t *testing.T) {
 		t.Errorf("ratios with a cheap hash = %+v; want the two me ratios only", got)
 	}
 }
+
+// TestRun_RelationScenariosAnswerWhatWasSeeded runs the relation scenarios on a small
+// store of declared posts and comments. Every client's first answer (every report of
+// chain_delete) is checked against what was seeded, and a wrong one counts as an
+// error, so no errors means the right shapes: 10 posts of one comment each, the
+// plan's and the export's counts, a full admin page, whole chains deleted.
+func TestRun_RelationScenariosAnswerWhatWasSeeded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and runs the relation scenarios")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	names := []string{"me_expand", "expand", "admin_list", "deletion_plan", "export", "chain_delete"}
+	rep, err := Run(ctx, Options{
+		Duration: 300 * time.Millisecond, Concurrency: 4, Users: 10, Posts: 200, DeleteDocs: 22,
+		Scenarios: names, Hash: password.Cheap,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rep.Posts != 200 {
+		t.Errorf("seeded %d posts; want 200 (%s)", rep.Posts, rep.PostsSeeding)
+	}
+	if len(rep.Scenarios) != len(names) {
+		t.Fatalf("%d scenarios ran; want %d", len(rep.Scenarios), len(names))
+	}
+	for _, r := range rep.Scenarios {
+		if r.Skipped != "" || r.Requests == 0 || r.Errors != 0 || r.Statuses["200"] != r.Requests {
+			t.Errorf("%s: %d requests, %d errors (%v), skipped %q, first error %q; want only 200s",
+				r.Name, r.Requests, r.Errors, r.Statuses, r.Skipped, r.FirstError)
+		}
+	}
+	del := rep.Scenarios[len(rep.Scenarios)-1]
+	if int64(len(del.Each)) != del.Requests {
+		t.Errorf("chain_delete lists %d answers of %d", len(del.Each), del.Requests)
+	}
+	for _, s := range del.Each {
+		if s.Status != 200 || s.Ms <= 0 {
+			t.Errorf("chain_delete answer %+v; want 200 with its latency", s)
+		}
+	}
+}
+
+func TestChecks_RejectAnswersOfTheWrongShape(t *testing.T) {
+	t.Parallel()
+	r := &run{ownPosts: 2}
+	posts := func(comments ...int) string {
+		var ps []string
+		for _, n := range comments {
+			ps = append(ps, `{"_id":"x","expand":{"comments":[`+strings.TrimSuffix(strings.Repeat(`{},`, n), ",")+`]}}`)
+		}
+		return `{"id":"u","expand":{"posts":[` + strings.Join(ps, ",") + `]}}`
+	}
+	page := func(n int, expand string) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = `{"id":"u","expand":` + expand + `}`
+		}
+		return `{"items":[` + strings.Join(items, ",") + `]}`
+	}
+	d := &deletePlayer{r: &run{o: Options{DeleteDocs: 22}}, posts: 2}
+	for _, c := range []struct {
+		name  string
+		check func([]byte) error
+		good  string
+		bad   []string
+	}{
+		{"expand", r.checkExpand, posts(1, 1), []string{posts(1), posts(1, 1, 1), posts(1, 0), `{"id":"u"}`, `not json`}},
+		{"builtin expand", checkBuiltinExpand, `{"expand":{"linked_ids":[{},{}],"sessions":[{},{},{},{}]}}`,
+			[]string{`{"expand":{"linked_ids":[{}],"sessions":[{}]}}`, `{"expand":{"linked_ids":[{},{}],"sessions":[]}}`}},
+		{"plan", r.checkPlan, `{"deleted":{"users":1,"linked_ids":2,"sessions":3,"posts":2,"comments":2},"blockers":[]}`,
+			[]string{`{"deleted":{"users":1,"linked_ids":2,"posts":2,"comments":1},"blockers":[]}`,
+				`{"deleted":{"users":1,"linked_ids":2,"posts":2,"comments":2},"blockers":[{"relation":"x","count":1}]}`}},
+		{"export", r.checkExport, `{"relations":{"linked_ids":[{},{}],"sessions":[{}],"posts":[{},{}],"comments":[{},{}]}}`,
+			[]string{`{"relations":{"linked_ids":[{},{}],"sessions":[{}],"posts":[{}],"comments":[{},{}]}}`, `{"relations":{}}`}},
+		{"admin page", checkAdminPage, page(100, `{"linked_ids":[]}`), []string{page(99, `{"linked_ids":[]}`), page(100, `{}`)}},
+		{"delete report", d.checkReport, `{"deleted":{"users":1,"posts":2,"comments":20,"sessions":1}}`,
+			[]string{`{"deleted":{"users":1,"posts":2,"comments":19}}`, `{"deleted":{"posts":2,"comments":20}}`}},
+	} {
+		if err := c.check([]byte(c.good)); err != nil {
+			t.Errorf("%s: %s rejected: %v", c.name, c.good, err)
+		}
+		for _, b := range c.bad {
+			if err := c.check([]byte(b)); err == nil {
+				t.Errorf("%s: %s accepted", c.name, b)
+			}
+		}
+	}
+}

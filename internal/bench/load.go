@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -48,7 +49,26 @@ type Result struct {
 	Concurrency int    `json:"concurrency"`
 	Note        string `json:"note,omitempty"`
 	Skipped     string `json:"skipped,omitempty"`
+	// Each is every answer in the order the requests were sent, for the scenarios
+	// whose requests are few and each of which counts (chain_delete).
+	Each []Sample `json:"each,omitempty"`
 }
+
+// Sample is one answer: its status and latency.
+type Sample struct {
+	Status int     `json:"status"`
+	Ms     float64 `json:"ms"`
+	sent   time.Time
+}
+
+// answerError is an answer of the wrong shape (see httpPlayer.check).
+type answerError struct {
+	status int
+	err    error
+}
+
+func (e *answerError) Error() string { return fmt.Sprintf("status %d, but %v", e.status, e.err) }
+func (e *answerError) Unwrap() error { return e.err }
 
 // tally is one client's record.
 type tally struct {
@@ -56,6 +76,7 @@ type tally struct {
 	statuses map[string]int64
 	prep     time.Duration
 	firstErr string
+	each     []Sample // kept only when the meter's each is set
 }
 
 func (t *tally) fail(kind string, err error) {
@@ -84,6 +105,8 @@ type meter struct {
 	players []player
 	tallies []*tally
 	elapsed time.Duration
+	// each keeps every answer (Result.Each).
+	each bool
 }
 
 func newMeter(name string, players []player) *meter {
@@ -126,7 +149,11 @@ func (m *meter) run(ctx context.Context, d time.Duration, progress io.Writer) {
 					if ctx.Err() != nil {
 						return
 					}
-					t.fail("transport", err)
+					kind := "transport"
+					if _, ok := errors.AsType[*answerError](err); ok {
+						kind = "answer"
+					}
+					t.fail(kind, err)
 					failed.Add(1)
 					if streak++; streak >= maxConsecutiveFailures {
 						return
@@ -135,6 +162,9 @@ func (m *meter) run(ctx context.Context, d time.Duration, progress io.Writer) {
 				}
 				streak = 0
 				t.lat = append(t.lat, lat)
+				if m.each {
+					t.each = append(t.each, Sample{Status: status, Ms: ms(lat), sent: t1})
+				}
 				t.statuses[strconv.Itoa(status)]++
 				done.Add(1)
 				if status < 200 || status > 299 {
@@ -166,7 +196,9 @@ func summarize(name string, elapsed time.Duration, tallies []*tally) Result {
 		if r.FirstError == "" {
 			r.FirstError = t.firstErr
 		}
+		r.Each = append(r.Each, t.each...)
 	}
+	slices.SortFunc(r.Each, func(a, b Sample) int { return a.sent.Compare(b.sent) })
 	// Requests are the answers received; failed exchanges have no latency and
 	// appear only in Errors and Statuses.
 	r.Requests = int64(len(lat))

@@ -17,8 +17,12 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "target:   %s\n", rep.Target)
 	fmt.Fprintf(w, "machine:  %d CPUs (GOMAXPROCS %d), %s, %s/%s, %s\n", m.CPUs, m.GOMAXPROCS, cmp.Or(m.CPU, "unknown CPU"), m.OS, m.Arch, m.Go)
 	fmt.Fprintf(w, "run:      %s per scenario, concurrency %d; chain_delete users hold %d documents\n", rep.Duration, rep.Concurrency, rep.DeleteDocs)
-	fmt.Fprintf(w, "seeded:   %d users, %d linked IDs, %d sessions in %.1fs: %s\n\n",
+	fmt.Fprintf(w, "seeded:   %d users, %d linked IDs, %d sessions in %.1fs: %s\n",
 		rep.Users, rep.Users*linkedPerUser, rep.Users*sessionsPerUser, rep.SeedSeconds, rep.Seeding)
+	if rep.PostsSeeding != "" {
+		fmt.Fprintf(w, "posts:    %s (%.1fs)\n", rep.PostsSeeding, rep.PostsSeconds)
+	}
+	fmt.Fprintln(w)
 
 	width := 0
 	for _, r := range append(slices.Clone(rep.Scenarios), rep.Baselines...) {
@@ -69,6 +73,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		}
 		if ok := successes(r); len(ok) > 1 {
 			notes = append(notes, fmt.Sprintf("%s answered %s", r.Name, strings.Join(ok, ", ")))
+		}
+		if len(r.Each) > 0 {
+			notes = append(notes, fmt.Sprintf("%s, every answer in the order sent: %s", r.Name, eachCell(r.Each)))
 		}
 		if r.Skipped == "" && r.Seconds > 0 && r.PrepSeconds > 0.05*r.Seconds {
 			notes = append(notes, fmt.Sprintf("%s: each client spent %.1fs of %.1fs on untimed preparation; req/s is requests ÷ the rest", r.Name, r.PrepSeconds, r.Seconds))
@@ -122,6 +129,22 @@ func errorsCell(r Result) string {
 		parts[i] = fmt.Sprintf("%s×%d", k, r.Statuses[k])
 	}
 	return fmt.Sprintf("%d (%s)", r.Errors, strings.Join(parts, " "))
+}
+
+// eachShown is how many answers a note lists; the JSON has them all.
+const eachShown = 40
+
+// eachCell is "200 in 950ms, 202 in 5.00s, …".
+func eachCell(each []Sample) string {
+	parts := make([]string, 0, min(len(each), eachShown)+1)
+	for i, s := range each {
+		if i == eachShown {
+			parts = append(parts, fmt.Sprintf("… %d more in the JSON", len(each)-eachShown))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%d in %s", s.Status, fmtMs(s.Ms)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // WriteJSON writes the report as one indented JSON document.

@@ -2,11 +2,16 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -22,27 +27,36 @@ type scenario struct {
 	// players returns one player per client; an error wrapping errNeedsStore (or
 	// any other) skips the scenario with that reason.
 	players func(ctx context.Context, r *run) ([]player, error)
+	// each reports every answer, not only the percentiles (Result.Each).
+	each bool
 }
 
 // scenarios in the order they run: reads first, on the store as seeded; then the
 // writes that grow it.
 var scenarios = []scenario{
-	{"me", "GET /api/users/me", func(ctx context.Context, r *run) ([]player, error) {
-		return r.fixed(ctx, "/api/users/me")
+	{name: "me", what: "GET /api/users/me", players: func(ctx context.Context, r *run) ([]player, error) {
+		return r.fixed(ctx, "/api/users/me", nil)
 	}},
-	{"me_expand", "GET /api/users/me?expand=linked_ids,sessions", func(ctx context.Context, r *run) ([]player, error) {
-		return r.fixed(ctx, "/api/users/me?expand=linked_ids,sessions")
+	{name: "me_expand", what: "GET /api/users/me?expand=linked_ids,sessions", players: func(ctx context.Context, r *run) ([]player, error) {
+		return r.fixed(ctx, "/api/users/me?expand=linked_ids,sessions", checkBuiltinExpand)
 	}},
-	{"linked_ids", "GET /api/users/me/linked-ids", func(ctx context.Context, r *run) ([]player, error) {
-		return r.fixed(ctx, "/api/users/me/linked-ids")
+	{name: "expand", what: "GET /api/users/me?expand=posts.comments (each client's user owns 10 posts, one comment each)", players: expandPosts},
+	{name: "linked_ids", what: "GET /api/users/me/linked-ids", players: func(ctx context.Context, r *run) ([]player, error) {
+		return r.fixed(ctx, "/api/users/me/linked-ids", checkLinkedIDs)
 	}},
-	{"resolve", "GET /api/linked-ids/resolve (admin; seeded users' external ids in turn)", resolve},
-	{"admin_list", "GET /api/users?limit=100&expand=linked_ids (admin)", adminList},
-	{"link", "POST /api/users/me/linked-ids (unique external ids)", link},
-	{"refresh", "POST /api/auth/refresh (each client its own session)", refresh},
-	{"login", "POST /api/auth/login (right password, seeded users in turn)", login},
-	{"register", "POST /api/auth/register (unique emails)", register},
-	{"chain_delete", "DELETE /api/users/{id} (admin) of a user holding --delete-docs posts and comments", chainDelete},
+	{name: "resolve", what: "GET /api/linked-ids/resolve (admin; seeded users' external ids in turn)", players: resolve},
+	{name: "admin_list", what: "GET /api/users?limit=100&expand=linked_ids (admin)", players: adminList},
+	{name: "deletion_plan", what: "GET /api/users/{id}/deletion-plan (each client its own user)", players: func(ctx context.Context, r *run) ([]player, error) {
+		return r.fixed(ctx, "/api/users/{id}/deletion-plan", r.checkPlan)
+	}},
+	{name: "export", what: "GET /api/users/me/export", players: func(ctx context.Context, r *run) ([]player, error) {
+		return r.fixed(ctx, "/api/users/me/export", r.checkExport)
+	}},
+	{name: "link", what: "POST /api/users/me/linked-ids (unique external ids)", players: link},
+	{name: "refresh", what: "POST /api/auth/refresh (each client its own session)", players: refresh},
+	{name: "login", what: "POST /api/auth/login (right password, seeded users in turn)", players: login},
+	{name: "register", what: "POST /api/auth/register (unique emails)", players: register},
+	{name: "chain_delete", what: "DELETE /api/users/{id} (admin) of a user holding --delete-docs posts and comments", players: chainDelete, each: true},
 }
 
 // Names lists the scenarios in the order they run.
@@ -72,11 +86,22 @@ type httpPlayer struct {
 	req    request
 	buf    bytes.Buffer
 	status int
+	// check, when set, reads the first 200 answer (every one, for a player that
+	// clears checked in prepare): one of the wrong shape fails as "answer", so that
+	// a scenario cannot count wrong answers as successes.
+	check   func(body []byte) error
+	checked bool
 }
 
 func (p *httpPlayer) do(ctx context.Context) (int, error) {
 	s, err := p.c.send(ctx, p.req, &p.buf)
 	p.status = s
+	if err == nil && p.check != nil && !p.checked && s == http.StatusOK {
+		p.checked = true
+		if err := p.check(p.buf.Bytes()); err != nil {
+			return s, &answerError{status: s, err: err}
+		}
+	}
 	return s, err
 }
 
@@ -85,24 +110,136 @@ type fixedPlayer struct{ httpPlayer }
 
 func (*fixedPlayer) prepare(context.Context) error { return nil }
 
-// fixed has each client read path as its own seeded user.
-func (r *run) fixed(ctx context.Context, path string) ([]player, error) {
+// fixed has each client read path ({id} standing for the user's id) as its own
+// seeded user, checking its first answer with check (nil: not checked).
+func (r *run) fixed(ctx context.Context, path string, check func([]byte) error) ([]player, error) {
 	ps := make([]player, r.o.Concurrency)
 	for i := range ps {
-		tok, err := r.seed.token(ctx, r.worker(i))
+		a := r.worker(i)
+		tok, err := r.seed.token(ctx, a)
 		if err != nil {
 			return nil, err
 		}
-		ps[i] = &fixedPlayer{httpPlayer{c: r.c, req: r.request(i, http.MethodGet, path, bearer(tok))}}
+		p := strings.ReplaceAll(path, "{id}", a.id.Hex())
+		ps[i] = &fixedPlayer{httpPlayer{c: r.c, req: r.request(i, http.MethodGet, p, bearer(tok)), check: check}}
 	}
 	return ps, nil
+}
+
+// expandPosts reads the clients' users with their posts and the posts' comments.
+func expandPosts(ctx context.Context, r *run) ([]player, error) {
+	if r.ownPosts == 0 {
+		return nil, fmt.Errorf("the clients' users own no posts: %w", r.postsErr)
+	}
+	return r.fixed(ctx, "/api/users/me?expand=posts.comments", r.checkExpand)
+}
+
+// checkExpand: the user's posts, each with its one comment.
+func (r *run) checkExpand(body []byte) error {
+	u, err := decode[struct {
+		Expand struct {
+			Posts []struct {
+				Expand struct {
+					Comments []json.RawMessage `json:"comments"`
+				} `json:"expand"`
+			} `json:"posts"`
+		} `json:"expand"`
+	}](body)
+	if err != nil {
+		return err
+	}
+	if got := len(u.Expand.Posts); got != r.ownPosts {
+		return fmt.Errorf("expanded %d posts; the user owns %d", got, r.ownPosts)
+	}
+	for i, p := range u.Expand.Posts {
+		if got := len(p.Expand.Comments); got != 1 {
+			return fmt.Errorf("post %d expanded %d comments; it has 1", i, got)
+		}
+	}
+	return nil
+}
+
+// decode reads a JSON answer into a T.
+func decode[T any](body []byte) (T, error) {
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		return v, fmt.Errorf("decode the answer: %w", err)
+	}
+	return v, nil
+}
+
+// counted checks that each relation in got holds the number of documents in want;
+// atLeast names those of which it may hold more.
+func counted(what string, got map[string]int, want map[string]int, atLeast ...string) error {
+	for rel, n := range want {
+		if got[rel] != n && !(slices.Contains(atLeast, rel) && got[rel] > n) {
+			return fmt.Errorf("%s: %d %s; want %d", what, got[rel], rel, n)
+		}
+	}
+	return nil
+}
+
+func lengths(m map[string][]json.RawMessage) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = len(v)
+	}
+	return out
+}
+
+// checkBuiltinExpand: a seeded user's linked IDs and sessions (at least its own:
+// logging in and refreshing during the run add more).
+func checkBuiltinExpand(body []byte) error {
+	u, err := decode[struct {
+		Expand map[string][]json.RawMessage `json:"expand"`
+	}](body)
+	if err != nil {
+		return err
+	}
+	return counted("expand", lengths(u.Expand), map[string]int{"linked_ids": linkedPerUser, "sessions": 1}, "sessions")
+}
+
+func checkLinkedIDs(body []byte) error {
+	l, err := decode[struct {
+		Items []json.RawMessage `json:"items"`
+	}](body)
+	if err != nil {
+		return err
+	}
+	return counted("list", map[string]int{"linked_ids": len(l.Items)}, map[string]int{"linked_ids": linkedPerUser})
+}
+
+// checkPlan: the plan counts what the client's user holds.
+func (r *run) checkPlan(body []byte) error {
+	p, err := decode[struct {
+		Deleted  map[string]int    `json:"deleted"`
+		Blockers []json.RawMessage `json:"blockers"`
+	}](body)
+	if err != nil {
+		return err
+	}
+	if len(p.Blockers) > 0 {
+		return fmt.Errorf("the plan names %d blockers; want none", len(p.Blockers))
+	}
+	return counted("plan", p.Deleted, map[string]int{"users": 1, "linked_ids": linkedPerUser, "posts": r.ownPosts, "comments": r.ownPosts})
+}
+
+// checkExport: the export holds what the client's user holds.
+func (r *run) checkExport(body []byte) error {
+	e, err := decode[struct {
+		Relations map[string][]json.RawMessage `json:"relations"`
+	}](body)
+	if err != nil {
+		return err
+	}
+	return counted("export", lengths(e.Relations), map[string]int{"linked_ids": linkedPerUser, "sessions": 1, "posts": r.ownPosts, "comments": r.ownPosts}, "sessions")
 }
 
 // asAdmin returns one player per client, made by mk from an admin's Authorization
 // header.
 func (r *run) asAdmin(ctx context.Context, mk func(i int, auth string) player) ([]player, error) {
 	if r.admin == nil {
-		return nil, r.adminErr
+		return nil, cmp.Or(r.adminErr, errors.New("no admin was made for this scenario (see run.prepare)"))
 	}
 	tok, err := r.seed.token(ctx, r.admin)
 	if err != nil {
@@ -117,8 +254,29 @@ func (r *run) asAdmin(ctx context.Context, mk func(i int, auth string) player) (
 
 func adminList(ctx context.Context, r *run) ([]player, error) {
 	return r.asAdmin(ctx, func(i int, auth string) player {
-		return &fixedPlayer{httpPlayer{c: r.c, req: r.request(i, http.MethodGet, "/api/users?limit=100&expand=linked_ids", auth)}}
+		return &fixedPlayer{httpPlayer{c: r.c, req: r.request(i, http.MethodGet, "/api/users?limit=100&expand=linked_ids", auth), check: checkAdminPage}}
 	})
+}
+
+// checkAdminPage: a full page, every user with its linked IDs expanded.
+func checkAdminPage(body []byte) error {
+	l, err := decode[struct {
+		Items []struct {
+			Expand map[string][]json.RawMessage `json:"expand"`
+		} `json:"items"`
+	}](body)
+	if err != nil {
+		return err
+	}
+	if len(l.Items) != 100 {
+		return fmt.Errorf("a page of %d users; want 100", len(l.Items))
+	}
+	for i, u := range l.Items {
+		if _, ok := u.Expand["linked_ids"]; !ok {
+			return fmt.Errorf("user %d of the page has no expanded linked_ids", i)
+		}
+	}
+	return nil
 }
 
 // resolvePlayer resolves the seeded users' external IDs in turn: client i takes
@@ -279,19 +437,58 @@ func link(_ context.Context, r *run) ([]player, error) {
 }
 
 // deletePlayer prepares a user holding the chain's documents (untimed), then deletes
-// it as the admin (timed).
+// it as the admin (timed), checking every report.
 type deletePlayer struct {
 	httpPlayer
-	r *run
+	r     *run
+	posts int // of the user being deleted
 }
 
 func (p *deletePlayer) prepare(ctx context.Context) error {
-	a, err := p.r.direct.withDocs(ctx, *p.r.chain, p.r.o.DeleteDocs)
+	if p.status == http.StatusAccepted {
+		if err := p.awaitGone(ctx); err != nil {
+			return err
+		}
+	}
+	a, posts, err := p.r.direct.withDocs(ctx, *p.r.chain, p.r.o.DeleteDocs)
 	if err != nil {
 		return err
 	}
-	p.req.path = "/api/users/" + a.id.Hex()
+	p.req.path, p.posts, p.checked = "/api/users/"+a.id.Hex(), posts, false
 	return nil
+}
+
+// awaitGone waits until the user last answered 202 is gone: the delete goes on in
+// the background, and the next one should not compete with it.
+func (p *deletePlayer) awaitGone(ctx context.Context) error {
+	get := request{method: http.MethodGet, path: p.req.path, auth: p.req.auth, from: p.req.from}
+	for {
+		status, err := p.c.send(ctx, get, &p.buf)
+		switch {
+		case err != nil:
+			return fmt.Errorf("await the delete of %s: %w", p.req.path, err)
+		case status == http.StatusNotFound:
+			return nil
+		case status != http.StatusOK && status != http.StatusServiceUnavailable:
+			return fmt.Errorf("await the delete of %s: status %d", p.req.path, status)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// checkReport: the delete removed the user and everything it held.
+func (p *deletePlayer) checkReport(body []byte) error {
+	rep, err := decode[struct {
+		Deleted map[string]int `json:"deleted"`
+	}](body)
+	if err != nil {
+		return err
+	}
+	return counted("deleted", rep.Deleted, map[string]int{"users": 1, "posts": p.posts, "comments": p.r.o.DeleteDocs - p.posts})
 }
 
 func chainDelete(ctx context.Context, r *run) ([]player, error) {
@@ -302,7 +499,9 @@ func chainDelete(ctx context.Context, r *run) ([]player, error) {
 		return nil, r.chainErr
 	}
 	return r.asAdmin(ctx, func(i int, auth string) player {
-		return &deletePlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodDelete, "", auth)}, r: r}
+		p := &deletePlayer{httpPlayer: httpPlayer{c: r.c, req: r.request(i, http.MethodDelete, "", auth)}, r: r}
+		p.check = p.checkReport
+		return p
 	})
 }
 

@@ -90,6 +90,19 @@ func (d *direct) describe() string {
 
 func (d *direct) users(ctx context.Context, n int) ([]*account, error) {
 	out := make([]*account, n)
+	err := d.inBatches(ctx, n, seedBatch, "users", func(lo, hi int) error {
+		return d.createBatch(ctx, out[lo:hi], false, linkedPerUser, sessionsPerUser)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, ctx.Err()
+}
+
+// inBatches calls write for [lo, hi) batches of at most size of n items, seedWriters
+// batches at once, with a progress line a second naming what is written. It stops at
+// the first error, which it returns.
+func (d *direct) inBatches(ctx context.Context, n, size int, what string, write func(lo, hi int) error) error {
 	var (
 		next, done atomic.Int64
 		mu         sync.Mutex
@@ -107,21 +120,21 @@ func (d *direct) users(ctx context.Context, n int) ([]*account, error) {
 				case <-stop:
 					return
 				case <-tick.C:
-					fmt.Fprintf(d.progress, "  seeding            %5.1fs  %8d/%d users\n", time.Since(start).Seconds(), done.Load(), n)
+					fmt.Fprintf(d.progress, "  seeding            %5.1fs  %8d/%d %s\n", time.Since(start).Seconds(), done.Load(), n, what)
 				}
 			}
 		})
 	}
 	var writers sync.WaitGroup
-	for range min(seedWriters, (n+seedBatch-1)/seedBatch) {
+	for range min(seedWriters, (n+size-1)/size) {
 		writers.Go(func() {
 			for {
-				lo := int(next.Add(seedBatch)) - seedBatch
+				lo := int(next.Add(int64(size))) - size
 				if lo >= n || ctx.Err() != nil {
 					return
 				}
-				hi := min(lo+seedBatch, n)
-				if err := d.createBatch(ctx, out[lo:hi], false, linkedPerUser, sessionsPerUser); err != nil {
+				hi := min(lo+size, n)
+				if err := write(lo, hi); err != nil {
 					mu.Lock()
 					first = cmp.Or(first, err)
 					mu.Unlock()
@@ -134,10 +147,7 @@ func (d *direct) users(ctx context.Context, n int) ([]*account, error) {
 	writers.Wait()
 	close(stop)
 	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	return out, ctx.Err()
+	return first
 }
 
 func (d *direct) fresh(ctx context.Context, admin bool) (*account, error) {
@@ -237,32 +247,63 @@ type relInfo struct {
 	collection, field string
 }
 
-// withDocs creates a user holding n documents of the chain: n/10 posts (at least
-// one), and the rest as comments spread over them.
-func (d *direct) withDocs(ctx context.Context, c chain, n int) (*account, error) {
+// post is the i-th post of author; comment is a comment on post.
+func (c chain) post(id, author bson.ObjectID, i int) bson.D {
+	return bson.D{{Key: "_id", Value: id}, {Key: c.posts.field, Value: author}, {Key: "title", Value: fmt.Sprintf("post %d", i)}}
+}
+
+func (c chain) comment(post bson.ObjectID) bson.D {
+	return bson.D{{Key: "_id", Value: bson.NewObjectID()}, {Key: c.comments.field, Value: post}, {Key: "text", Value: "a comment"}}
+}
+
+// insertChain writes posts, then the comments on them.
+func (d *direct) insertChain(ctx context.Context, c chain, posts, comments []any) error {
+	if err := d.insert(ctx, c.posts.collection, posts); err != nil {
+		return err
+	}
+	return d.insert(ctx, c.comments.collection, comments)
+}
+
+// Seeding --posts writes postBatch posts and their comments per insert.
+const postBatch = 1000
+
+// posts writes n posts of the chain with one comment each, the i-th by owner(i).
+func (d *direct) posts(ctx context.Context, c chain, n int, owner func(i int) bson.ObjectID) error {
+	return d.inBatches(ctx, n, postBatch, "posts (one comment each)", func(lo, hi int) error {
+		posts, comments := make([]any, 0, hi-lo), make([]any, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			id := bson.NewObjectID()
+			posts = append(posts, c.post(id, owner(i), i))
+			comments = append(comments, c.comment(id))
+		}
+		return d.insertChain(ctx, c, posts, comments)
+	})
+}
+
+// withDocs creates a user holding n documents of the chain: n/11 posts (at least
+// one), and the rest as comments spread over them, so that 1,100 documents are 100
+// posts with 10 comments each. It returns the user and its number of posts.
+func (d *direct) withDocs(ctx context.Context, c chain, n int) (*account, int, error) {
 	a, err := d.fresh(ctx, false)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	nPosts := max(1, n/10)
+	nPosts := max(1, n/11)
 	posts := make([]any, 0, nPosts)
 	ids := make([]bson.ObjectID, 0, nPosts)
 	for i := range nPosts {
 		id := bson.NewObjectID()
 		ids = append(ids, id)
-		posts = append(posts, bson.D{{Key: "_id", Value: id}, {Key: c.posts.field, Value: a.id}, {Key: "title", Value: fmt.Sprintf("post %d", i)}})
+		posts = append(posts, c.post(id, a.id, i))
 	}
 	var comments []any
 	for i := range max(0, n-nPosts) {
-		comments = append(comments, bson.D{{Key: "_id", Value: bson.NewObjectID()}, {Key: c.comments.field, Value: ids[i%nPosts]}, {Key: "text", Value: "a comment"}})
+		comments = append(comments, c.comment(ids[i%nPosts]))
 	}
-	if err := d.insert(ctx, c.posts.collection, posts); err != nil {
-		return nil, err
+	if err := d.insertChain(ctx, c, posts, comments); err != nil {
+		return nil, 0, err
 	}
-	if err := d.insert(ctx, c.comments.collection, comments); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return a, nPosts, nil
 }
 
 // viaAPI makes users through the API: every registration and login costs the

@@ -24,11 +24,11 @@ import (
 	"github.com/lanyard/lanyard/internal/store"
 )
 
-// relationsFile declares the chain-delete scenario's collections for the in-process
-// server.
+// relationsFile declares the collections of --posts, expand and chain_delete for the
+// in-process server.
 const relationsFile = `relations:
-  - {name: posts, collection: posts, parent: users, field: author_id, on_delete: cascade}
-  - {name: comments, collection: comments, parent: posts, field: post_id, on_delete: cascade}
+  - {name: posts, collection: posts, parent: users, field: author_id, on_delete: cascade, id_format: objectid}
+  - {name: comments, collection: comments, parent: posts, field: post_id, on_delete: cascade, id_format: objectid}
 `
 
 // inProcessChain is relationsFile's chain.
