@@ -80,6 +80,12 @@ func TestRun_UnknownCommandFails(t *testing.T) {
 // environment.
 func startServe(t *testing.T, dataDir string, extra map[string]string) (string, func() error) {
 	t.Helper()
+	return startServeLogging(t, dataDir, extra, io.Discard)
+}
+
+// startServeLogging is startServe with serve's logs written to stderr.
+func startServeLogging(t *testing.T, dataDir string, extra map[string]string, stderr io.Writer) (string, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout := &syncBuffer{}
 	done := make(chan error, 1)
@@ -93,7 +99,7 @@ func startServe(t *testing.T, dataDir string, extra map[string]string) (string, 
 		for k, v := range extra {
 			vars[k] = v
 		}
-		done <- run(ctx, []string{"serve"}, env(vars), stdout, io.Discard)
+		done <- run(ctx, []string{"serve"}, env(vars), stdout, stderr)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {

@@ -19,8 +19,9 @@ type EmbeddedOptions struct {
 	Addr string
 	// PostgreSQLURL, when set, keeps the data in PostgreSQL instead of SQLite.
 	PostgreSQLURL string
-	// Logger receives FerretDB's own logs. FerretDB logs every failed command at
-	// info level, so callers pass a logger at warn or above unless debugging.
+	// Logger receives FerretDB's own logs (nil: none), never below info and never a
+	// document (see ferretLog). FerretDB logs every connection at info and every
+	// failed command at warn, so callers pass a logger at error unless debugging.
 	Logger *slog.Logger
 }
 
@@ -34,9 +35,12 @@ type Embedded struct {
 
 // StartEmbedded starts FerretDB and returns once it accepts connections.
 func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	cfg := &ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: o.Addr},
-		Logger:   o.Logger,
+		Logger:   slog.New(newFerretLog(o.Logger.Handler())),
 	}
 	if o.PostgreSQLURL != "" {
 		cfg.Handler = "postgresql"

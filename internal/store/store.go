@@ -59,7 +59,8 @@ func Open(ctx context.Context, uri, name string, o Options) (*Store, error) {
 		co := options.Client().ApplyURI(uri).
 			SetServerSelectionTimeout(3 * time.Second).
 			SetConnectTimeout(3 * time.Second).
-			SetAppName("lanyard")
+			SetAppName("lanyard").
+			SetLoggerOptions(driverLogOff())
 		if o.Monitor != nil {
 			co.SetMonitor(o.Monitor)
 		}
@@ -82,6 +83,25 @@ func Open(ctx context.Context, uri, name string, o Options) (*Store, error) {
 		onError: o.OnError,
 	}, nil
 }
+
+// driverLogOff is the driver's logging, off whatever the environment says. With
+// MONGODB_LOG_ALL or MONGODB_LOG_COMMAND set, the driver would log every command with
+// its documents (hashes, emails, ciphertexts) to stderr or MONGODB_LOG_PATH; Lanyard's
+// logs hold no document. A component given a level no longer reads its variable, and
+// a sink of its own stops MONGODB_LOG_PATH from opening a file.
+func driverLogOff() *options.LoggerOptions {
+	const off = options.LogLevel(0) // the driver's LevelOff, which it does not export
+	lo := options.Logger().SetSink(discardSink{})
+	for _, c := range []options.LogComponent{options.LogComponentCommand, options.LogComponentTopology, options.LogComponentServerSelection, options.LogComponentConnection} {
+		lo.SetComponentLevel(c, off)
+	}
+	return lo
+}
+
+type discardSink struct{}
+
+func (discardSink) Info(int, string, ...any)    {}
+func (discardSink) Error(error, string, ...any) {}
 
 // keyed returns coll for a write of one document by _id (see Options.SerialWrites).
 func (s *Store) keyed(coll string) *mongo.Collection { return s.w.Collection(coll) }

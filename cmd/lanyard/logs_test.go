@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// storeURIInLog is the embedded store's URI as serve logs it at start, in either format.
+var storeURIInLog = regexp.MustCompile(`"?uri"?[=:]"?(mongodb://[^ "]+)`)
+
+// callT is call with the answer as status and body, failing the test when there is none.
+func callT(t *testing.T, method, url, bearer string, body any) (int, map[string]any) {
+	t.Helper()
+	a := call(apiClient, method, url, body, bearer, nil)
+	if a.err != nil {
+		t.Fatalf("%s %s: %v", method, url, a.err)
+	}
+	return a.status, a.body
+}
+
+// binaryForms are the ways a log line could spell b.
+func binaryForms(b []byte) []string {
+	return []string{
+		hex.EncodeToString(b),
+		base64.StdEncoding.EncodeToString(b),
+		base64.RawStdEncoding.EncodeToString(b),
+		base64.RawURLEncoding.EncodeToString(b),
+	}
+}
+
+// At debug level, in both formats, nothing written by serve — its own logs and the
+// embedded store's — holds a password, a password or secret hash, a token, an email,
+// an external ID, an attempted login name, a ciphertext or a key, through a
+// registration, failed and successful logins, a refresh, a link and a delete.
+func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			tag := hex.EncodeToString(randomBytes(4))
+			var (
+				email      = "ada-" + tag + "@example.com"
+				username   = "adauser" + tag
+				pw         = "correct horse battery staple " + tag
+				wrongPw    = "wrong horse battery staple " + tag
+				ghost      = "ghost-login-" + tag
+				externalID = "student-" + tag
+			)
+			dir := t.TempDir()
+			logs := &syncBuffer{}
+			base, stop := startServeLogging(t, dir, map[string]string{"LANYARD_LOG_LEVEL": "debug", "LANYARD_LOG_FORMAT": format}, logs)
+
+			if code, m := callT(t, "POST", base+"/api/auth/register", "", map[string]any{"email": email, "username": username, "password": pw}); code != http.StatusCreated {
+				t.Fatalf("register = %d %v; want 201", code, m)
+			}
+			if code, _ := callT(t, "POST", base+"/api/auth/register", "", map[string]any{"email": email, "password": pw}); code != http.StatusConflict {
+				t.Fatalf("second register of the email = %d; want 409", code)
+			}
+			if code, _ := callT(t, "POST", base+"/api/auth/login", "", map[string]any{"login": username, "password": wrongPw}); code != http.StatusUnauthorized {
+				t.Fatalf("login with a wrong password = %d; want 401", code)
+			}
+			if code, _ := callT(t, "POST", base+"/api/auth/login", "", map[string]any{"login": ghost, "password": pw}); code != http.StatusUnauthorized {
+				t.Fatalf("login of an unknown name = %d; want 401", code)
+			}
+			code, pair := callT(t, "POST", base+"/api/auth/login", "", map[string]any{"login": email, "password": pw})
+			if code != http.StatusOK {
+				t.Fatalf("login = %d %v; want 200", code, pair)
+			}
+			access1, refresh1 := pair["access_token"].(string), pair["refresh_token"].(string)
+			code, pair = callT(t, "POST", base+"/api/auth/refresh", "", map[string]any{"refresh_token": refresh1})
+			if code != http.StatusOK {
+				t.Fatalf("refresh = %d %v; want 200", code, pair)
+			}
+			access2, refresh2 := pair["access_token"].(string), pair["refresh_token"].(string)
+			if code, m := callT(t, "POST", base+"/api/users/me/linked-ids", access2, map[string]any{"provider": "school", "external_id": externalID}); code != http.StatusCreated {
+				t.Fatalf("link = %d %v; want 201", code, m)
+			}
+
+			forbidden := map[string]string{
+				"password": pw, "wrong password": wrongPw, "email": email, "username": username,
+				"unknown login name": ghost, "external id": externalID,
+				"access token": access1, "second access token": access2,
+				"refresh token": refresh1, "second refresh token": refresh2,
+				"argon2id hash prefix": "$argon2id$",
+			}
+			addBinary := func(what string, b []byte) {
+				if len(b) == 0 {
+					t.Fatalf("no %s stored; the test would check nothing", what)
+				}
+				for i, s := range binaryForms(b) {
+					forbidden[fmt.Sprintf("%s (form %d)", what, i)] = s
+				}
+			}
+			// What the store holds, read through the store itself.
+			m := storeURIInLog.FindStringSubmatch(logs.String())
+			if m == nil {
+				t.Fatalf("no store URI in the log:\n%s", logs)
+			}
+			db := connectDB(t, m[1], "lanyard")
+			var u struct {
+				ID   bson.ObjectID `bson:"_id"`
+				Hash string        `bson:"password_hash"`
+			}
+			if err := db.Collection("users").FindOne(context.Background(), bson.D{{Key: "email", Value: email}}).Decode(&u); err != nil {
+				t.Fatalf("read the user: %v", err)
+			}
+			forbidden["password hash"] = u.Hash
+			for i, part := range strings.Split(u.Hash, "$") {
+				if len(part) >= 16 { // the salt and the hash
+					forbidden[fmt.Sprintf("password hash part %d", i)] = part
+				}
+			}
+			var sessions []struct {
+				Secret   []byte `bson:"secret_hash"`
+				Previous []byte `bson:"previous_hash"`
+			}
+			cur, err := db.Collection("sessions").Find(context.Background(), bson.D{{Key: "user_id", Value: u.ID}})
+			if err != nil || cur.All(context.Background(), &sessions) != nil || len(sessions) == 0 {
+				t.Fatalf("read the sessions: %v (%d)", err, len(sessions))
+			}
+			for i, s := range sessions {
+				addBinary(fmt.Sprintf("session %d secret hash", i), s.Secret)
+				if s.Previous != nil {
+					addBinary(fmt.Sprintf("session %d previous hash", i), s.Previous)
+				}
+			}
+			var link struct {
+				Lookup string `bson:"lookup"`
+				Enc    []byte `bson:"external_id_enc"`
+			}
+			if err := db.Collection("linked_ids").FindOne(context.Background(), bson.D{{Key: "user_id", Value: u.ID}}).Decode(&link); err != nil {
+				t.Fatalf("read the linked id: %v", err)
+			}
+			forbidden["linked id lookup hash"] = link.Lookup
+			addBinary("linked id ciphertext", link.Enc)
+			for _, key := range []string{"jwt.key", "data.key"} {
+				b, err := os.ReadFile(filepath.Join(dir, key))
+				if err != nil {
+					t.Fatal(err)
+				}
+				forbidden[key] = strings.TrimSpace(string(b))
+			}
+
+			if code, m := callT(t, "DELETE", base+"/api/users/me", access2, map[string]any{"password": pw}); code != http.StatusOK {
+				t.Fatalf("delete = %d %v; want 200", code, m)
+			}
+			if err := stop(); err != nil {
+				t.Fatalf("serve returned %v after cancel; want nil", err)
+			}
+
+			out := logs.String()
+			for _, want := range []string{"/api/auth/login", "/api/users/me/linked-ids", "store"} {
+				if !strings.Contains(out, want) {
+					t.Fatalf("the log does not mention %q; is it captured at all?\n%s", want, out)
+				}
+			}
+			names := slices.Sorted(maps.Keys(forbidden))
+			for _, what := range names {
+				s := forbidden[what]
+				if i := strings.Index(out, s); i >= 0 {
+					line := out[strings.LastIndex(out[:i], "\n")+1:]
+					if j := strings.IndexByte(line, '\n'); j >= 0 {
+						line = line[:j]
+					}
+					t.Errorf("the debug log holds the %s, e.g. in: %.300s", what, line)
+				}
+			}
+		})
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// connectDB opens database name on the store at uri, for the test to read directly.
+func connectDB(t *testing.T, uri, name string) *mongo.Database {
+	t.Helper()
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(10 * time.Second))
+	if err != nil {
+		t.Fatalf("connect to the store: %v", err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	return client.Database(name)
+}
