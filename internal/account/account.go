@@ -22,6 +22,8 @@ type Service struct {
 	hasher  *password.Hasher
 	limiter *throttle.Limiter
 	now     func() time.Time
+	// minScore is the zxcvbn score a new password needs (CheckNewPassword).
+	minScore int
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -29,8 +31,12 @@ func New(st *store.Store, hasher *password.Hasher, now func() time.Time) *Servic
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, hasher: hasher, now: now}
+	return &Service{st: st, hasher: hasher, now: now, minScore: password.DefaultMinScore}
 }
+
+// RequirePasswordScore sets the zxcvbn score, 0 to password.MaxScore, that new
+// passwords need (default password.DefaultMinScore).
+func (s *Service) RequirePasswordScore(n int) { s.minScore = n }
 
 // LimitRegistrations makes Register count registrations per client address with l.
 func (s *Service) LimitRegistrations(l *throttle.Limiter) { s.limiter = l }
@@ -66,8 +72,8 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.User, err
 		u.UsernameKey = strings.ToLower(u.Username)
 		p.add("username", checkUsername(u.Username))
 	}
-	p.add("password", CheckPassword(r.Password, u.Email, u.Username))
 	s.applyProfile(&p, &u, r.FirstName, r.LastName, r.Contact, r.Birthday, now)
+	p.add("password", s.CheckNewPassword(r.Password, u))
 	if err := p.err(); err != nil {
 		return store.User{}, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/password"
+	"github.com/lanyard/lanyard/internal/store"
 )
 
 var (
@@ -44,9 +45,12 @@ func checkUsername(u string) string {
 	return ""
 }
 
-// CheckPassword reports why a new password is not acceptable for an account with this
-// email and username, or "".
-func CheckPassword(pw, email, username string) string {
+// CheckNewPassword reports why pw may not become the password of account u, or "".
+// Registration, password change and any later way of setting a password ask it, so
+// the rule is one. u's email, its local part, username and names are what an
+// attacker who knows the account tries first, so they count against the estimate;
+// the answer never says which list or pattern a refused password matched.
+func (s *Service) CheckNewPassword(pw string, u store.User) string {
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case pw == "":
@@ -55,12 +59,22 @@ func CheckPassword(pw, email, username string) string {
 		return "must be at least 8 characters"
 	case n > 128:
 		return "must be at most 128 characters"
-	case password.IsCommon(pw):
-		return "is too common; choose a less guessable password"
-	case strings.EqualFold(pw, email) || (username != "" && strings.EqualFold(pw, username)):
-		return "must not be the same as the email or username"
+	case password.Score(pw, passwordContext(u)...) < s.minScore:
+		return "is too easy to guess; choose a longer or less predictable password, such as a few unrelated words"
 	}
 	return ""
+}
+
+// passwordContext is the account's own data that a password must not lean on.
+func passwordContext(u store.User) []string {
+	in := []string{u.Email, u.Username, u.FirstName, u.LastName}
+	if at := strings.LastIndexByte(u.Email, '@'); at > 0 {
+		local := u.Email[:at]
+		in = append(in, local)
+		// "ada.lovelace" also gives "ada" and "lovelace".
+		in = append(in, strings.FieldsFunc(local, func(r rune) bool { return strings.ContainsRune("._-+", r) })...)
+	}
+	return in
 }
 
 func checkName(s string) string {

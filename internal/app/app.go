@@ -125,6 +125,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	hasher := password.NewHasher(password.Options{Params: o.Hash, Concurrency: cfg.HashConcurrency, Observe: m.observeHash})
 	accounts := account.New(st, hasher, o.Now)
 	accounts.LimitRegistrations(limiter)
+	accounts.RequirePasswordScore(cfg.PasswordMinScore)
 	sessions := session.New(session.Options{
 		Store: st, Accounts: accounts, Hasher: hasher, Signer: signer, Limiter: limiter,
 		RefreshTTL: cfg.RefreshTTL, Now: o.Now,

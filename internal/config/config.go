@@ -37,6 +37,7 @@ type Config struct {
 	RelationsFile     string         // LANYARD_RELATIONS_FILE
 	LoginFailureLimit int            // LANYARD_LOGIN_FAILURE_LIMIT
 	RegisterLimit     int            // LANYARD_REGISTER_LIMIT
+	PasswordMinScore  int            // LANYARD_PASSWORD_MIN_SCORE: zxcvbn score 0-4
 	HashConcurrency   int            // LANYARD_HASH_CONCURRENCY
 	TrustedProxies    []netip.Prefix // LANYARD_TRUSTED_PROXIES
 	CORSOrigins       []string       // LANYARD_CORS_ORIGINS
@@ -105,6 +106,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RelationsFile:     l.str("LANYARD_RELATIONS_FILE", ""),
 		LoginFailureLimit: l.positiveInt("LANYARD_LOGIN_FAILURE_LIMIT", 10),
 		RegisterLimit:     l.positiveInt("LANYARD_REGISTER_LIMIT", 20),
+		PasswordMinScore:  l.intIn("LANYARD_PASSWORD_MIN_SCORE", 3, 0, 4),
 		HashConcurrency:   l.positiveInt("LANYARD_HASH_CONCURRENCY", runtime.NumCPU()),
 		TrustedProxies:    l.prefixes("LANYARD_TRUSTED_PROXIES"),
 		CORSOrigins:       l.origins("LANYARD_CORS_ORIGINS"),
@@ -239,6 +241,19 @@ func (l *loader) positiveInt(name string, def int) int {
 	n, err := strconv.Atoi(v)
 	if err != nil || n <= 0 {
 		l.fail(name, fmt.Sprintf("%q is not a positive integer", v))
+		return def
+	}
+	return n
+}
+
+func (l *loader) intIn(name string, def, lo, hi int) int {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		l.fail(name, fmt.Sprintf("%q is not an integer from %d to %d", v, lo, hi))
 		return def
 	}
 	return n

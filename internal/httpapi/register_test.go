@@ -464,7 +464,7 @@ func TestRegister_ConcurrentSameEmailCreatesOne(t *testing.T) {
 		if i%2 == 1 {
 			email = "RACE@Example.com"
 		}
-		r := env.Do("POST", "/api/auth/register", map[string]any{"email": email, "password": fmt.Sprintf("racer number %02d", i)})
+		r := env.Do("POST", "/api/auth/register", map[string]any{"email": email, "password": fmt.Sprintf("racer %02d of the quiet harbour", i)})
 		res := result{status: r.Status}
 		switch r.Status {
 		case http.StatusCreated:
@@ -500,7 +500,7 @@ func TestRegister_ConcurrentSameEmailCreatesOne(t *testing.T) {
 		t.Fatalf("after %d concurrent registers: %d users; want 1", n, c)
 	}
 	// The stored account is the winner's: its password logs in, as that user.
-	r := env.Do("POST", "/api/auth/login", map[string]any{"email": "race@example.com", "password": fmt.Sprintf("racer number %02d", winner)})
+	r := env.Do("POST", "/api/auth/login", map[string]any{"email": "race@example.com", "password": fmt.Sprintf("racer %02d of the quiet harbour", winner)})
 	expect(t, r, "POST /api/auth/login", http.StatusOK)
 	if u, _ := r.Map(t)["user"].(map[string]any); u["id"] != results[winner].id {
 		t.Fatalf("POST /api/auth/login: user %v; want the winner %s", u["id"], results[winner].id)

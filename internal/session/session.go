@@ -295,7 +295,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		}
 		bad.Fields = append(bad.Fields, inv.Fields...)
 	}
-	if msg := account.CheckPassword(next, p.User.Email, p.User.Username); msg != "" {
+	if msg := s.accounts.CheckNewPassword(next, p.User); msg != "" {
 		bad.Add("new_password", msg)
 	}
 	if err := bad.Err(); err != nil {
