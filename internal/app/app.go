@@ -98,12 +98,16 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		o.Registry = prometheus.NewRegistry()
 	}
 	m := newMetrics(o.Registry)
-	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: o.Monitor, OnError: m.storeError, SerialWrites: o.SQLiteFile != ""})
+	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: o.Monitor, OnError: m.storeError, SerialWrites: o.SQLiteFile != "", SQLiteFile: o.SQLiteFile})
 	if err != nil {
 		return nil, err
 	}
 	rels, err := prepareStore(ctx, st, cfg.RelationsFile)
 	if err != nil {
+		_ = st.Close(context.Background())
+		return nil, err
+	}
+	if err := reportIDFormats(ctx, st, rels, o.Logger); err != nil {
 		_ = st.Close(context.Background())
 		return nil, err
 	}
@@ -187,6 +191,23 @@ func prepareStore(ctx context.Context, st *store.Store, relationsFile string) (*
 		return nil, err
 	}
 	return rels, nil
+}
+
+// reportIDFormats warns of every declared relation whose collection holds parent ids
+// in the other format than declared: expand and chain delete match the declared format
+// only (as a MongoDB query would), so such documents would be left behind unseen.
+func reportIDFormats(ctx context.Context, st *store.Store, rels *relation.Registry, log *slog.Logger) error {
+	for _, r := range rels.Declared() {
+		n, err := st.MismatchedIDFormat(ctx, r.Collection, r.Field, r.IDFormat == relation.String)
+		if err != nil {
+			return fmt.Errorf("relation %s: %w", r.Name, err)
+		}
+		if n > 0 && log != nil {
+			log.Warn("relation holds parent ids in the other format; expand and chain delete do not see those documents",
+				"relation", r.Name, "collection", r.Collection, "field", r.Field, "id_format", r.IDFormat, "documents", n)
+		}
+	}
+	return nil
 }
 
 // sessionSweepEvery is how often expired sessions and refresh claims are deleted. An

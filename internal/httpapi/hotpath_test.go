@@ -15,10 +15,11 @@ import (
 // onlyIDFilters fails the test unless every filter the service sent is exactly
 // {_id: <value>}: the one shape the embedded store answers without reading a whole
 // collection. It returns how many filters it saw, so a path that sent none is noticed.
-func onlyIDFilters(t *testing.T, env *lanyardtest.Env, path string) int {
+// It looks at Lanyard's own collections and at the application's collections named.
+func onlyIDFilters(t *testing.T, env *lanyardtest.Env, path string, appColls ...string) int {
 	t.Helper()
 	seen := 0
-	for _, coll := range store.Collections() {
+	for _, coll := range append(store.Collections(), appColls...) {
 		for _, f := range env.Commands.Filters(coll) {
 			seen++
 			els, err := f.Elements()

@@ -47,3 +47,34 @@ func TestEmbeddedStore_IDLookupsUseLanyardsIndex(t *testing.T) {
 		t.Errorf("after EnsureIDIndexes the plan is still:\n%s", plan)
 	}
 }
+
+// On the embedded store every relation query — children by the relation's field,
+// declared and built-in, the admin list's pages by _id, by email and by provider —
+// is answered by SQLite through an index, never by reading a table whole.
+func TestEmbeddedStore_RelationLookupsUseIndexes(t *testing.T) {
+	t.Parallel()
+	if !lanyardtest.Embedded() {
+		t.Skip("inspects the embedded store's SQLite file; not applicable to LANYARD_TEST_MONGODB_URI")
+	}
+	env := newEnv(t, lanyardtest.WithRelations(t, postsAndComments))
+	a := env.Register("ada")
+	link(env, a, "google", "sub-1").Must(t, 201)
+	posts := insertDocs(t, env, "posts", 3, func(int) bson.D { return bson.D{{Key: "author_id", Value: oid(t, a.ID)}} })
+	insertDocs(t, env, "comments", 3, func(i int) bson.D { return bson.D{{Key: "post_id", Value: posts[i]}} })
+	insertDocs(t, env, "audit_events", 1, func(int) bson.D { return bson.D{{Key: "user_id", Value: oid(t, a.ID)}} })
+
+	plans, err := env.App.Store.IndexPlans(t.Context(), [][2]string{{"posts", "author_id"}, {"comments", "post_id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		"users page", "users by email", "users with provider", "holds provider",
+		"posts.author_id", "comments.post_id",
+		"sessions.user_id", "linked_ids.user_id", "linked_id_keys.user_id", "audit_events.user_id",
+	} {
+		plan := plans[name]
+		if plan == "" || strings.Contains(plan, "SCAN") || !strings.Contains(plan, "INDEX lanyard_") {
+			t.Errorf("plan of %s:\n%s\nwant a search through one of Lanyard's indexes, no SCAN", name, plan)
+		}
+	}
+}

@@ -200,10 +200,9 @@ func (s *Store) LinkedIDByLookup(ctx context.Context, lookup string) (LinkedID, 
 }
 
 // ForgetLinkKeys deletes the keys of a deleted user's links, so their external IDs are
-// free again at once. It filters by user_id: chain delete only, never a hot path.
+// free again at once.
 func (s *Store) ForgetLinkKeys(ctx context.Context, userID ID) error {
-	_, err := s.db.Collection(collLinkKeys).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}})
-	return s.translate("forget linked id keys", err)
+	return s.deleteByUser(ctx, collLinkKeys, "forget linked id keys", userID, nil)
 }
 
 // InsertLinkedID stores a link document as it is, bypassing the key and the user's
@@ -218,6 +217,10 @@ func (s *Store) InsertLinkedID(ctx context.Context, l *LinkedID) error {
 // the start). The links are read in user id order and the reading stops once limit
 // users are found, so a page costs what it shows, not what the provider holds.
 func (s *Store) UsersWithProvider(ctx context.Context, provider string, after ID, limit int) ([]ID, error) {
+	if s.lite != nil {
+		ids, err := s.lite.usersWithProvider(ctx, provider, after, limit)
+		return ids, s.translate("users with provider", err)
+	}
 	f := bson.D{{Key: "provider", Value: provider}}
 	if !after.IsZero() {
 		f = append(f, bson.E{Key: "user_id", Value: bson.D{{Key: "$gt", Value: after}}})
@@ -251,6 +254,10 @@ func (s *Store) UsersWithProvider(ctx context.Context, provider string, after ID
 
 // HoldsProvider reports whether the user holds a linked ID of provider.
 func (s *Store) HoldsProvider(ctx context.Context, userID ID, provider string) (bool, error) {
+	if s.lite != nil {
+		ok, err := s.lite.holdsProvider(ctx, userID, provider)
+		return ok, s.translate("holds provider", err)
+	}
 	err := s.linkedIDs().FindOne(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "provider", Value: provider}},
 		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	if errors.Is(err, mongo.ErrNoDocuments) {

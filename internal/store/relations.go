@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -11,16 +13,20 @@ import (
 
 // The methods below serve the relation registry: they address a collection and field
 // named by a relation, never by request input (the registry is validated at start-up).
+// On the embedded SQLite store they find the _ids through the SQLite index (sqlite.go)
+// and touch documents only by _id; elsewhere they send the filter to the server, whose
+// indexes serve it.
 
 // ChildQuery selects the children of some parents.
 type ChildQuery struct {
-	Coll    string
-	Field   string // the child's field holding the parent's id
-	Parents []any  // parent id values as the field holds them (ObjectID or hex string)
-	After   any    // only _id > After (ascending pages); nil for the first page
-	Limit   int    // 0: no limit
-	Newest  bool   // sort by _id descending instead of ascending
-	IDsOnly bool   // fetch only _id and Field
+	Coll      string
+	Field     string // the child's field holding the parent's id
+	Parents   []any  // parent id values as the field holds them (ObjectID or hex string)
+	After     any    // only _id > After (ascending pages); nil for the first page
+	Limit     int    // 0: no limit
+	Newest    bool   // sort by _id descending instead of ascending
+	IDsOnly   bool   // fetch only _id and Field
+	PerParent int    // at most this many per parent, in the query's order; 0: no cap (a hint: a server's query may return more)
 }
 
 func (q ChildQuery) filter() bson.D {
@@ -33,6 +39,18 @@ func (q ChildQuery) filter() bson.D {
 
 // Children reads the documents q selects, as raw BSON.
 func (s *Store) Children(ctx context.Context, q ChildQuery) ([]bson.Raw, error) {
+	if s.lite != nil {
+		refs, err := s.lite.childRefs(ctx, q)
+		if err == nil {
+			if q.IDsOnly {
+				return refDocs(q.Field, refs)
+			}
+			return s.byIDs(ctx, q.Coll, refIDs(refs))
+		}
+		if !errors.Is(err, errUnindexable) {
+			return nil, s.translate("find "+q.Coll, err)
+		}
+	}
 	dir := 1
 	if q.Newest {
 		dir = -1
@@ -59,52 +77,199 @@ func (s *Store) Children(ctx context.Context, q ChildQuery) ([]bson.Raw, error) 
 	return out, nil
 }
 
+// refDocs builds {_id, field} documents from refs, as an IDsOnly query returns them.
+func refDocs(field string, refs []idRef) ([]bson.Raw, error) {
+	out := make([]bson.Raw, 0, len(refs))
+	for _, r := range refs {
+		raw, err := bson.Marshal(bson.D{{Key: "_id", Value: r.ID}, {Key: field, Value: r.Field}})
+		if err != nil {
+			return nil, fmt.Errorf("store: ids: %w", err)
+		}
+		out = append(out, raw)
+	}
+	return out, nil
+}
+
+func refIDs(refs []idRef) []any {
+	ids := make([]any, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// byIDs reads the documents of coll with these ids, one lookup by _id each, in the
+// order given; ids that name no document (deleted meanwhile) are left out.
+func (s *Store) byIDs(ctx context.Context, coll string, ids []any) ([]bson.Raw, error) {
+	c := s.db.Collection(coll)
+	out := make([]bson.Raw, 0, len(ids))
+	for _, id := range ids {
+		raw, err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return nil, s.translate("find "+coll, err)
+		}
+		out = append(out, raw)
+	}
+	return out, nil
+}
+
 // CountChildren counts the documents q selects (After and Limit ignored).
 func (s *Store) CountChildren(ctx context.Context, q ChildQuery) (int64, error) {
+	if s.lite != nil {
+		n, err := s.lite.countChildren(ctx, q)
+		if !errors.Is(err, errUnindexable) {
+			return n, s.translate("count "+q.Coll, err)
+		}
+	}
 	q.After = nil
 	n, err := s.db.Collection(q.Coll).CountDocuments(ctx, q.filter())
 	return n, s.translate("count "+q.Coll, err)
 }
 
-// AnyChild reports whether q selects at least one document.
-func (s *Store) AnyChild(ctx context.Context, q ChildQuery) (bool, error) {
-	q.Limit, q.IDsOnly, q.After = 1, true, nil
-	docs, err := s.Children(ctx, q)
-	return len(docs) > 0, err
-}
+// writeChunk is how many single-document statements one delete or update command
+// carries on the embedded store: large enough that a chain delete costs few round
+// trips, small enough that other keyed writes are not held up long behind one.
+const writeChunk = 200
 
 // DeleteIDs deletes the documents of coll with these ids.
 func (s *Store) DeleteIDs(ctx context.Context, coll string, ids []any) (int64, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	r, err := s.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-	if err != nil {
-		return 0, s.translate("delete from "+coll, err)
+	if s.lite == nil {
+		r, err := s.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+		if err != nil {
+			return 0, s.translate("delete from "+coll, err)
+		}
+		return r.DeletedCount, nil
 	}
-	return r.DeletedCount, nil
+	// The embedded store answers {_id: {$in: …}} by reading the whole collection, and
+	// {_id: value} through the index: one statement per document, in few commands.
+	var n int64
+	for start := 0; start < len(ids); start += writeChunk {
+		chunk := ids[start:min(start+writeChunk, len(ids))]
+		models := make([]mongo.WriteModel, len(chunk))
+		for i, id := range chunk {
+			models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
+		}
+		r, err := s.keyed(coll).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		if err != nil {
+			return n, s.translate("delete from "+coll, err)
+		}
+		n += r.DeletedCount
+	}
+	return n, nil
 }
 
 // UnsetChildren removes q.Field from every document q selects, detaching them from
 // their parents.
 func (s *Store) UnsetChildren(ctx context.Context, q ChildQuery) (int64, error) {
-	r, err := s.db.Collection(q.Coll).UpdateMany(ctx, q.filter(), bson.D{{Key: "$unset", Value: bson.D{{Key: q.Field, Value: ""}}}})
+	unset := bson.D{{Key: "$unset", Value: bson.D{{Key: q.Field, Value: ""}}}}
+	if s.lite != nil {
+		q.After, q.Limit, q.PerParent = nil, 0, 0
+		refs, err := s.lite.childRefs(ctx, q)
+		if err == nil {
+			var n int64
+			for start := 0; start < len(refs); start += writeChunk {
+				chunk := refs[start:min(start+writeChunk, len(refs))]
+				models := make([]mongo.WriteModel, len(chunk))
+				for i, r := range chunk {
+					models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: r.ID}}).SetUpdate(unset)
+				}
+				r, err := s.keyed(q.Coll).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+				if err != nil {
+					return n, s.translate("unset "+q.Coll+"."+q.Field, err)
+				}
+				n += r.ModifiedCount
+			}
+			return n, nil
+		}
+		if !errors.Is(err, errUnindexable) {
+			return 0, s.translate("unset "+q.Coll+"."+q.Field, err)
+		}
+	}
+	r, err := s.db.Collection(q.Coll).UpdateMany(ctx, q.filter(), unset)
 	if err != nil {
 		return 0, s.translate("unset "+q.Coll+"."+q.Field, err)
 	}
 	return r.ModifiedCount, nil
 }
 
-// EnsureRelationIndex creates an index on a declared relation's field. Only on
-// MongoDB: the embedded store scans whatever the indexes (see DESIGN.md), so there it
-// would only cost writes.
+// EnsureRelationIndex indexes a declared relation's field: a MongoDB index on
+// MongoDB, an expression index on the embedded SQLite store (made now if the
+// collection exists, else when it first appears).
 func (s *Store) EnsureRelationIndex(ctx context.Context, coll, field string) error {
+	if s.lite != nil {
+		return s.translate(fmt.Sprintf("create index %s.%s", coll, field), s.lite.addIndex(ctx, coll, field))
+	}
 	if s.IsFerretDB() {
-		return nil
+		return nil // FerretDB's other backends scan whatever the indexes
 	}
 	_, err := s.db.Collection(coll).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: field, Value: 1}},
 		Options: options.Index().SetName("lanyard_" + field),
 	})
 	return s.translate(fmt.Sprintf("create index %s.%s", coll, field), err)
+}
+
+// MismatchedIDFormat counts the documents of coll whose field holds a parent id in
+// the other format than the relation declares (a string where an ObjectId is
+// expected, or the reverse): expand and chain delete never find them.
+func (s *Store) MismatchedIDFormat(ctx context.Context, coll, field string, wantString bool) (int64, error) {
+	other := "string"
+	if wantString {
+		other = "objectId"
+	}
+	if s.lite != nil {
+		n, err := s.lite.countType(ctx, coll, field, other)
+		return n, s.translate("check id format of "+coll+"."+field, err)
+	}
+	n, err := s.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: field, Value: bson.D{{Key: "$type", Value: other}}}})
+	return n, s.translate("check id format of "+coll+"."+field, err)
+}
+
+// IndexPlans returns SQLite's plan for each kind of query the embedded store's index
+// answers (nil elsewhere), named as "users page", "users by email", "users with
+// provider", "holds provider" and "<collection>.<field>" for the children of each
+// relation given (coll, field) and of the built-ins. Tests use it to prove that the
+// indexes are used. Collections that do not exist yet are left out.
+func (s *Store) IndexPlans(ctx context.Context, rels [][2]string) (map[string]string, error) {
+	if s.lite == nil {
+		return nil, nil
+	}
+	return s.lite.plans(ctx, rels)
+}
+
+// SQLiteQueries is how many SQL queries the SQLite index has run (0 elsewhere).
+func (s *Store) SQLiteQueries() int64 {
+	if s.lite == nil {
+		return 0
+	}
+	return s.lite.queries.Load()
+}
+
+// deleteByUser deletes the documents of one of Lanyard's collections whose user_id is
+// userID, except the one whose _id is except (nil: none).
+func (s *Store) deleteByUser(ctx context.Context, coll, op string, userID ID, except any) error {
+	if s.lite != nil {
+		refs, err := s.lite.childRefs(ctx, ChildQuery{Coll: coll, Field: "user_id", Parents: []any{userID}})
+		if err != nil {
+			return s.translate(op, err)
+		}
+		ids := refIDs(refs)
+		if except != nil {
+			ids = slices.DeleteFunc(ids, func(id any) bool { return id == except })
+		}
+		_, err = s.DeleteIDs(ctx, coll, ids)
+		return err
+	}
+	f := bson.D{{Key: "user_id", Value: userID}}
+	if except != nil {
+		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: except}}})
+	}
+	_, err := s.db.Collection(coll).DeleteMany(ctx, f)
+	return s.translate(op, err)
 }

@@ -119,15 +119,12 @@ func (s *Store) DeleteSession(ctx context.Context, id bson.ObjectID) error {
 }
 
 // DeleteUserSessions removes every session of a user, except keep when it is not zero.
-// It filters by user_id, which the embedded store answers by reading every session:
-// callers keep it off the request path.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, keep bson.ObjectID) error {
-	filter := bson.D{{Key: "user_id", Value: userID}}
+	var except any
 	if !keep.IsZero() {
-		filter = append(filter, bson.E{Key: "_id", Value: bson.M{"$ne": keep}})
+		except = keep
 	}
-	_, err := s.sessions().DeleteMany(ctx, filter)
-	return s.translate("delete user sessions", err)
+	return s.deleteByUser(ctx, collSessions, "delete user sessions", userID, except)
 }
 
 // SweepSessions deletes sessions and refresh claims that expired by now, and says how

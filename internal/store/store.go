@@ -39,6 +39,10 @@ type Options struct {
 	// updates by a filter other than _id) keep their own connections, so that a long
 	// sweep does not hold every keyed write behind it.
 	SerialWrites bool
+	// SQLiteFile is the embedded store's SQLite file of this database, when the store
+	// is the embedded one on SQLite: queries other than by _id are then answered
+	// through SQLite indexes (sqlite.go).
+	SQLiteFile string
 }
 
 // Store is a connection to one Lanyard database.
@@ -48,6 +52,7 @@ type Store struct {
 	wclient *mongo.Client   // client of w: client itself, or one with a single connection (Options.SerialWrites)
 	w       *mongo.Database // where keyed writes go: see keyed
 	stripes *stripes        // set on FerretDB: see serialize.go
+	lite    *sqliteIndex    // set on the embedded SQLite store: see sqlite.go
 	onError func(op string)
 }
 
@@ -77,11 +82,18 @@ func Open(ctx context.Context, uri, name string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("store: connect: %w", err)
 		}
 	}
-	return &Store{
+	st := &Store{
 		client: client, db: client.Database(name),
 		wclient: wclient, w: wclient.Database(name),
 		onError: o.OnError,
-	}, nil
+	}
+	if o.SQLiteFile != "" {
+		if st.lite, err = openSQLiteIndex(o.SQLiteFile); err != nil {
+			_ = st.Close(ctx)
+			return nil, err
+		}
+	}
+	return st, nil
 }
 
 // driverLogOff is the driver's logging, off whatever the environment says. With
@@ -111,6 +123,9 @@ func (s *Store) Close(ctx context.Context) error {
 	err := s.client.Disconnect(ctx)
 	if s.wclient != s.client {
 		err = errors.Join(err, s.wclient.Disconnect(ctx))
+	}
+	if s.lite != nil {
+		err = errors.Join(err, s.lite.close())
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -199,6 +200,9 @@ type UserQuery struct {
 
 // Users lists the users q selects, by id ascending.
 func (s *Store) Users(ctx context.Context, q UserQuery) ([]User, error) {
+	if s.lite != nil {
+		return s.usersFromIndex(ctx, q)
+	}
 	f := bson.D{}
 	if q.Email != "" {
 		f = append(f, bson.E{Key: "email", Value: q.Email})
@@ -214,11 +218,44 @@ func (s *Store) Users(ctx context.Context, q UserQuery) ([]User, error) {
 	return s.findUsers(ctx, "list users", f, o)
 }
 
+// usersFromIndex is Users on the embedded SQLite store: the page's ids come from its
+// indexes, then each user is read by _id.
+func (s *Store) usersFromIndex(ctx context.Context, q UserQuery) ([]User, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	field := ""
+	if q.Email != "" {
+		field = "email"
+	}
+	ids, err := s.lite.idPage(ctx, collUsers, q.After, limit, field, q.Email)
+	if err != nil {
+		return nil, s.translate("list users", err)
+	}
+	return s.UsersByIDs(ctx, ids)
+}
+
 // UsersByIDs loads the users with these ids, by id ascending; ids of users that do
 // not exist are left out.
 func (s *Store) UsersByIDs(ctx context.Context, ids []ID) ([]User, error) {
 	if len(ids) == 0 {
 		return nil, nil
+	}
+	if s.lite != nil {
+		sorted := slices.SortedFunc(slices.Values(ids), func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+		out := make([]User, 0, len(ids))
+		for _, id := range slices.Compact(sorted) {
+			u, err := s.UserByID(ctx, id)
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, u)
+		}
+		return out, nil
 	}
 	f := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
 	o := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(int32(len(ids)))

@@ -1,0 +1,527 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// The embedded SQLite store answers only {_id: value} without reading a whole
+// collection in Go (DESIGN.md). sqliteIndex answers the other questions Lanyard asks —
+// which _ids have field = value, how many, in which order — from SQLite itself, through
+// expression indexes on FerretDB's tables; the documents are then read, updated and
+// deleted by _id through FerretDB. It is read-only towards FerretDB's data: it writes
+// nothing but its own indexes, which FerretDB does not know of and drops with a table.
+//
+// A row of FerretDB 1.24's table is one document as "sjson": JSON whose scalars are
+// plain (an ObjectId as its 24-hex string, a date as milliseconds), with the BSON types
+// kept beside them under "$s".p (`{"$s":{"p":{"author_id":{"t":"objectId"},…}},…}`).
+type sqliteIndex struct {
+	db      *sql.DB
+	queries atomic.Int64 // SQL queries run, for tests and metrics
+
+	mu     sync.Mutex
+	tables map[string]string   // collection → table, once seen
+	fields map[string][]string // collection → indexed fields (each, or "a,b" for a composite)
+}
+
+func openSQLiteIndex(file string) (*sqliteIndex, error) {
+	q := url.Values{}
+	q.Add("mode", "rw")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(wal)")
+	q.Add("_pragma", "query_only(false)")
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Opaque: filepath.ToSlash(file), RawQuery: q.Encode()}).String())
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite index: %w", err)
+	}
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	x := &sqliteIndex{db: db, tables: map[string]string{}, fields: map[string][]string{}}
+	for coll, fs := range builtInIndexes {
+		x.fields[coll] = slices.Clone(fs)
+	}
+	return x, nil
+}
+
+// builtInIndexes are the fields of Lanyard's own collections that are looked up by
+// something other than _id. A comma joins the fields of a composite index.
+var builtInIndexes = map[string][]string{
+	collUsers:     {"email"},
+	collSessions:  {"user_id"},
+	collLinkedIDs: {"user_id", "provider,user_id"},
+	collLinkKeys:  {"user_id"},
+	collAudit:     {"user_id"},
+}
+
+func (x *sqliteIndex) close() error { return x.db.Close() }
+
+// valueExpr is the SQL value of a top-level field; typeExpr its BSON type's name.
+// Field names are validated identifiers (the relations file's rule, or Lanyard's own).
+func valueExpr(field string) string { return fmt.Sprintf(`_ferretdb_sjson->>'$.%s'`, field) }
+func typeExpr(field string) string {
+	return fmt.Sprintf(`_ferretdb_sjson->>'$."$s".p.%s.t'`, field)
+}
+
+// indexName names Lanyard's index of fields on table.
+func indexName(table, fields string) string {
+	return "lanyard_f_" + table + "_" + strings.ReplaceAll(fields, ",", "_")
+}
+
+// addIndex makes field (or "a,b") of coll indexed from now on, creating the index at
+// once when the collection exists.
+func (x *sqliteIndex) addIndex(ctx context.Context, coll, fields string) error {
+	x.mu.Lock()
+	if !slices.Contains(x.fields[coll], fields) {
+		x.fields[coll] = append(x.fields[coll], fields)
+	}
+	table, known := x.tables[coll]
+	x.mu.Unlock()
+	if !known {
+		_, _, err := x.table(ctx, coll) // creates every index of coll when it exists
+		return err
+	}
+	return x.createIndex(ctx, table, fields)
+}
+
+func (x *sqliteIndex) createIndex(ctx context.Context, table, fields string) error {
+	var exprs []string
+	for _, f := range strings.Split(fields, ",") {
+		exprs = append(exprs, valueExpr(f))
+	}
+	_, err := x.db.ExecContext(ctx, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`,
+		indexName(table, fields), table, strings.Join(exprs, ", ")))
+	if err != nil {
+		return fmt.Errorf("store: sqlite index %s(%s): %w", table, fields, err)
+	}
+	return nil
+}
+
+// createIDIndex is EnsureIDIndexes' index: on the expression FerretDB filters _id by.
+func (x *sqliteIndex) createIDIndex(ctx context.Context, table string) error {
+	_, err := x.db.ExecContext(ctx, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, "lanyard_id_"+table, table, idExpr))
+	if err != nil {
+		return fmt.Errorf("store: sqlite _id index of %s: %w", table, err)
+	}
+	return nil
+}
+
+// table returns coll's SQLite table, ok false when the collection does not exist (yet).
+// The first time a table is seen, its indexes are created.
+func (x *sqliteIndex) table(ctx context.Context, coll string) (string, bool, error) {
+	x.mu.Lock()
+	t, ok := x.tables[coll]
+	x.mu.Unlock()
+	if ok {
+		return t, true, nil
+	}
+	x.queries.Add(1)
+	err := x.db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, coll).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) || isNoSuchTable(err) || isCannotOpen(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("store: table of %s: %w", coll, err)
+	}
+	x.mu.Lock()
+	fields := slices.Clone(x.fields[coll])
+	x.mu.Unlock()
+	if err := x.createIDIndex(ctx, t); err != nil {
+		return "", false, err
+	}
+	for _, f := range fields {
+		if err := x.createIndex(ctx, t, f); err != nil {
+			return "", false, err
+		}
+	}
+	x.mu.Lock()
+	x.tables[coll] = t
+	x.mu.Unlock()
+	return t, true, nil
+}
+
+// forget drops coll's cached table after its table vanished (a dropped collection).
+func (x *sqliteIndex) forget(coll string) {
+	x.mu.Lock()
+	delete(x.tables, coll)
+	x.mu.Unlock()
+}
+
+func isNoSuchTable(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "no such table")
+}
+
+func isCannotOpen(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "unable to open database file")
+}
+
+// query runs a statement built for coll's table by build, retrying once if the table
+// was dropped and made again since it was cached. A collection that does not exist
+// selects nothing: rows is nil.
+func (x *sqliteIndex) query(ctx context.Context, coll string, build func(table string) (string, []any), each func(rows *sql.Rows) error) error {
+	for try := 0; ; try++ {
+		table, ok, err := x.table(ctx, coll)
+		if err != nil || !ok {
+			return err
+		}
+		stmt, args := build(table)
+		x.queries.Add(1)
+		rows, err := x.db.QueryContext(ctx, stmt, args...)
+		if isNoSuchTable(err) && try == 0 {
+			x.forget(coll)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store: sqlite %s: %w", coll, err)
+		}
+		for rows.Next() {
+			if err := each(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("store: sqlite %s: %w", coll, err)
+		}
+		return nil
+	}
+}
+
+// sjsonType is the type name sjson keeps for a value Lanyard compares fields with.
+func sjsonType(v any) (string, string, bool) {
+	switch t := v.(type) {
+	case bson.ObjectID:
+		return "objectId", t.Hex(), true
+	case string:
+		return "string", t, true
+	}
+	return "", "", false
+}
+
+// fromSJSON turns a scalar read from sjson back into the Go value the driver gives
+// for that BSON type.
+func fromSJSON(typ string, v any) (any, error) {
+	switch typ {
+	case "objectId":
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("store: objectId stored as %T", v)
+		}
+		return bson.ObjectIDFromHex(s)
+	case "string":
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case "int":
+		if n, ok := v.(int64); ok {
+			return int32(n), nil
+		}
+	case "long":
+		if n, ok := v.(int64); ok {
+			return n, nil
+		}
+	}
+	return nil, errUnindexable
+}
+
+// errUnindexable says a query involves a value this index does not handle (an _id of a
+// type other than ObjectId, string or integer); the caller asks FerretDB instead.
+var errUnindexable = errors.New("store: value not served by the sqlite index")
+
+// idRef is one matching document: its _id and the value of the field that matched.
+type idRef struct {
+	ID    any
+	Field any
+}
+
+// childRefs answers a ChildQuery with the _ids (and parent values) it selects, in
+// _id order. Parents are grouped by type, so that an ObjectId never matches its hex
+// string, as on MongoDB.
+func (x *sqliteIndex) childRefs(ctx context.Context, q ChildQuery) ([]idRef, error) {
+	groups := map[string][]any{}
+	for _, p := range q.Parents {
+		typ, val, ok := sjsonType(p)
+		if !ok {
+			return nil, errUnindexable
+		}
+		groups[typ] = append(groups[typ], val)
+	}
+	if q.After != nil {
+		if _, _, ok := sjsonType(q.After); !ok {
+			return nil, errUnindexable
+		}
+	}
+	var out []idRef
+	for _, typ := range slices.Sorted(maps.Keys(groups)) {
+		vals := groups[typ]
+		err := x.query(ctx, q.Coll, func(table string) (string, []any) {
+			return childStmt(table, q, typ, vals)
+		}, func(rows *sql.Rows) error {
+			var rawID any
+			var idType sql.NullString
+			var field string
+			if err := rows.Scan(&rawID, &idType, &field); err != nil {
+				return err
+			}
+			id, err := fromSJSON(idType.String, rawID)
+			if err != nil {
+				return err
+			}
+			fv, err := fromSJSON(typ, field)
+			if err != nil {
+				return err
+			}
+			out = append(out, idRef{ID: id, Field: fv})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(groups) > 1 {
+		slices.SortStableFunc(out, func(a, b idRef) int {
+			c := strings.Compare(idKey(a.ID), idKey(b.ID))
+			if q.Newest {
+				return -c
+			}
+			return c
+		})
+		if q.Limit > 0 && len(out) > q.Limit {
+			out = out[:q.Limit]
+		}
+	}
+	if q.PerParent > 0 {
+		out = capPerParent(out, q.PerParent)
+	}
+	return out, nil
+}
+
+// childStmt selects the children of parents vals of type typ, ordered by _id.
+func childStmt(table string, q ChildQuery, typ string, vals []any) (string, []any) {
+	var b strings.Builder
+	fmt.Fprintf(&b, `SELECT _ferretdb_sjson->>'$._id', %s, %s FROM %q WHERE %s IN (%s) AND %s = ?`,
+		typeExpr("_id"), valueExpr(q.Field), table, valueExpr(q.Field), placeholders(len(vals)), typeExpr(q.Field))
+	args := append(slices.Clone(vals), typ)
+	if q.After != nil {
+		_, after, _ := sjsonType(q.After)
+		b.WriteString(` AND _ferretdb_sjson->>'$._id' > ?`)
+		args = append(args, after)
+	}
+	b.WriteString(` ORDER BY 1`)
+	if q.Newest {
+		b.WriteString(` DESC`)
+	}
+	if q.Limit > 0 {
+		b.WriteString(` LIMIT ?`)
+		args = append(args, q.Limit)
+	}
+	return b.String(), args
+}
+
+// countChildren counts what a ChildQuery selects.
+func (x *sqliteIndex) countChildren(ctx context.Context, q ChildQuery) (int64, error) {
+	q.After, q.Limit, q.PerParent = nil, 0, 0
+	groups := map[string][]any{}
+	for _, p := range q.Parents {
+		typ, val, ok := sjsonType(p)
+		if !ok {
+			return 0, errUnindexable
+		}
+		groups[typ] = append(groups[typ], val)
+	}
+	var total int64
+	for typ, vals := range groups {
+		err := x.query(ctx, q.Coll, func(table string) (string, []any) {
+			return fmt.Sprintf(`SELECT count(*) FROM %q WHERE %s IN (%s) AND %s = ?`,
+				table, valueExpr(q.Field), placeholders(len(vals)), typeExpr(q.Field)), append(slices.Clone(vals), typ)
+		}, func(rows *sql.Rows) error {
+			var n int64
+			err := rows.Scan(&n)
+			total += n
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return total, nil
+}
+
+// idPage lists the ObjectId _ids of coll after after (NoID: from the start), ascending,
+// through the _id index; with field set, only those whose field equals the string value.
+func (x *sqliteIndex) idPage(ctx context.Context, coll string, after ID, limit int, field, value string) ([]ID, error) {
+	var out []ID
+	err := x.query(ctx, coll, func(table string) (string, []any) {
+		return pageStmt(table, after, limit, field, value)
+	}, func(rows *sql.Rows) error {
+		var hex string
+		if err := rows.Scan(&hex); err != nil {
+			return err
+		}
+		id, err := bson.ObjectIDFromHex(hex)
+		out = append(out, id)
+		return err
+	})
+	return out, err
+}
+
+// pageStmt selects a page of ObjectId _ids after after, optionally where field = value.
+func pageStmt(table string, after ID, limit int, field, value string) (string, []any) {
+	// The _id index is on FerretDB's own expression, which yields JSON text: an
+	// ObjectId as its quoted hex, which orders as the ObjectId does.
+	start := `""`
+	if !after.IsZero() {
+		start = `"` + after.Hex() + `"`
+	}
+	where, args := "", []any{start}
+	if field != "" {
+		where = fmt.Sprintf(` AND %s = ?`, valueExpr(field))
+		args = append(args, value)
+	}
+	return fmt.Sprintf(`SELECT _ferretdb_sjson->>'$._id' FROM %q WHERE %s > ? AND %s = 'objectId'%s ORDER BY %s LIMIT ?`,
+		table, idExpr, typeExpr("_id"), where, idExpr), append(args, limit)
+}
+
+// usersWithProvider is UsersWithProvider through the (provider, user_id) index.
+func (x *sqliteIndex) usersWithProvider(ctx context.Context, provider string, after ID, limit int) ([]ID, error) {
+	var out []ID
+	err := x.query(ctx, collLinkedIDs, func(table string) (string, []any) {
+		return providerStmt(table, provider, after, limit)
+	}, func(rows *sql.Rows) error {
+		var hex string
+		if err := rows.Scan(&hex); err != nil {
+			return err
+		}
+		id, err := bson.ObjectIDFromHex(hex)
+		out = append(out, id)
+		return err
+	})
+	return out, err
+}
+
+func providerStmt(table, provider string, after ID, limit int) (string, []any) {
+	return fmt.Sprintf(`SELECT DISTINCT %s FROM %q WHERE %s = ? AND %s > ? ORDER BY 1 LIMIT ?`,
+		valueExpr("user_id"), table, valueExpr("provider"), valueExpr("user_id")), []any{provider, hexOrEmpty(after), limit}
+}
+
+// holdsProvider reports whether userID holds a linked ID of provider.
+func (x *sqliteIndex) holdsProvider(ctx context.Context, userID ID, provider string) (bool, error) {
+	found := false
+	err := x.query(ctx, collLinkedIDs, func(table string) (string, []any) {
+		return holdsStmt(table, provider, userID)
+	}, func(*sql.Rows) error {
+		found = true
+		return nil
+	})
+	return found, err
+}
+
+func holdsStmt(table, provider string, userID ID) (string, []any) {
+	return fmt.Sprintf(`SELECT 1 FROM %q WHERE %s = ? AND %s = ? LIMIT 1`,
+		table, valueExpr("provider"), valueExpr("user_id")), []any{provider, userID.Hex()}
+}
+
+// countType counts the documents of coll whose field holds a value of type typ.
+func (x *sqliteIndex) countType(ctx context.Context, coll, field, typ string) (int64, error) {
+	var n int64
+	err := x.query(ctx, coll, func(table string) (string, []any) {
+		return fmt.Sprintf(`SELECT count(*) FROM %q WHERE %s = ?`, table, typeExpr(field)), []any{typ}
+	}, func(rows *sql.Rows) error { return rows.Scan(&n) })
+	return n, err
+}
+
+// explain returns SQLite's plan for the statement build makes for coll's table.
+func (x *sqliteIndex) explain(ctx context.Context, coll string, build func(table string) (string, []any)) (string, error) {
+	plan := ""
+	err := x.query(ctx, coll, func(table string) (string, []any) {
+		stmt, args := build(table)
+		return "EXPLAIN QUERY PLAN " + stmt, args
+	}, func(rows *sql.Rows) error {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return err
+		}
+		plan += detail + "\n"
+		return nil
+	})
+	return plan, err
+}
+
+// plans explains every statement shape the index runs: the children of declared
+// relations (coll and field pairs) and of the built-ins, the pages of users by _id and
+// by email, and the users of a provider.
+func (x *sqliteIndex) plans(ctx context.Context, rels [][2]string) (map[string]string, error) {
+	oid := bson.NewObjectID()
+	type shape struct {
+		coll  string
+		build func(table string) (string, []any)
+	}
+	shapes := map[string]shape{
+		"users page":          {collUsers, func(t string) (string, []any) { return pageStmt(t, oid, 100, "", "") }},
+		"users by email":      {collUsers, func(t string) (string, []any) { return pageStmt(t, NoID, 100, "email", "a@example.com") }},
+		"users with provider": {collLinkedIDs, func(t string) (string, []any) { return providerStmt(t, "google", oid, 100) }},
+		"holds provider":      {collLinkedIDs, func(t string) (string, []any) { return holdsStmt(t, "google", oid) }},
+	}
+	for _, coll := range []string{collSessions, collLinkedIDs, collLinkKeys, collAudit} {
+		rels = append(rels, [2]string{coll, "user_id"})
+	}
+	for _, r := range rels {
+		q := ChildQuery{Coll: r[0], Field: r[1], Newest: true}
+		shapes[r[0]+"."+r[1]] = shape{r[0], func(t string) (string, []any) { return childStmt(t, q, "objectId", []any{oid.Hex(), oid.Hex()}) }}
+	}
+	out := map[string]string{}
+	for name, sh := range shapes {
+		p, err := x.explain(ctx, sh.coll, sh.build)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out[name] = p
+	}
+	return out, nil
+}
+
+func hexOrEmpty(id ID) string {
+	if id.IsZero() {
+		return ""
+	}
+	return id.Hex()
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// idKey orders _ids as the SQL does (hex for ObjectIds).
+func idKey(v any) string {
+	if oid, ok := v.(bson.ObjectID); ok {
+		return oid.Hex()
+	}
+	return fmt.Sprint(v)
+}
+
+// capPerParent keeps, in order, at most n refs per parent value.
+func capPerParent(refs []idRef, n int) []idRef {
+	seen := map[string]int{}
+	out := refs[:0]
+	for _, r := range refs {
+		k := idKey(r.Field)
+		if seen[k] < n {
+			seen[k]++
+			out = append(out, r)
+		}
+	}
+	return out
+}
