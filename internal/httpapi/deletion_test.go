@@ -407,3 +407,61 @@ func TestDelete_CommandsGrowWithBatchesNotDocuments(t *testing.T) {
 		t.Errorf("commands grew from %d to %d for 500× the documents; want growth with batches only", smallCmds, bigCmds)
 	}
 }
+
+// A chain delete, its plan and the export cost what the user owns, whatever else the
+// store holds: the same commands with or without thousands of other users' documents,
+// and on the embedded store each of them addresses documents only by _id.
+func TestDelete_PlanExportAndDeleteCostWhatTheUserOwnsNotWhatTheStoreHolds(t *testing.T) {
+	t.Parallel()
+	type costs struct{ plan, export, del int }
+	measure := func(otherPosts int) costs {
+		env := lanyardtest.New(t, lanyardtest.WithRelations(t, appRelations), lanyardtest.WithRequestTimeout(time.Minute))
+		a, admin := env.Register("ada"), env.Register("root")
+		env.Promote(admin)
+		link(env, a, "crm", "C-1").Must(t, http.StatusCreated)
+		seedPosts(t, env, a.ID, 20, 3)
+		insertMany(t, env, "reviews", []any{bson.M{"user_id": oid(t, a.ID)}})
+		if otherPosts > 0 {
+			seedPosts(t, env, admin.ID, otherPosts, 1)
+		}
+		// Each request once unmeasured first, so the collections are known to the store.
+		env.Do("GET", "/api/users/"+a.ID+"/deletion-plan", nil, "Bearer", admin.Access).Must(t, http.StatusOK)
+		env.App.Sessions.Wait()
+
+		var c costs
+		step := func(name string, n *int, run func()) {
+			env.Commands.Reset()
+			run()
+			*n = env.Commands.Total()
+			if env.SQLiteFile != "" {
+				if seen := onlyIDFilters(t, env, name, "posts", "comments", "reviews", "orders"); seen == 0 {
+					t.Errorf("%s: no filtered command seen; the check would prove nothing", name)
+				}
+			}
+		}
+		step("deletion plan", &c.plan, func() {
+			env.Do("GET", "/api/users/"+a.ID+"/deletion-plan", nil, "Bearer", admin.Access).Must(t, http.StatusOK)
+		})
+		step("export", &c.export, func() {
+			env.Do("GET", "/api/users/me/export", nil, "Bearer", a.Access).Must(t, http.StatusOK)
+		})
+		var done report
+		step("delete", &c.del, func() {
+			env.Do("DELETE", "/api/users/"+a.ID, nil, "Bearer", admin.Access).Must(t, http.StatusOK).JSON(t, &done)
+		})
+		if done.Deleted["posts"] != 20 || done.Deleted["comments"] != 60 || done.Nullified["reviews"] != 1 {
+			t.Errorf("with %d other posts: report %+v; want 20 posts, 60 comments, 1 review detached", otherPosts, done)
+		}
+		if n := count(t, env, "posts", bson.M{"author_id": oid(t, a.ID)}); n != 0 {
+			t.Errorf("with %d other posts: %d of the user's posts remain", otherPosts, n)
+		}
+		if n := count(t, env, "posts", bson.M{}); n != int64(otherPosts) {
+			t.Errorf("%d posts remain; want the other user's %d", n, otherPosts)
+		}
+		return c
+	}
+	alone, crowded := measure(0), measure(3000)
+	if alone != crowded {
+		t.Errorf("commands (plan, export, delete) = %+v alone, %+v among 3,000 other posts; want the same", alone, crowded)
+	}
+}

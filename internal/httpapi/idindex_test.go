@@ -1,13 +1,18 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/lanyard/lanyard/internal/app"
 	"github.com/lanyard/lanyard/internal/lanyardtest"
+	"github.com/lanyard/lanyard/internal/password"
 	"github.com/lanyard/lanyard/internal/store"
 )
 
@@ -76,5 +81,35 @@ func TestEmbeddedStore_RelationLookupsUseIndexes(t *testing.T) {
 		if plan == "" || strings.Contains(plan, "SCAN") || !strings.Contains(plan, "INDEX lanyard_") {
 			t.Errorf("plan of %s:\n%s\nwant a search through one of Lanyard's indexes, no SCAN", name, plan)
 		}
+	}
+}
+
+// A child whose parent field holds the other id format than its relation declares is
+// never found by expand or chain delete (as a MongoDB query would not find it either):
+// start-up says so instead of leaving it orphaned unseen.
+func TestStartup_ReportsChildrenHoldingTheOtherIDFormat(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, lanyardtest.WithRelations(t, postsAndComments))
+	a := env.Register("ada")
+	insertDocs(t, env, "posts", 2, func(int) bson.D { return bson.D{{Key: "author_id", Value: oid(t, a.ID)}} })
+	insertDocs(t, env, "posts", 3, func(int) bson.D { return bson.D{{Key: "author_id", Value: a.ID}} }) // hex strings
+
+	var logs bytes.Buffer
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	second, err := app.New(ctx, env.Config, env.StoreURI, app.Options{
+		Hash: password.Cheap, SQLiteFile: env.SQLiteFile, ResumeInterval: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close(context.Background())
+	out := logs.String()
+	if !strings.Contains(out, "other format") || !strings.Contains(out, "relation=posts") || !strings.Contains(out, "documents=3") {
+		t.Errorf("start-up log:\n%s\nwant a warning naming relation posts and its 3 documents of the other format", out)
+	}
+	if strings.Contains(out, "relation=comments") {
+		t.Errorf("start-up log:\n%s\nwarns of comments, which hold no other format", out)
 	}
 }

@@ -84,7 +84,9 @@ type Env struct {
 	Store *StoreControl
 	// SQLiteFile is the embedded store's file of this test's database ("" on MongoDB).
 	SQLiteFile string
-	client     *http.Client
+	// StoreURI is where the service reaches its store.
+	StoreURI string
+	client   *http.Client
 }
 
 // Option adjusts an Env before it starts.
@@ -221,7 +223,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		t.Fatalf("lanyardtest: start: %v", err)
 	}
 	srv := httptest.NewServer(a.Handler)
-	e := &Env{t: t, URL: srv.URL, App: a, Config: cfg, DB: a.Store.Raw(), Commands: cmds, Store: own, SQLiteFile: sqliteFile, client: srv.Client()}
+	e := &Env{t: t, URL: srv.URL, App: a, Config: cfg, DB: a.Store.Raw(), Commands: cmds, Store: own, SQLiteFile: sqliteFile, StoreURI: uri, client: srv.Client()}
 	t.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -135,7 +135,8 @@ func (x *Expander) expandNode(ctx context.Context, n *Node, parents []*Doc) erro
 	if len(vals) == 0 {
 		return nil
 	}
-	raws, err := x.st.Children(ctx, store.ChildQuery{Coll: n.Rel.Collection, Field: n.Rel.Field, Parents: vals, Newest: true})
+	// One more than is shown per parent tells that a parent has more.
+	raws, err := x.st.Children(ctx, store.ChildQuery{Coll: n.Rel.Collection, Field: n.Rel.Field, Parents: vals, Newest: true, PerParent: MaxChildren + 1})
 	if err != nil {
 		return fmt.Errorf("expand %s: %w", n.Rel.Name, err)
 	}

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 const (
@@ -73,8 +75,13 @@ func (s *Store) ClaimJob(ctx context.Context, j *DeletionJob, owner string, unti
 // Superseded reports whether another instance has claimed the job past epoch: its
 // owner must stop.
 func (s *Store) Superseded(ctx context.Context, userID ID, epoch int64) (bool, error) {
-	n, err := s.db.Collection(collClaims).CountDocuments(ctx, bson.D{{Key: "_id", Value: claimID(userID, epoch+1)}})
-	return n > 0, s.translate("deletion job claim", err)
+	// A find by _id, not a count: a count is an aggregation, which the embedded store
+	// answers by reading the whole collection.
+	err := s.db.Collection(collClaims).FindOne(ctx, bson.D{{Key: "_id", Value: claimID(userID, epoch+1)}}).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil, s.translate("deletion job claim", err)
 }
 
 // SaveProgress records the counts so far and renews the lease. Only the lease holder
