@@ -186,7 +186,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		r.inProcess = true
 		r.chain = &inProcessChain
 		rep.Target = "in-process server on the embedded store (FerretDB, SQLite) in a temporary directory; the load generator runs in the same process"
-		rep.Notes = append(rep.Notes, fmt.Sprintf("in-process server: argon2id m=%d KiB t=%d p=%d, LANYARD_HASH_CONCURRENCY=%d, registration and login-failure limits raised out of the way; %d collections created up front with FerretDB's missing _id index",
+		rep.Notes = append(rep.Notes, fmt.Sprintf("in-process server: argon2id m=%d KiB t=%d p=%d, LANYARD_HASH_CONCURRENCY=%d, registration and login-failure limits raised out of the way; %d collections created before the service started, so that the indexes it makes at start-up (FerretDB's missing _id index among them) cover them",
 			o.Hash.Memory, o.Hash.Time, o.Hash.Threads, runtime.NumCPU(), l.indexed))
 	} else {
 		rep.Notes = append(rep.Notes, "the hashing baseline runs on this machine: login ÷ raw argon2id compares like with like only when the server runs here too")

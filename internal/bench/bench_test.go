@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lanyard/lanyard/internal/password"
+	"github.com/lanyard/lanyard/internal/store"
 )
 
 func TestQuantile_IsNearestRank(t *testing.T) {
@@ -263,6 +265,29 @@ func TestChecks_RejectAnswersOfTheWrongShape(t *testing.T) {
 			if err := c.check([]byte(b)); err == nil {
 				t.Errorf("%s: %s accepted", c.name, b)
 			}
+		}
+	}
+}
+
+// TestStartLocal_IndexesEveryCollectionBeforeAnythingIsSeeded: the in-process server
+// starts with its collections in place, so the indexes it makes at start-up cover
+// the bench's posts and comments too, not only after its periodic check finds them.
+func TestStartLocal_IndexesEveryCollectionBeforeAnythingIsSeeded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := startLocal(ctx, Options{Hash: password.Cheap, Logger: slog.New(slog.DiscardHandler), StoreLogger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("startLocal: %v", err)
+	}
+	defer l.close()
+	for _, coll := range []string{"users", inProcessChain.posts.collection, inProcessChain.comments.collection} {
+		plan, err := store.IDLookupPlan(ctx, store.SQLiteFile(l.cfg.DataDir, l.cfg.DB), coll)
+		if err != nil || !strings.Contains(plan, "USING INDEX") {
+			t.Errorf("%s: the lookup by _id is %q (%v); want it to use the index", coll, plan, err)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/lanyard/lanyard/internal/app"
 	"github.com/lanyard/lanyard/internal/config"
@@ -47,7 +48,7 @@ type local struct {
 	srv  *http.Server
 	url  string
 	errc chan error
-	// indexed is how many collections have the _id expression index.
+	// indexed is how many collections were created before the service started.
 	indexed int
 }
 
@@ -92,22 +93,20 @@ func startLocal(ctx context.Context, o Options) (l *local, err error) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	// The service indexes the collections that exist when it starts (FerretDB's
+	// missing _id index and the relations' fields) and the others only as its
+	// periodic check finds them; creating them all first has every index in place
+	// before anything is seeded or measured.
+	colls := append(store.Collections(), inProcessChain.posts.collection, inProcessChain.comments.collection)
+	if err := createCollections(sctx, l.emb.URI(), l.cfg.DB, colls); err != nil {
+		return nil, err
+	}
+	l.indexed = len(colls)
 	file := store.SQLiteFile(l.cfg.DataDir, l.cfg.DB)
 	l.app, err = app.New(sctx, l.cfg, l.emb.URI(), app.Options{Logger: o.Logger, Version: "bench", Hash: o.Hash, SQLiteFile: file})
 	if err != nil {
 		return nil, fmt.Errorf("bench: start the service: %w", err)
 	}
-	// The service adds FerretDB's missing _id index to collections as they appear,
-	// checking once a minute; creating them all now gives every one its index before
-	// anything is measured.
-	colls := append(store.Collections(), inProcessChain.posts.collection, inProcessChain.comments.collection)
-	if err := createCollections(sctx, l.app.Store.Raw(), colls); err != nil {
-		return nil, err
-	}
-	if _, err := store.EnsureIDIndexes(sctx, file, colls); err != nil {
-		return nil, fmt.Errorf("bench: _id indexes: %w", err)
-	}
-	l.indexed = len(colls)
 	ln, err := net.Listen("tcp", l.cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -158,8 +157,14 @@ func randomKey() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// createCollections creates those of names that do not exist yet.
-func createCollections(ctx context.Context, db *mongo.Database, names []string) error {
+// createCollections creates those of names that do not exist yet in the store at uri.
+func createCollections(ctx context.Context, uri, dbName string, names []string) error {
+	cl, err := mongo.Connect(options.Client().ApplyURI(uri).SetAppName("lanyard-bench"))
+	if err != nil {
+		return fmt.Errorf("bench: store: %w", err)
+	}
+	defer cl.Disconnect(context.WithoutCancel(ctx))
+	db := cl.Database(dbName)
 	have, err := db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
 		return fmt.Errorf("bench: list collections: %w", err)
