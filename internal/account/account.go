@@ -68,9 +68,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.User, err
 	var p problems
 	p.add("email", checkEmail(u.Email))
 	if r.Username != nil {
-		u.Username = *r.Username
-		u.UsernameKey = strings.ToLower(u.Username)
-		p.add("username", checkUsername(u.Username))
+		name, msg := prepareUsername(*r.Username)
+		u.Username, u.UsernameKey = name, NormalizeUsername(name)
+		p.add("username", msg)
 	}
 	s.applyProfile(&p, &u, r.FirstName, r.LastName, r.Contact, r.Birthday, now)
 	p.add("password", s.CheckNewPassword(r.Password, u))
@@ -160,11 +160,11 @@ func (s *Service) Update(ctx context.Context, u store.User, p Patch) (store.User
 	opt(p.LastName, "last_name", plain(checkName))
 	opt(p.Contact, "contact", normalizeContact)
 	opt(p.Birthday, "birthday", plain(func(v string) string { return checkBirthday(v, now) }))
-	opt(p.Username, "username", plain(checkUsername))
+	opt(p.Username, "username", prepareUsername)
 	if p.Username.Null {
 		change.Unset = append(change.Unset, "username_key")
-	} else if p.Username.Set {
-		change.Set["username_key"] = strings.ToLower(p.Username.Value)
+	} else if name, ok := change.Set["username"].(string); ok {
+		change.Set["username_key"] = NormalizeUsername(name)
 	}
 	switch {
 	case p.Email.Null:

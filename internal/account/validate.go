@@ -8,6 +8,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/secure/precis"
+	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/width"
+
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/password"
 	"github.com/lanyard/lanyard/internal/store"
@@ -18,9 +22,14 @@ var (
 	domainRE   = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 )
 
-// NormalizeEmail trims and lower-cases an email, the form in which it is stored and
-// compared.
-func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// NormalizeEmail is an email in the form in which it is stored and compared:
+// trimmed, fullwidth forms mapped to ASCII ("ａｄａ＠…" is "ada@…"), lower-cased and
+// in Unicode NFC, so that every spelling of one address that looks the same names
+// one account. Logins by email go through it too.
+func NormalizeEmail(s string) string {
+	s = width.Fold.String(strings.TrimSpace(s))
+	return norm.NFC.String(strings.ToLower(s))
+}
 
 // checkEmail reports why a normalised email is not a plausible address, or "".
 func checkEmail(e string) string {
@@ -30,7 +39,15 @@ func checkEmail(e string) string {
 	if len(e) > 254 {
 		return "must be at most 254 characters"
 	}
+	// net/mail accepts any multibyte rune (RFC 6532), zero-width and bidi controls
+	// included: those would make addresses that look like another's.
+	if strings.IndexFunc(e, func(r rune) bool { return invisible(r) || unicode.IsControl(r) }) >= 0 {
+		return "must not contain invisible or formatting characters"
+	}
 	at := strings.LastIndexByte(e, '@')
+	if at > 0 && mixesScripts(e[:at]) {
+		return "must not mix letters of different scripts (such as Latin and Cyrillic) before the @"
+	}
 	addr, err := mail.ParseAddress(e)
 	if err != nil || addr.Address != e || addr.Name != "" || at < 1 || at > 64 || !domainRE.MatchString(e[at+1:]) {
 		return "must be an email address such as ada@example.com"
@@ -38,11 +55,90 @@ func checkEmail(e string) string {
 	return ""
 }
 
-func checkUsername(u string) string {
-	if !usernameRE.MatchString(u) {
-		return "must be 3-32 characters of letters, digits, '_', '.' or '-', starting with a letter or digit"
+// invisible reports whether r is a default-ignorable code point (format
+// characters such as zero-width spaces and bidi controls, variation selectors,
+// fillers): one a reader cannot see.
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
+}
+
+// mixesScripts reports whether s holds letters of more than one script, other
+// than the mixes a Japanese, Chinese or Korean address is written in (Unicode
+// TS #39's "highly restrictive" level): "pаypal" with a Cyrillic "а" mixes,
+// "алиса" and "ada" do not. Digits, punctuation and combining marks belong to
+// every script.
+func mixesScripts(s string) bool {
+	seen := map[string]bool{}
+	for _, r := range s {
+		if sc := scriptOf(r); sc != "" {
+			seen[sc] = true
+		}
+	}
+	if len(seen) <= 1 {
+		return false
+	}
+	for _, allowed := range [][]string{
+		{"Latin", "Han", "Hiragana", "Katakana"},
+		{"Latin", "Han", "Bopomofo"},
+		{"Latin", "Han", "Hangul"},
+	} {
+		n := 0
+		for _, sc := range allowed {
+			if seen[sc] {
+				n++
+			}
+		}
+		if n == len(seen) {
+			return false
+		}
+	}
+	return true
+}
+
+// scriptOf is the name of r's Unicode script, or "" for the shared ones (Common,
+// Inherited).
+func scriptOf(r rune) string {
+	if r < utf8.RuneSelf {
+		if unicode.IsLetter(r) {
+			return "Latin"
+		}
+		return ""
+	}
+	if unicode.In(r, unicode.Common, unicode.Inherited) {
+		return ""
+	}
+	for name, table := range unicode.Scripts {
+		if unicode.Is(table, r) {
+			return name
+		}
 	}
 	return ""
+}
+
+// NormalizeUsername is a username, or a login that names one, in the form
+// usernames are compared in: PRECIS UsernameCaseMapped (RFC 8265 §3.3: fullwidth
+// forms mapped, lower-cased, NFC). What that profile refuses is returned
+// lower-cased: it names no account, and the login throttle can still count it.
+func NormalizeUsername(s string) string {
+	if k, err := precis.UsernameCaseMapped.String(s); err == nil {
+		return k
+	}
+	return strings.ToLower(s)
+}
+
+// prepareUsername is a username as it is stored and shown, PRECIS
+// UsernameCasePreserved (fullwidth forms mapped, NFC, case kept), and why it is
+// not acceptable, or "". The prepared form must also be 3-32 ASCII letters,
+// digits, '_', '.' or '-' starting with a letter or digit, so PRECIS only decides
+// which spellings are the same name ("ａｄａ" is "ada"); its key is
+// NormalizeUsername of it.
+func prepareUsername(u string) (string, string) {
+	const msg = "must be 3-32 characters of letters, digits, '_', '.' or '-', starting with a letter or digit"
+	p, err := precis.UsernameCasePreserved.String(u)
+	if err != nil || !usernameRE.MatchString(p) {
+		return u, msg
+	}
+	return p, ""
 }
 
 // CheckNewPassword reports why pw may not become the password of account u, or "".
@@ -86,6 +182,12 @@ func checkName(s string) string {
 	}
 	if !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 {
 		return "must not contain control characters"
+	}
+	// PRECIS FreeformClass (RFC 8264) refuses the invisible and formatting
+	// characters (bidi overrides such as U+202E, zero-width spaces) and allows
+	// the joiners only where a script needs them.
+	if _, err := precis.NewFreeform().String(s); err != nil {
+		return "must not contain invisible or formatting characters"
 	}
 	return ""
 }

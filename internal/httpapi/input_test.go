@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -122,4 +123,145 @@ func TestRegister_PasswordMinScoreIsConfigurable(t *testing.T) {
 	r := strict.Do("POST", "/api/auth/register", map[string]any{"email": "strict@example.com", "password": "a brand new password"})
 	p := problem(t, r, "POST /api/auth/register with LANYARD_PASSWORD_MIN_SCORE=4", http.StatusUnprocessableEntity)
 	wantLocations(t, p, "POST /api/auth/register", "body.password")
+}
+
+// identifierCases are the emails, usernames and names that an attack run used to
+// make lookalike accounts or names (issue 12, item 5), and the spellings the rules
+// must keep accepting. want is the status; rendered is how an accepted value reads
+// back ("" when it reads back as sent).
+var identifierCases = []struct {
+	name     string
+	field    string
+	value    string
+	want     int
+	rendered string
+}{
+	{"email: Cyrillic а among Latin letters", "email", "p\u0430ypal@example.com", 422, ""},
+	{"email: Greek ο among Latin letters", "email", "g\u03bfogle@example.com", 422, ""},
+	{"email: zero-width space", "email", "ada\u200b@example.com", 422, ""},
+	{"email: zero-width joiner", "email", "ad\u200da@example.com", 422, ""},
+	{"email: right-to-left override", "email", "ada\u202e@example.com", 422, ""},
+	{"email: byte order mark", "email", "\ufeffada@example.com", 422, ""},
+	{"email: soft hyphen", "email", "ada\u00ad@example.com", 422, ""},
+	{"email: word joiner", "email", "ada\u2060@example.com", 422, ""},
+	{"email: fullwidth letters", "email", "ｆｕｌｌ.ａｄａ@example.com", 201, "full.ada@example.com"},
+	{"email: fullwidth throughout", "email", "ＧＲＡＣＥ＠ＥＸＡＭＰＬＥ．ＣＯＭ", 201, "grace@example.com"},
+	{"email: NFD é", "email", "jose\u0301@example.com", 201, "jos\u00e9@example.com"},
+	{"email: Cyrillic only", "email", "алиса@example.com", 201, ""},
+	{"email: Cyrillic and digits", "email", "алиса2000@example.com", 201, ""},
+	{"email: Japanese", "email", "たなか太郎@example.jp", 201, ""},
+	{"username: fullwidth", "username", "ａｄａ_ｆｗ", 201, "ada_fw"},
+	{"username: fullwidth capitals", "username", "ＧＲＡＣＥ_Ｈ", 201, "GRACE_H"},
+	{"username: ASCII", "username", "Ada.L-9", 201, ""},
+	{"first name: right-to-left override", "first_name", "Ada\u202eecalevoL", 422, ""},
+	{"first name: left-to-right isolate", "first_name", "\u2066Ada\u2069", 422, ""},
+	{"first name: byte order mark", "first_name", "\ufeffAda", 422, ""},
+	{"last name: zero-width space", "last_name", "Love\u200blace", 422, ""},
+	{"last name: Hangul filler", "last_name", "\u3164", 422, ""},
+	{"first name: Persian with zero-width non-joiner", "first_name", "علی\u200cرضا", 201, ""},
+	{"first name: accents", "first_name", "Zoë-Ångström", 201, ""},
+}
+
+func TestRegister_RefusesInvisibleAndMixedScriptIdentifiers(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	for i, tt := range identifierCases {
+		t.Run(tt.name, func(t *testing.T) {
+			body := map[string]any{"email": fmt.Sprintf("ident%d@example.com", i), "password": goodPassword}
+			body[tt.field] = tt.value
+			r := env.Do("POST", "/api/auth/register", body)
+			if tt.want != http.StatusCreated {
+				p := problem(t, r, "POST /api/auth/register", tt.want)
+				wantLocations(t, p, "POST /api/auth/register", "body."+tt.field)
+				return
+			}
+			expect(t, r, "POST /api/auth/register", http.StatusCreated)
+			want := cmp.Or(tt.rendered, tt.value)
+			if got := r.Map(t)[tt.field]; got != want {
+				t.Errorf("POST /api/auth/register: %s = %q; want %q", tt.field, got, want)
+			}
+		})
+	}
+}
+
+func TestUpdateMe_RefusesInvisibleAndMixedScriptIdentifiers(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	a := env.Register("ident")
+	for _, tt := range identifierCases {
+		t.Run(tt.name, func(t *testing.T) {
+			before := me(t, env, a)
+			body := map[string]any{tt.field: tt.value}
+			if tt.field == "email" {
+				body["current_password"] = a.Password
+			}
+			want := tt.want
+			if want == http.StatusCreated {
+				want = http.StatusOK
+			}
+			r := patchMe(t, env, a, body, want)
+			if want != http.StatusOK {
+				p := problem(t, r, "PATCH /api/users/me", want)
+				wantLocations(t, p, "PATCH /api/users/me", "body."+tt.field)
+				if got := me(t, env, a)[tt.field]; got != before[tt.field] {
+					t.Errorf("after a refused PATCH /api/users/me: %s = %q; want %q as before", tt.field, got, before[tt.field])
+				}
+				return
+			}
+			wantValue := cmp.Or(tt.rendered, tt.value)
+			if got := r.Map(t)[tt.field]; got != wantValue {
+				t.Errorf("PATCH /api/users/me: %s = %q; want %q", tt.field, got, wantValue)
+			}
+		})
+	}
+}
+
+func TestRegister_LookalikeSpellingsOfAnAccountCollideAndLogIntoIt(t *testing.T) {
+	t.Parallel()
+	const (
+		nfc = "jos\u00e9@example.com"
+		nfd = "jose\u0301@example.com"
+	)
+	spellings := []struct {
+		name, login string
+	}{
+		{"NFC é", nfc},
+		{"NFD é", nfd},
+		{"fullwidth letters", "ｊｏｓ\u00e9@example.com"},
+		{"fullwidth throughout", "ＪＯＳ\u00c9＠ＥＸＡＭＰＬＥ．ＣＯＭ"},
+		{"fullwidth and NFD", "ｊｏｓｅ\u0301@example.com"},
+	}
+	// Whichever spelling registers first, the others are the same account.
+	for _, first := range []string{nfc, nfd} {
+		t.Run("first "+map[string]string{nfc: "NFC", nfd: "NFD"}[first], func(t *testing.T) {
+			t.Parallel()
+			env := newEnv(t)
+			id := signUpWithUsername(t, env, first, "ada_l", goodPassword)
+			for _, s := range spellings {
+				r := env.Do("POST", "/api/auth/register", map[string]any{"email": s.login, "password": goodPassword})
+				p := problem(t, r, "POST /api/auth/register with the email spelt "+s.name, http.StatusConflict)
+				wantLocations(t, p, "POST /api/auth/register", "body.email")
+				decodeTokenPair(t, "POST /api/auth/login with the email spelt "+s.name,
+					env.Do("POST", "/api/auth/login", map[string]any{"login": s.login, "password": goodPassword}), id)
+			}
+			for _, u := range []string{"ada_l", "ADA_L", "ａｄａ_ｌ", "ＡＤＡ_Ｌ"} {
+				r := env.Do("POST", "/api/auth/register", map[string]any{"email": "other@example.com", "username": u, "password": goodPassword})
+				p := problem(t, r, fmt.Sprintf("POST /api/auth/register with username %q", u), http.StatusConflict)
+				wantLocations(t, p, "POST /api/auth/register", "body.username")
+				decodeTokenPair(t, fmt.Sprintf("POST /api/auth/login with username %q", u),
+					env.Do("POST", "/api/auth/login", map[string]any{"login": u, "password": goodPassword}), id)
+			}
+			// And another account cannot move onto them.
+			b := env.Register("bob")
+			for _, s := range spellings {
+				r := patchMe(t, env, b, map[string]any{"email": s.login, "current_password": b.Password}, http.StatusConflict)
+				wantLocations(t, problem(t, r, "PATCH /api/users/me with the email spelt "+s.name, http.StatusConflict), "PATCH /api/users/me", "body.email")
+			}
+			r := patchMe(t, env, b, map[string]any{"username": "ＡＤＡ_Ｌ"}, http.StatusConflict)
+			wantLocations(t, problem(t, r, "PATCH /api/users/me with a fullwidth username", http.StatusConflict), "PATCH /api/users/me", "body.username")
+			if n := userCount(t, env); n != 2 {
+				t.Errorf("after lookalike registrations: %d users; want 2", n)
+			}
+		})
+	}
 }

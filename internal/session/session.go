@@ -123,11 +123,15 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (Pair, 
 // throttle counts a login that names no account.
 func normalizeLogin(login string) string {
 	login = strings.TrimSpace(login)
-	if strings.Contains(login, "@") {
+	if isEmail(login) {
 		return account.NormalizeEmail(login)
 	}
-	return strings.ToLower(login)
+	return account.NormalizeUsername(login)
 }
+
+// isEmail reports whether a login names an email: it holds an '@', perhaps a
+// fullwidth one that the email's normal form maps to '@'.
+func isEmail(login string) bool { return strings.ContainsAny(login, "@＠") }
 
 // lookup finds the account a login names. A username never contains '@', so the
 // two kinds cannot be confused.
@@ -136,10 +140,10 @@ func (s *Service) lookup(ctx context.Context, login string) (store.User, error) 
 	if login == "" {
 		return store.User{}, lanyard.ErrNotFound
 	}
-	if strings.Contains(login, "@") {
+	if isEmail(login) {
 		return s.st.UserByEmail(ctx, account.NormalizeEmail(login))
 	}
-	return s.st.UserByUsernameKey(ctx, strings.ToLower(login))
+	return s.st.UserByUsernameKey(ctx, account.NormalizeUsername(login))
 }
 
 // upgradeHash replaces a bcrypt hash, or an argon2id hash with old parameters, with
