@@ -373,7 +373,8 @@ func testRegistrationsAcrossInstances(t *testing.T, bin, storeURI string) {
 // to B, and checks that the session is over on every instance: the token A's rotation
 // issued is refused on C (and on A and B), while another session of the user lives on.
 func testSpentRefreshAcrossInstances(t *testing.T, bin, storeURI string) {
-	c := newCluster(t, bin, storeURI, nil)
+	// No reuse grace: within it the spent token would answer with A's successor.
+	c := newCluster(t, bin, storeURI, map[string]string{"LANYARD_REFRESH_REUSE_GRACE": "0s"})
 	inst := c.startN(t, 3)
 	a, b, cc := inst[0], inst[1], inst[2]
 	acct := register(t, a.URL, "grace@example.com")

@@ -94,6 +94,10 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	if err != nil {
 		return nil, fmt.Errorf("access tokens: %w", err)
 	}
+	refresher, err := token.NewRefresher(dataKey)
+	if err != nil {
+		return nil, fmt.Errorf("refresh tokens: %w", err)
+	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
@@ -131,8 +135,8 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	accounts.LimitRegistrations(limiter)
 	accounts.RequirePasswordScore(cfg.PasswordMinScore)
 	sessions := session.New(session.Options{
-		Store: st, Accounts: accounts, Hasher: hasher, Signer: signer, Limiter: limiter,
-		RefreshTTL: cfg.RefreshTTL, Now: o.Now,
+		Store: st, Accounts: accounts, Hasher: hasher, Signer: signer, Refresher: refresher, Limiter: limiter,
+		RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.RefreshReuseGrace, Now: o.Now,
 	})
 	linkIDs := linkid.New(st, linkKeys, o.Now)
 	deleter := relation.NewDeleter(st, rels, relation.DeleterOptions{Now: o.Now, Lease: o.DeletionLease, AfterBatch: o.AfterDeleteBatch})

@@ -33,6 +33,10 @@ type Config struct {
 	Issuer     string        // LANYARD_ISSUER
 	AccessTTL  time.Duration // LANYARD_ACCESS_TTL
 	RefreshTTL time.Duration // LANYARD_REFRESH_TTL
+	// RefreshReuseGrace (LANYARD_REFRESH_REUSE_GRACE) is how long after a rotation the
+	// spent token still answers with its successor, for clients that refresh twice at
+	// once; zero: never, a spent token always ends its session.
+	RefreshReuseGrace time.Duration
 
 	RelationsFile     string         // LANYARD_RELATIONS_FILE
 	LoginFailureLimit int            // LANYARD_LOGIN_FAILURE_LIMIT
@@ -103,6 +107,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Issuer:            l.str("LANYARD_ISSUER", "lanyard"),
 		AccessTTL:         l.duration("LANYARD_ACCESS_TTL", 15*time.Minute),
 		RefreshTTL:        l.duration("LANYARD_REFRESH_TTL", 720*time.Hour),
+		RefreshReuseGrace: l.durationOrZero("LANYARD_REFRESH_REUSE_GRACE", 10*time.Second),
 		RelationsFile:     l.str("LANYARD_RELATIONS_FILE", ""),
 		LoginFailureLimit: l.positiveInt("LANYARD_LOGIN_FAILURE_LIMIT", 10),
 		RegisterLimit:     l.positiveInt("LANYARD_REGISTER_LIMIT", 20),
@@ -131,6 +136,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.RefreshTTL < c.AccessTTL {
 		l.fail("LANYARD_REFRESH_TTL", "must not be shorter than LANYARD_ACCESS_TTL")
+	}
+	if c.RefreshReuseGrace > time.Minute {
+		l.fail("LANYARD_REFRESH_REUSE_GRACE", "must be at most 1m; it only needs to cover a client refreshing twice at once or retrying")
 	}
 	if c.DrainTimeout > time.Minute {
 		l.fail("LANYARD_DRAIN_TIMEOUT", "must be at most 1m; it only needs to outlast the balancer's health checks")
@@ -228,6 +236,20 @@ func (l *loader) duration(name string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		l.fail(name, fmt.Sprintf("%q is not a positive Go duration such as 15m or 720h", v))
+		return def
+	}
+	return d
+}
+
+// durationOrZero is duration that also takes 0 (any spelling Go parses, e.g. 0s).
+func (l *loader) durationOrZero(name string, def time.Duration) time.Duration {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		l.fail(name, fmt.Sprintf("%q is not a Go duration such as 10s, or 0s", v))
 		return def
 	}
 	return d

@@ -10,9 +10,12 @@ Choices worth knowing:
   (trailing data, duplicate keys, nesting deeper than 32) is 400; bodies over 64 KiB are 413.
 - Login answers 401 with one identical body for an unknown account, a wrong password and an account being deleted,
   after the same amount of password hashing.
-- Logout ends the session, so its refresh token stops working at once; an access token already issued for it stays
-  valid until it expires (at most LANYARD_ACCESS_TTL). Logout with all=true and password change invalidate every
-  access token at once.
+- Logout ends the session: its refresh token and its access tokens stop working at once. Logout with all=true and
+  password change invalidate every access token at once.
+- Presenting any refresh token a session already spent ends the session (its refresh and access tokens), except the
+  token spent last presented again within LANYARD_REFRESH_REUSE_GRACE (default 10s) while its successor is unspent:
+  that answers 200 with the same successor. A secret the session never issued is 401 and ends nothing.
+- An account holds at most 100 live sessions; a login beyond that ends the least recently used one.
 - A wrong current_password on PATCH /api/users/me or PUT /api/users/me/password is 422 on body.current_password,
   not 401: the access token is fine.
 - Admin status is read from the database on every request, so promotion and demotion take effect immediately.`

@@ -276,7 +276,8 @@ func sessionCount(t *testing.T, env *lanyardtest.Env, userID string) int64 {
 
 func TestRefresh_ReuseOfASpentTokenEndsTheWholeSession(t *testing.T) {
 	t.Parallel()
-	env := lanyardtest.New(t)
+	// Without the reuse grace even the token spent last ends its session at once.
+	env := lanyardtest.New(t, lanyardtest.WithEnv("LANYARD_REFRESH_REUSE_GRACE", "0s"))
 	a := env.Register("ada")
 	other := a
 	env.Login(&other) // a second session of the same user
@@ -304,7 +305,8 @@ func TestRefresh_ReuseOfASpentTokenEndsTheWholeSession(t *testing.T) {
 
 func TestRefresh_ConcurrentUseOfOneTokenSucceedsOnceAndEndsTheSession(t *testing.T) {
 	t.Parallel()
-	env := lanyardtest.New(t)
+	// Without the reuse grace; with it, see TestRefresh_ConcurrentRefreshesWithinTheGraceShareOneSuccessor.
+	env := lanyardtest.New(t, lanyardtest.WithEnv("LANYARD_REFRESH_REUSE_GRACE", "0s"))
 	a := env.Register("ada")
 
 	const n = 20

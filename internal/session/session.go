@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,14 +21,31 @@ import (
 	"github.com/lanyard/lanyard/internal/token"
 )
 
+// maxLiveSessions is how many sessions an account may hold; a login beyond that ends
+// the least recently used one.
+const maxLiveSessions = 100
+
+// maxEndedSessions bounds the list of recently ended sessions in a user's document,
+// which every authenticated request reads. Past it the oldest entries give way to
+// User.AccessNotBefore, which refuses every access token issued before them: the
+// user's other sessions lose their access tokens too, and refresh.
+const maxEndedSessions = 32
+
+// endedSlack is how much longer than an access token's lifetime an ended session is
+// remembered: a refresh that had passed its checks when the session ended may still
+// sign one more access token a moment later.
+const endedSlack = time.Minute
+
 // Service logs users in and out and authenticates requests.
 type Service struct {
 	st         *store.Store
 	accounts   *account.Service
 	hasher     *password.Hasher
 	signer     *token.Signer
+	refresher  *token.Refresher
 	limiter    *throttle.Limiter
 	refreshTTL time.Duration
+	reuseGrace time.Duration
 	now        func() time.Time
 	tidy       sync.WaitGroup
 }
@@ -38,8 +56,12 @@ type Options struct {
 	Accounts   *account.Service
 	Hasher     *password.Hasher
 	Signer     *token.Signer
+	Refresher  *token.Refresher  // chains each session's refresh secrets
 	Limiter    *throttle.Limiter // failed-login throttling; nil: none
 	RefreshTTL time.Duration
+	// ReuseGrace is how long after a rotation the spent token still answers with
+	// its successor (LANYARD_REFRESH_REUSE_GRACE); zero: never.
+	ReuseGrace time.Duration
 	Now        func() time.Time // nil: time.Now
 }
 
@@ -48,7 +70,8 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{st: o.Store, accounts: o.Accounts, hasher: o.Hasher, signer: o.Signer, limiter: o.Limiter, refreshTTL: o.RefreshTTL, now: o.Now}
+	return &Service{st: o.Store, accounts: o.Accounts, hasher: o.Hasher, signer: o.Signer, refresher: o.Refresher, limiter: o.Limiter,
+		refreshTTL: o.RefreshTTL, reuseGrace: o.ReuseGrace, now: o.Now}
 }
 
 // Client describes where a request came from, for the session record.
@@ -159,16 +182,17 @@ func (s *Service) upgradeHash(ctx context.Context, u *store.User, pw string) {
 	}
 }
 
-// start creates a session for u and issues its first token pair.
+// start creates a session for u and issues its first token pair. An account at the
+// cap loses its least recently used session to the new one.
 func (s *Service) start(ctx context.Context, u store.User, c Client) (Pair, error) {
-	now := store.Millis(s.now())
+	now := s.now()
 	ss := store.Session{
 		ID:           store.NewObjectID(),
 		UserID:       u.ID,
 		TokenVersion: u.TokenVersion,
-		CreatedAt:    now,
-		LastUsedAt:   now,
-		ExpiresAt:    now.Add(s.refreshTTL),
+		CreatedAt:    store.Millis(now),
+		LastUsedAt:   store.Millis(now),
+		ExpiresAt:    store.Millis(now.Add(s.refreshTTL)),
 		IP:           c.IP,
 		UserAgent:    truncate(c.UserAgent, 256),
 	}
@@ -177,10 +201,123 @@ func (s *Service) start(ctx context.Context, u store.User, c Client) (Pair, erro
 		return Pair{}, fmt.Errorf("start session: %w", err)
 	}
 	ss.SecretHash = hash
+	change, evict, err := s.makeRoom(ctx, u, now)
+	if err != nil {
+		return Pair{}, fmt.Errorf("start session: %w", err)
+	}
 	if err := s.st.InsertSession(ctx, &ss); err != nil {
 		return Pair{}, fmt.Errorf("start session: %w", err)
 	}
+	for _, id := range evict {
+		if err := s.st.DeleteSession(ctx, id); err != nil {
+			return Pair{}, fmt.Errorf("start session: end the least recently used session: %w", err)
+		}
+	}
+	change.List[ss.ID] = now
+	s.noteEnded(u, now, evict, &change)
+	if err := s.st.ChangeUserSessions(ctx, u.ID, change); err != nil {
+		// Unlisted, the session would escape the cap: better no session at all.
+		_ = s.st.DeleteSession(ctx, ss.ID)
+		return Pair{}, fmt.Errorf("start session: %w", err)
+	}
 	return s.pair(u, ss.ID.Hex(), refresh)
+}
+
+// makeRoom decides which sessions end so that u, with one more, holds at most
+// maxLiveSessions, and returns the change to u's list that goes with it. Under the cap
+// it reads nothing. Over it, it reads listed sessions by id, least recently used
+// (as listed) first: a session's real last use is never earlier than its listed one,
+// so it can stop once the next listed use is no earlier than the real uses of the
+// sessions it has picked. A session that is already dead (gone, expired, from before
+// a logout-all) frees a place without ending anything.
+func (s *Service) makeRoom(ctx context.Context, u store.User, now time.Time) (store.SessionsChange, []store.ID, error) {
+	change := store.SessionsChange{List: map[store.ID]time.Time{}}
+	excess := len(u.LiveSessions) + 1 - maxLiveSessions
+	if excess <= 0 {
+		return change, nil, nil
+	}
+	type listed struct {
+		id   store.ID
+		used time.Time
+	}
+	var queue []listed
+	for hex, used := range u.LiveSessions {
+		if id, err := store.ParseID(hex); err == nil {
+			queue = append(queue, listed{id, used})
+		}
+	}
+	slices.SortFunc(queue, func(a, b listed) int { return a.used.Compare(b.used) })
+	var picked []listed // live sessions read so far, by real last use
+	for _, q := range queue {
+		if excess <= 0 || (len(picked) >= excess && !q.used.Before(picked[excess-1].used)) {
+			break
+		}
+		ss, err := s.st.SessionByID(ctx, q.id)
+		if err != nil && !errors.Is(err, lanyard.ErrNotFound) {
+			return change, nil, fmt.Errorf("make room for a session: %w", err)
+		}
+		if err != nil || !ss.ExpiresAt.After(now) || ss.TokenVersion != u.TokenVersion {
+			change.Unlist = append(change.Unlist, q.id)
+			excess--
+			continue
+		}
+		if !ss.LastUsedAt.Equal(q.used) {
+			change.List[q.id] = ss.LastUsedAt // the next login need not read it again
+		}
+		at, _ := slices.BinarySearchFunc(picked, ss.LastUsedAt, func(p listed, t time.Time) int { return p.used.Compare(t) })
+		picked = slices.Insert(picked, at, listed{q.id, ss.LastUsedAt})
+	}
+	var evict []store.ID
+	for _, p := range picked[:min(max(excess, 0), len(picked))] {
+		evict = append(evict, p.id)
+		delete(change.List, p.id)
+		change.Unlist = append(change.Unlist, p.id)
+	}
+	return change, evict, nil
+}
+
+// noteEnded adds to change what marks the sessions ended at now in u's document, so
+// that their access tokens are refused at once, and forgets what u's document holds
+// about sessions that ended longer ago than an access token lives. When more than
+// maxEndedSessions would be remembered, the oldest give way to AccessNotBefore.
+func (s *Service) noteEnded(u store.User, now time.Time, ended []store.ID, change *store.SessionsChange) {
+	if change.End == nil {
+		change.End = map[store.ID]time.Time{}
+	}
+	type entry struct {
+		id store.ID
+		at time.Time
+	}
+	var kept []entry
+	for hex, at := range u.EndedSessions {
+		id, err := store.ParseID(hex)
+		switch {
+		case err != nil:
+		case now.Sub(at) > s.signer.TTL()+endedSlack:
+			change.Forget = append(change.Forget, id)
+		case !slices.Contains(ended, id):
+			kept = append(kept, entry{id, at})
+		}
+	}
+	if len(ended) > maxEndedSessions {
+		change.NotBefore = now
+		for _, e := range kept {
+			change.Forget = append(change.Forget, e.id)
+		}
+		return
+	}
+	for _, id := range ended {
+		change.End[id] = now
+	}
+	if over := len(kept) + len(ended) - maxEndedSessions; over > 0 {
+		slices.SortFunc(kept, func(a, b entry) int { return a.at.Compare(b.at) })
+		for _, e := range kept[:over] {
+			change.Forget = append(change.Forget, e.id)
+			if e.at.After(change.NotBefore) {
+				change.NotBefore = e.at
+			}
+		}
+	}
 }
 
 func (s *Service) pair(u store.User, sid, refresh string) (Pair, error) {
@@ -191,9 +328,13 @@ func (s *Service) pair(u store.User, sid, refresh string) (Pair, error) {
 	return Pair{AccessToken: access, AccessTTL: s.signer.TTL(), RefreshToken: refresh, RefreshTTL: s.refreshTTL, User: u}, nil
 }
 
-// Refresh spends a refresh token and returns a new pair. Presenting a token that was
-// already spent ends its whole session: either the client or a thief holds a copy, and
-// both lose.
+// Refresh spends a refresh token and returns a new pair. Presenting any token the
+// session already spent ends the whole session: either the client or a thief holds a
+// copy, and both lose. The exception is the grace: the token spent last, presented
+// again within the grace of its rotation, answers with the same successor, so two
+// refreshes at once (two tabs, a retry after a lost answer) leave one valid token.
+// A secret the session never issued is refused and changes nothing, or anyone who
+// learnt a session id could end that session.
 func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, error) {
 	sidHex, oldHash, err := token.ParseRefresh(tok)
 	if err != nil {
@@ -203,18 +344,30 @@ func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, erro
 	if err != nil {
 		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 	}
-	refresh, newHash, err := token.NewRefresh(sidHex)
+	// Successors are derived, so every request that spends this token, at any time,
+	// hands out the same next one.
+	next, nextHash, err := s.refresher.Next(tok)
 	if err != nil {
-		return Pair{}, fmt.Errorf("refresh: %w", err)
+		return Pair{}, fmt.Errorf("refresh: %w", errors.Join(lanyard.ErrBadCredentials, err))
 	}
 	now := s.now()
-	ss, err := s.st.RotateRefresh(ctx, sid, oldHash, newHash, now, now.Add(s.refreshTTL))
-	if errors.Is(err, lanyard.ErrNotFound) || errors.Is(err, store.ErrRefreshSpent) {
-		return Pair{}, s.rejectRefresh(ctx, sid, oldHash, errors.Is(err, store.ErrRefreshSpent))
-	}
-	if err != nil {
+	ss, err := s.st.RotateRefresh(ctx, sid, oldHash, nextHash, now, now.Add(s.refreshTTL))
+	switch {
+	case errors.Is(err, store.ErrRefreshNotCurrent):
+		return s.notCurrent(ctx, ss, tok, next, now)
+	case errors.Is(err, store.ErrRefreshSpent):
+		return s.raced(ctx, ss, tok, next, now)
+	case errors.Is(err, lanyard.ErrNotFound):
+		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
+	case err != nil:
 		return Pair{}, fmt.Errorf("refresh: %w", err)
 	}
+	return s.issue(ctx, ss, next)
+}
+
+// issue answers a refresh of session ss with refresh token tok, if its user may still
+// have it.
+func (s *Service) issue(ctx context.Context, ss store.Session, tok string) (Pair, error) {
 	u, err := s.st.UserByID(ctx, ss.UserID)
 	if err != nil && !errors.Is(err, lanyard.ErrNotFound) {
 		return Pair{}, fmt.Errorf("refresh: %w", err)
@@ -224,23 +377,80 @@ func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, erro
 		_ = s.st.DeleteSession(ctx, ss.ID)
 		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 	}
-	return s.pair(u, sidHex, refresh)
+	if _, ended := u.EndedSessions[ss.ID.Hex()]; ended {
+		// Ended while this request rotated it.
+		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
+	}
+	return s.pair(u, ss.ID.Hex(), tok)
 }
 
-// rejectRefresh handles a refresh token that is not the session's current one. If it
-// was spent by another request (spent), or is the one spent just before, this is a
-// replay: the session ends.
-func (s *Service) rejectRefresh(ctx context.Context, sid store.ID, oldHash []byte, spent bool) error {
-	ss, err := s.st.SessionByID(ctx, sid)
-	if err != nil && !errors.Is(err, lanyard.ErrNotFound) {
-		return fmt.Errorf("refresh: %w", err)
+// raced handles a token that was current when read but that another request spent
+// at the same moment, whose successor is next.
+func (s *Service) raced(ctx context.Context, read store.Session, tok, next string, now time.Time) (Pair, error) {
+	ss, err := s.st.SessionByID(ctx, read.ID)
+	if errors.Is(err, lanyard.ErrNotFound) {
+		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 	}
-	if err == nil && (spent || (len(ss.PreviousHash) > 0 && bytes.Equal(ss.PreviousHash, oldHash))) {
-		if err := s.st.DeleteSession(ctx, ss.ID); err != nil {
-			return fmt.Errorf("refresh: revoke replayed session: %w", err)
-		}
+	if err != nil {
+		return Pair{}, fmt.Errorf("refresh: %w", err)
+	}
+	if !bytes.Equal(ss.SecretHash, read.SecretHash) {
+		return s.notCurrent(ctx, ss, tok, next, now)
+	}
+	// The other request has claimed the token but not yet stored its successor:
+	// the rotation is happening now, and the successor is unspent.
+	if s.reuseGrace > 0 {
+		return s.issue(ctx, ss, next)
+	}
+	return Pair{}, s.endReplayed(ctx, ss, now)
+}
+
+// notCurrent judges a token that is not session ss's current one: the one spent
+// last, within the grace, gets its successor (next) again; any other spent one ends
+// the session; one the session never issued changes nothing.
+func (s *Service) notCurrent(ctx context.Context, ss store.Session, tok, next string, now time.Time) (Pair, error) {
+	k := s.refresher.StepsTo(tok, ss.SecretHash, ss.Generation)
+	switch {
+	case k == 1 && s.reuseGrace > 0 && now.Before(ss.RotatedAt.Add(s.reuseGrace)):
+		return s.issue(ctx, ss, next)
+	case k > 0:
+		return Pair{}, s.endReplayed(ctx, ss, now)
+	case len(ss.PreviousHash) > 0 && bytes.Equal(ss.PreviousHash, secretHash(tok)):
+		// A session rotated before secrets were chained knows only its last one.
+		return Pair{}, s.endReplayed(ctx, ss, now)
+	}
+	return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
+}
+
+// endReplayed ends session ss, whose spent token came back, with its access tokens.
+func (s *Service) endReplayed(ctx context.Context, ss store.Session, now time.Time) error {
+	if err := s.st.DeleteSession(ctx, ss.ID); err != nil {
+		return fmt.Errorf("refresh: end replayed session: %w", err)
+	}
+	if err := s.ended(ctx, ss.UserID, ss.ID, now); err != nil {
+		return fmt.Errorf("refresh: end replayed session: %w", err)
 	}
 	return fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
+}
+
+// ended records in the user's document that session sid ended at now, loading the
+// user for what it already holds.
+func (s *Service) ended(ctx context.Context, userID, sid store.ID, now time.Time) error {
+	u, err := s.st.UserByID(ctx, userID)
+	if errors.Is(err, lanyard.ErrNotFound) {
+		return nil // no user, no access token that could pass
+	}
+	if err != nil {
+		return err
+	}
+	change := store.SessionsChange{Unlist: []store.ID{sid}}
+	s.noteEnded(u, now, []store.ID{sid}, &change)
+	return s.st.ChangeUserSessions(ctx, userID, change)
+}
+
+func secretHash(tok string) []byte {
+	_, h, _ := token.ParseRefresh(tok)
+	return h
 }
 
 // Authenticate verifies an access token and loads its user: the one store read that
@@ -265,14 +475,20 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	if u.TokenVersion != c.Version || u.Status != store.StatusActive {
 		return Principal{}, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
 	}
+	// An access token never outlives its session: the sessions that ended lately are
+	// listed in the user's document, and AccessNotBefore stands for those that no
+	// longer fit in the list.
+	if _, ended := u.EndedSessions[c.SessionID]; ended || !c.IssuedAt.After(u.AccessNotBefore) {
+		return Principal{}, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
+	}
 	return Principal{User: u, SessionID: c.SessionID}, nil
 }
 
-// Logout ends the caller's session, or with all every session of the user and every
-// access token issued before now.
+// Logout ends the caller's session and its access tokens, or with all every session
+// of the user and every access token issued before now.
 func (s *Service) Logout(ctx context.Context, p Principal, all bool) error {
 	if all {
-		if _, err := s.st.UpdateUser(ctx, p.User.ID, store.UserChange{BumpVersion: true}, s.now()); err != nil {
+		if _, err := s.st.UpdateUser(ctx, p.User.ID, store.UserChange{Unset: sessionBookkeeping(), BumpVersion: true}, s.now()); err != nil {
 			return fmt.Errorf("logout all: %w", err)
 		}
 		s.tidySessions(p.User.ID, store.NoID)
@@ -285,7 +501,21 @@ func (s *Service) Logout(ctx context.Context, p Principal, all bool) error {
 	if err := s.st.DeleteSession(ctx, sid); err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
+	// The session is gone first, so that no refresh can start from it once its
+	// access tokens are refused; p.User was loaded by this request's authentication.
+	change := store.SessionsChange{Unlist: []store.ID{sid}}
+	s.noteEnded(p.User, s.now(), []store.ID{sid}, &change)
+	if err := s.st.ChangeUserSessions(ctx, p.User.ID, change); err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
 	return nil
+}
+
+// sessionBookkeeping names the fields of the user's session lists, which a
+// token_version bump makes moot: every session and access token from before it is
+// dead anyway.
+func sessionBookkeeping() []string {
+	return []string{"live_sessions", "ended_sessions", "access_not_before"}
 }
 
 // ChangePassword checks the current password, stores the new one, ends every other
@@ -309,7 +539,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return Pair{}, fmt.Errorf("change password: %w", busy(err))
 	}
-	u, err := s.st.UpdateUser(ctx, p.User.ID, store.UserChange{Set: map[string]any{"password_hash": hash}, BumpVersion: true}, s.now())
+	u, err := s.st.UpdateUser(ctx, p.User.ID, store.UserChange{Set: map[string]any{"password_hash": hash}, Unset: sessionBookkeeping(), BumpVersion: true}, s.now())
 	if err != nil {
 		return Pair{}, fmt.Errorf("change password: %w", err)
 	}

@@ -36,10 +36,15 @@ func (s *Store) ImportAccounts(ctx context.Context, as []Account, now time.Time)
 			links = append(links, l)
 			u.Linked = append(u.Linked, l.ID)
 		}
-		users = append(users, u)
+		u.LiveSessions = nil
 		for _, ss := range a.Sessions {
 			sessions = append(sessions, ss)
+			if u.LiveSessions == nil {
+				u.LiveSessions = map[string]time.Time{}
+			}
+			u.LiveSessions[ss.ID.Hex()] = Millis(ss.LastUsedAt)
 		}
+		users = append(users, u)
 	}
 	for _, step := range []struct {
 		coll string

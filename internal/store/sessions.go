@@ -15,18 +15,25 @@ import (
 // Session is one login: the refresh token's server side. Only hashes of refresh
 // secrets are stored. TokenVersion is the user's token_version when the session was
 // made: once the user's version moves on (logout-all, password change) the session is
-// dead even if deleting it was interrupted.
+// dead even if deleting it was interrupted. Each secret after the first is derived
+// from the one before (token.Refresher), so SecretHash, Generation (the rotations
+// so far) and RotatedAt (the last one) are enough to recognise every secret the
+// session ever spent.
 type Session struct {
-	ID           bson.ObjectID `bson:"_id"`
-	UserID       bson.ObjectID `bson:"user_id"`
-	SecretHash   []byte        `bson:"secret_hash"`
-	PreviousHash []byte        `bson:"previous_hash,omitempty"`
-	TokenVersion int64         `bson:"token_version"`
-	CreatedAt    time.Time     `bson:"created_at"`
-	LastUsedAt   time.Time     `bson:"last_used_at"`
-	ExpiresAt    time.Time     `bson:"expires_at"`
-	IP           string        `bson:"ip,omitempty"`
-	UserAgent    string        `bson:"user_agent,omitempty"`
+	ID         bson.ObjectID `bson:"_id"`
+	UserID     bson.ObjectID `bson:"user_id"`
+	SecretHash []byte        `bson:"secret_hash"`
+	// PreviousHash is the hash of the secret spent last. Sessions rotated before
+	// secrets were chained know no other, so a replay of it still ends them.
+	PreviousHash []byte    `bson:"previous_hash,omitempty"`
+	Generation   int64     `bson:"generation,omitempty"`
+	RotatedAt    time.Time `bson:"rotated_at,omitempty"`
+	TokenVersion int64     `bson:"token_version"`
+	CreatedAt    time.Time `bson:"created_at"`
+	LastUsedAt   time.Time `bson:"last_used_at"`
+	ExpiresAt    time.Time `bson:"expires_at"`
+	IP           string    `bson:"ip,omitempty"`
+	UserAgent    string    `bson:"user_agent,omitempty"`
 }
 
 func (s *Store) sessions() *mongo.Collection { return s.db.Collection(collSessions) }
@@ -56,9 +63,13 @@ const collRefreshClaims = "refresh_claims"
 // the claimed secret was current can still be trying to spend it.
 const claimTidyAfter = time.Minute
 
-// ErrRefreshSpent means another request spent this refresh secret first, earlier or
-// at the same moment: the token was replayed.
+// ErrRefreshSpent means another request spent this refresh secret first, at about
+// the same moment: it was current when this request read the session.
 var ErrRefreshSpent = errors.New("refresh secret already spent")
+
+// ErrRefreshNotCurrent means the refresh secret is not the session's current one:
+// spent earlier, or never issued.
+var ErrRefreshNotCurrent = errors.New("refresh secret is not current")
 
 func (s *Store) refreshClaims() *mongo.Collection { return s.db.Collection(collRefreshClaims) }
 
@@ -67,18 +78,24 @@ func refreshClaimID(id bson.ObjectID, secretHash []byte) string {
 	return id.Hex() + "." + hex.EncodeToString(secretHash)
 }
 
-// RotateRefresh swaps the session's secret hash from oldHash to newHash, so of two
-// concurrent rotations of one token exactly one wins. It is lanyard.ErrNotFound when
-// the session is gone, expired, or oldHash is not current, and ErrRefreshSpent when
-// another request has already spent oldHash. The winner gets its session even if the
-// session is ended while it rotates (a replay detected by a loser ends it).
+// RotateRefresh swaps the session's secret hash from oldHash to newHash, counts the
+// rotation and renews the session, so of two concurrent rotations of one token
+// exactly one wins. It is lanyard.ErrNotFound when the session is gone or expired.
+// When oldHash is not current it is ErrRefreshNotCurrent, and when another request
+// spent oldHash at the same moment ErrRefreshSpent; with either, the session is
+// returned as it was read, for the caller to judge the secret. The winner gets its
+// session even if the session is ended while it rotates (a replay detected by a loser
+// ends it).
 func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, newHash []byte, now, expires time.Time) (Session, error) {
 	ss, err := s.SessionByID(ctx, id)
 	if err != nil {
 		return Session{}, err
 	}
-	if !bytes.Equal(ss.SecretHash, oldHash) || !ss.ExpiresAt.After(now) {
+	if !ss.ExpiresAt.After(now) {
 		return Session{}, notFound("rotate refresh")
+	}
+	if !bytes.Equal(ss.SecretHash, oldHash) {
+		return ss, fmt.Errorf("rotate refresh: %w", ErrRefreshNotCurrent)
 	}
 	_, err = s.keyed(collRefreshClaims).InsertOne(ctx, bson.D{
 		{Key: "_id", Value: refreshClaimID(id, oldHash)},
@@ -86,18 +103,21 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 		{Key: "expires_at", Value: ss.ExpiresAt},
 	})
 	if err = s.translate("rotate refresh: claim", err); errors.Is(err, ErrDuplicate) {
-		return Session{}, fmt.Errorf("rotate refresh: %w", ErrRefreshSpent)
+		return ss, fmt.Errorf("rotate refresh: %w", ErrRefreshSpent)
 	}
 	if err != nil {
 		return Session{}, err
 	}
 	prevHash, prevAt := ss.PreviousHash, ss.LastUsedAt
 	ss.SecretHash, ss.PreviousHash = newHash, oldHash
-	ss.LastUsedAt, ss.ExpiresAt = Millis(now), Millis(expires)
+	ss.Generation++
+	ss.RotatedAt, ss.LastUsedAt, ss.ExpiresAt = Millis(now), Millis(now), Millis(expires)
 	_, err = s.keyed(collSessions).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: bson.M{
 			"secret_hash":   ss.SecretHash,
 			"previous_hash": ss.PreviousHash,
+			"generation":    ss.Generation,
+			"rotated_at":    ss.RotatedAt,
 			"last_used_at":  ss.LastUsedAt,
 			"expires_at":    ss.ExpiresAt,
 		}}})
@@ -116,6 +136,53 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 func (s *Store) DeleteSession(ctx context.Context, id bson.ObjectID) error {
 	_, err := s.keyed(collSessions).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	return s.translate("delete session", err)
+}
+
+// SessionsChange is a change of the session bookkeeping in a user's document
+// (User.LiveSessions, EndedSessions and AccessNotBefore).
+type SessionsChange struct {
+	List      map[ID]time.Time // sessions to list as live, or whose last known use moved on
+	Unlist    []ID             // sessions no longer live
+	End       map[ID]time.Time // sessions that ended, with when
+	Forget    []ID             // ended sessions no longer worth remembering
+	NotBefore time.Time        // refuse access tokens issued before this (never moves back); zero: no change
+}
+
+// ChangeUserSessions applies c to the user's document in one write. Every session is
+// a field of its own ($set and $unset of live_sessions.<id>, ended_sessions.<id>), so
+// concurrent changes for different sessions never undo each other on MongoDB; on the
+// embedded store this process serialises them as it does every update of a user. A
+// user that is gone is not an error: there is nothing left to keep track of.
+func (s *Store) ChangeUserSessions(ctx context.Context, userID ID, c SessionsChange) error {
+	set, unset := bson.M{}, bson.M{}
+	for id, at := range c.List {
+		set["live_sessions."+id.Hex()] = Millis(at)
+	}
+	for _, id := range c.Unlist {
+		unset["live_sessions."+id.Hex()] = ""
+	}
+	for id, at := range c.End {
+		set["ended_sessions."+id.Hex()] = Millis(at)
+	}
+	for _, id := range c.Forget {
+		unset["ended_sessions."+id.Hex()] = ""
+	}
+	var update bson.D
+	if len(set) > 0 {
+		update = append(update, bson.E{Key: "$set", Value: set})
+	}
+	if len(unset) > 0 {
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
+	if !c.NotBefore.IsZero() {
+		update = append(update, bson.E{Key: "$max", Value: bson.M{"access_not_before": Millis(c.NotBefore)}})
+	}
+	if len(update) == 0 {
+		return nil
+	}
+	defer s.lock(collUsers, userID)()
+	_, err := s.keyed(collUsers).UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}}, update)
+	return s.translate("change user sessions", err)
 }
 
 // DeleteUserSessions removes every session of a user, except keep when it is not zero.

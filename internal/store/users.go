@@ -30,6 +30,18 @@ type User struct {
 	Linked       []ID          `bson:"linked,omitempty"` // ids of the user's linked IDs (at most a few dozen)
 	CreatedAt    time.Time     `bson:"created_at"`
 	UpdatedAt    time.Time     `bson:"updated_at"`
+
+	// Session bookkeeping lives here because every authenticated request loads the
+	// user anyway (see ChangeUserSessions). Keys are session ids in hex.
+	// LiveSessions: the user's sessions, each with its last use as last known here
+	// (a session's own last_used_at can only be later); the cap on sessions picks
+	// the least recently used one from it. EndedSessions: sessions ended in the last
+	// access-token lifetime, with when; their access tokens are refused.
+	// AccessNotBefore: access tokens issued before it are refused (set when the list
+	// of ended sessions overflowed).
+	LiveSessions    map[string]time.Time `bson:"live_sessions,omitempty"`
+	EndedSessions   map[string]time.Time `bson:"ended_sessions,omitempty"`
+	AccessNotBefore time.Time            `bson:"access_not_before,omitempty"`
 }
 
 // Roles and statuses.

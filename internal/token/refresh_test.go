@@ -197,3 +197,117 @@ func BenchmarkParseRefresh(b *testing.B) {
 		}
 	}
 }
+
+func newTestRefresher(t testing.TB, root byte) *Refresher {
+	t.Helper()
+	r, err := NewRefresher(bytes.Repeat([]byte{root}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestNewRefresher_RejectsARootKeyOfTheWrongLength(t *testing.T) {
+	for _, n := range []int{0, 16, 31, 33, 64} {
+		if r, err := NewRefresher(make([]byte, n)); err == nil {
+			t.Errorf("NewRefresher(%d bytes) = %v, nil; want an error", n, r)
+		}
+	}
+}
+
+func TestRefresherNext_IsDeterministicPerKeyAndSession(t *testing.T) {
+	r := newTestRefresher(t, 1)
+	first, firstHash, err := NewRefresh(testSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, nextHash, err := r.Next(first)
+	if err != nil {
+		t.Fatalf("Next(fresh token) = %v", err)
+	}
+	again, againHash, _ := r.Next(first)
+	if next != again || !bytes.Equal(nextHash, againHash) {
+		t.Errorf("Next gave %q, then %q; want the same successor every time", next, again)
+	}
+	sid, parsedHash, err := ParseRefresh(next)
+	if err != nil || sid != testSession || !bytes.Equal(parsedHash, nextHash) {
+		t.Errorf("ParseRefresh(successor) = %q, %x, %v; want %q, %x, nil", sid, parsedHash, err, testSession, nextHash)
+	}
+	if next == first || bytes.Equal(nextHash, firstHash) {
+		t.Errorf("Next returned the token it was given")
+	}
+	// Another key, or the same secret under another session id, leads elsewhere.
+	if other, _, _ := newTestRefresher(t, 2).Next(first); other == next {
+		t.Errorf("two chain keys gave the same successor")
+	}
+	otherSession := "fedcba9876543210fedcba98"
+	moved := otherSession + first[idLen:]
+	if other, _, _ := r.Next(moved); other[idLen:] == next[idLen:] {
+		t.Errorf("the same secret under two session ids gave the same successor secret")
+	}
+}
+
+func TestRefresherNext_RejectsMalformedTokens(t *testing.T) {
+	r := newTestRefresher(t, 1)
+	for _, tok := range []string{"", "x", testSession + ".", strings.Repeat("a", refreshTokenLen)} {
+		if next, _, err := r.Next(tok); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Next(%q) = %q, %v; want ErrInvalid", tok, next, err)
+		}
+	}
+}
+
+func TestRefresherStepsTo_CountsRotationsToTheCurrentSecret(t *testing.T) {
+	r := newTestRefresher(t, 1)
+	tok, _, err := NewRefresh(testSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := []string{tok}
+	var current []byte
+	for range 50 {
+		next, hash, err := r.Next(chain[len(chain)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain, current = append(chain, next), hash
+	}
+	generation := int64(len(chain) - 1)
+	for i, spent := range chain[:len(chain)-1] {
+		want := generation - int64(i)
+		if got := r.StepsTo(spent, current, generation); got != want {
+			t.Errorf("StepsTo(token %d of %d) = %d; want %d", i, generation, got, want)
+		}
+	}
+	// The walk stops at max: a token further back than the session's generation
+	// cannot be one it issued.
+	if got := r.StepsTo(chain[0], current, generation-1); got != 0 {
+		t.Errorf("StepsTo(first token, max %d) = %d; want 0", generation-1, got)
+	}
+	// The current token itself, a guess, another key's chain and garbage never reach it.
+	guess := refreshWith(testSession, bytes.Repeat([]byte{7}, 32))
+	for name, tok := range map[string]string{"current": chain[len(chain)-1], "guess": guess, "garbage": "not a token"} {
+		if got := r.StepsTo(tok, current, generation); got != 0 {
+			t.Errorf("StepsTo(%s) = %d; want 0", name, got)
+		}
+	}
+	if got := newTestRefresher(t, 2).StepsTo(chain[0], current, generation); got != 0 {
+		t.Errorf("StepsTo under another key = %d; want 0", got)
+	}
+}
+
+func BenchmarkRefresherStepsTo_AYearOfRotations(b *testing.B) {
+	r := newTestRefresher(b, 1)
+	tok, _, err := NewRefresh(testSession)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const generation = 365 * 96 // a refresh every 15 minutes for a year
+	guess := refreshWith(testSession, bytes.Repeat([]byte{7}, 32))
+	_, current, _ := r.Next(tok)
+	b.ReportAllocs()
+	for b.Loop() {
+		if r.StepsTo(guess, current, generation) != 0 {
+			b.Fatal("a guess reached the current secret")
+		}
+	}
+}
