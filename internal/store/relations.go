@@ -45,7 +45,7 @@ func (s *Store) Children(ctx context.Context, q ChildQuery) ([]bson.Raw, error) 
 			if q.IDsOnly {
 				return refDocs(q.Field, refs)
 			}
-			return s.byIDs(ctx, q.Coll, refIDs(refs))
+			return s.decodeRefs(ctx, q.Coll, refs)
 		}
 		if !errors.Is(err, errUnindexable) {
 			return nil, s.translate("find "+q.Coll, err)
@@ -98,18 +98,21 @@ func refIDs(refs []idRef) []any {
 	return ids
 }
 
-// byIDs reads the documents of coll with these ids, one lookup by _id each, in the
-// order given; ids that name no document (deleted meanwhile) are left out.
-func (s *Store) byIDs(ctx context.Context, coll string, ids []any) ([]bson.Raw, error) {
-	c := s.db.Collection(coll)
-	out := make([]bson.Raw, 0, len(ids))
-	for _, id := range ids {
-		raw, err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			continue
-		}
+// decodeRefs turns the rows the SQLite index read into documents. A row it cannot
+// decode is read through FerretDB by _id instead; one that is gone by then was deleted
+// meanwhile and is left out.
+func (s *Store) decodeRefs(ctx context.Context, coll string, refs []idRef) ([]bson.Raw, error) {
+	out := make([]bson.Raw, 0, len(refs))
+	for _, r := range refs {
+		raw, err := decodeSJSON(r.Doc)
 		if err != nil {
-			return nil, s.translate("find "+coll, err)
+			raw, err = s.db.Collection(coll).FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}).Raw()
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				continue
+			}
+			if err != nil {
+				return nil, s.translate("find "+coll, err)
+			}
 		}
 		out = append(out, raw)
 	}

@@ -244,6 +244,7 @@ var errUnindexable = errors.New("store: value not served by the sqlite index")
 type idRef struct {
 	ID    any
 	Field any
+	Doc   []byte // the document's sjson, when asked for
 }
 
 // childRefs answers a ChildQuery with the _ids (and parent values) it selects, in
@@ -272,7 +273,8 @@ func (x *sqliteIndex) childRefs(ctx context.Context, q ChildQuery) ([]idRef, err
 			var rawID any
 			var idType sql.NullString
 			var field string
-			if err := rows.Scan(&rawID, &idType, &field); err != nil {
+			var doc []byte
+			if err := rows.Scan(&rawID, &idType, &field, &doc); err != nil {
 				return err
 			}
 			id, err := fromSJSON(idType.String, rawID)
@@ -283,7 +285,7 @@ func (x *sqliteIndex) childRefs(ctx context.Context, q ChildQuery) ([]idRef, err
 			if err != nil {
 				return err
 			}
-			out = append(out, idRef{ID: id, Field: fv})
+			out = append(out, idRef{ID: id, Field: fv, Doc: doc})
 			return nil
 		})
 		if err != nil {
@@ -310,9 +312,13 @@ func (x *sqliteIndex) childRefs(ctx context.Context, q ChildQuery) ([]idRef, err
 
 // childStmt selects the children of parents vals of type typ, ordered by _id.
 func childStmt(table string, q ChildQuery, typ string, vals []any) (string, []any) {
+	doc := ", NULL"
+	if !q.IDsOnly {
+		doc = ", _ferretdb_sjson"
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `SELECT _ferretdb_sjson->>'$._id', %s, %s FROM %q WHERE %s IN (%s) AND %s = ?`,
-		typeExpr("_id"), valueExpr(q.Field), table, valueExpr(q.Field), placeholders(len(vals)), typeExpr(q.Field))
+	fmt.Fprintf(&b, `SELECT _ferretdb_sjson->>'$._id', %s, %s%s FROM %q WHERE %s IN (%s) AND %s = ?`,
+		typeExpr("_id"), valueExpr(q.Field), doc, table, valueExpr(q.Field), placeholders(len(vals)), typeExpr(q.Field))
 	args := append(slices.Clone(vals), typ)
 	if q.After != nil {
 		_, after, _ := sjsonType(q.After)
@@ -359,25 +365,46 @@ func (x *sqliteIndex) countChildren(ctx context.Context, q ChildQuery) (int64, e
 	return total, nil
 }
 
-// idPage lists the ObjectId _ids of coll after after (NoID: from the start), ascending,
-// through the _id index; with field set, only those whose field equals the string value.
-func (x *sqliteIndex) idPage(ctx context.Context, coll string, after ID, limit int, field, value string) ([]ID, error) {
-	var out []ID
+// userPage reads a page of coll's documents with ObjectId _ids after after (NoID: from
+// the start), ascending, through the _id index; with field set, only those whose field
+// equals the string value.
+func (x *sqliteIndex) page(ctx context.Context, coll string, after ID, limit int, field, value string) ([][]byte, error) {
+	var out [][]byte
 	err := x.query(ctx, coll, func(table string) (string, []any) {
 		return pageStmt(table, after, limit, field, value)
 	}, func(rows *sql.Rows) error {
-		var hex string
-		if err := rows.Scan(&hex); err != nil {
-			return err
-		}
-		id, err := bson.ObjectIDFromHex(hex)
-		out = append(out, id)
+		var doc []byte
+		err := rows.Scan(&doc)
+		out = append(out, doc)
 		return err
 	})
 	return out, err
 }
 
-// pageStmt selects a page of ObjectId _ids after after, optionally where field = value.
+// byIDs reads the documents of coll with these ObjectId _ids, in _id order.
+func (x *sqliteIndex) byIDs(ctx context.Context, coll string, ids []ID) ([][]byte, error) {
+	var out [][]byte
+	err := x.query(ctx, coll, func(table string) (string, []any) {
+		return byIDsStmt(table, ids)
+	}, func(rows *sql.Rows) error {
+		var doc []byte
+		err := rows.Scan(&doc)
+		out = append(out, doc)
+		return err
+	})
+	return out, err
+}
+
+func byIDsStmt(table string, ids []ID) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = `"` + id.Hex() + `"`
+	}
+	return fmt.Sprintf(`SELECT _ferretdb_sjson FROM %q WHERE %s IN (%s) AND %s = 'objectId' ORDER BY %s`,
+		table, idExpr, placeholders(len(ids)), typeExpr("_id"), idExpr), args
+}
+
+// pageStmt selects a page of documents with ObjectId _ids after after, optionally where field = value.
 func pageStmt(table string, after ID, limit int, field, value string) (string, []any) {
 	// The _id index is on FerretDB's own expression, which yields JSON text: an
 	// ObjectId as its quoted hex, which orders as the ObjectId does.
@@ -390,7 +417,7 @@ func pageStmt(table string, after ID, limit int, field, value string) (string, [
 		where = fmt.Sprintf(` AND %s = ?`, valueExpr(field))
 		args = append(args, value)
 	}
-	return fmt.Sprintf(`SELECT _ferretdb_sjson->>'$._id' FROM %q WHERE %s > ? AND %s = 'objectId'%s ORDER BY %s LIMIT ?`,
+	return fmt.Sprintf(`SELECT _ferretdb_sjson FROM %q WHERE %s > ? AND %s = 'objectId'%s ORDER BY %s LIMIT ?`,
 		table, idExpr, typeExpr("_id"), where, idExpr), append(args, limit)
 }
 
@@ -471,6 +498,7 @@ func (x *sqliteIndex) plans(ctx context.Context, rels [][2]string) (map[string]s
 	}
 	shapes := map[string]shape{
 		"users page":          {collUsers, func(t string) (string, []any) { return pageStmt(t, oid, 100, "", "") }},
+		"users by ids":        {collUsers, func(t string) (string, []any) { return byIDsStmt(t, []ID{oid, oid}) }},
 		"users by email":      {collUsers, func(t string) (string, []any) { return pageStmt(t, NoID, 100, "email", "a@example.com") }},
 		"users with provider": {collLinkedIDs, func(t string) (string, []any) { return providerStmt(t, "google", oid, 100) }},
 		"holds provider":      {collLinkedIDs, func(t string) (string, []any) { return holdsStmt(t, "google", oid) }},

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -230,8 +229,8 @@ func (s *Store) Users(ctx context.Context, q UserQuery) ([]User, error) {
 	return s.findUsers(ctx, "list users", f, o)
 }
 
-// usersFromIndex is Users on the embedded SQLite store: the page's ids come from its
-// indexes, then each user is read by _id.
+// usersFromIndex is Users on the embedded SQLite store: the page is read through its
+// indexes.
 func (s *Store) usersFromIndex(ctx context.Context, q UserQuery) ([]User, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -241,11 +240,28 @@ func (s *Store) usersFromIndex(ctx context.Context, q UserQuery) ([]User, error)
 	if q.Email != "" {
 		field = "email"
 	}
-	ids, err := s.lite.idPage(ctx, collUsers, q.After, limit, field, q.Email)
+	rows, err := s.lite.page(ctx, collUsers, q.After, limit, field, q.Email)
 	if err != nil {
 		return nil, s.translate("list users", err)
 	}
-	return s.UsersByIDs(ctx, ids)
+	return s.decodeUsers(ctx, rows)
+}
+
+// decodeUsers decodes users read from SQLite rows (see decodeRefs).
+func (s *Store) decodeUsers(ctx context.Context, rows [][]byte) ([]User, error) {
+	out := make([]User, 0, len(rows))
+	for _, row := range rows {
+		var u User
+		raw, err := decodeSJSON(row)
+		if err == nil {
+			err = bson.Unmarshal(raw, &u)
+		}
+		if err != nil {
+			return nil, s.translate("decode user", err)
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // UsersByIDs loads the users with these ids, by id ascending; ids of users that do
@@ -255,19 +271,11 @@ func (s *Store) UsersByIDs(ctx context.Context, ids []ID) ([]User, error) {
 		return nil, nil
 	}
 	if s.lite != nil {
-		sorted := slices.SortedFunc(slices.Values(ids), func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
-		out := make([]User, 0, len(ids))
-		for _, id := range slices.Compact(sorted) {
-			u, err := s.UserByID(ctx, id)
-			if isNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, u)
+		rows, err := s.lite.byIDs(ctx, collUsers, ids)
+		if err != nil {
+			return nil, s.translate("users by ids", err)
 		}
-		return out, nil
+		return s.decodeUsers(ctx, rows)
 	}
 	f := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
 	o := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(int32(len(ids)))
