@@ -249,7 +249,7 @@ func (l *loader) durationOrZero(name string, def time.Duration) time.Duration {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
-		l.fail(name, fmt.Sprintf("%q is not a Go duration such as 10s, or 0s", v))
+		l.fail(name, fmt.Sprintf("%q is not a Go duration of 0s or more, such as 10s", v))
 		return def
 	}
 	return d
