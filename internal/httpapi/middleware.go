@@ -105,7 +105,8 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		if !strings.HasPrefix(r.URL.Path, "/docs") {
 			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		}
-		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), stateKey{}, st), s.timeout)
+		client := r.Context() // ends when the client goes away (or the handler returns)
+		ctx, cancel := context.WithTimeout(context.WithValue(client, stateKey{}, st), s.timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
@@ -119,7 +120,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 					writeProblem(rec, newProblem(ctx, http.StatusInternalServerError, "Something went wrong on our side."))
 				}
 			}
-			s.logRequest(r, rec.status, time.Since(start), st)
+			s.logRequest(r, rec.status, time.Since(start), st, client.Err() != nil)
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -131,7 +132,10 @@ func (p panicError) Error() string {
 	return "panic: " + strings.TrimSpace(strings.ReplaceAll(slog.AnyValue(p.v).String(), "\n", " "))
 }
 
-func (s *Server) logRequest(r *http.Request, status int, took time.Duration, st *reqState) {
+// logRequest writes the request's one log line: at error for a 5xx, with its cause,
+// unless the client had gone away before the answer (clientGone) — its request
+// failed because it was cancelled, and nothing is wrong on our side.
+func (s *Server) logRequest(r *http.Request, status int, took time.Duration, st *reqState, clientGone bool) {
 	route := r.Pattern
 	if route == "" {
 		route = "unmatched"
@@ -146,7 +150,10 @@ func (s *Server) logRequest(r *http.Request, status int, took time.Duration, st 
 		slog.String("request_id", st.id),
 		slog.String("ip", st.ip),
 	}
-	if status >= 500 {
+	switch {
+	case status >= 500 && clientGone:
+		attrs = append(attrs, slog.String("outcome", "the client disconnected before the answer, which was not delivered"))
+	case status >= 500:
 		level = slog.LevelError
 		if st.cause != nil {
 			attrs = append(attrs, slog.String("error", st.cause.Error()))

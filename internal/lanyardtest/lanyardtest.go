@@ -98,6 +98,12 @@ type envOptions struct {
 	ownStore   bool
 	afterBatch func(relation string, batch int) error
 	timeout    time.Duration
+	log        io.Writer
+}
+
+// WithLog writes the service's log to w, as text, at debug level.
+func WithLog(w io.Writer) Option {
+	return func(o *envOptions) { o.log = w }
 }
 
 // WithDeleteHook runs hook after each batch of a chain delete; an error stops the job
@@ -206,10 +212,15 @@ func New(t testing.TB, opts ...Option) *Env {
 		uri, sqliteFile = own.e.URI(), store.SQLiteFile(own.dir, cfg.DB)
 	}
 	cmds := &Commands{}
+	logger := slog.New(slog.DiscardHandler)
+	if o.log != nil {
+		logger = slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a, err := app.New(ctx, cfg, uri, app.Options{
 		Hash:    password.Cheap,
+		Logger:  logger,
 		Now:     o.now,
 		Monitor: cmds.monitor(),
 		Version: "test",
