@@ -25,6 +25,8 @@ var (
 	ErrUnavailable = errors.New("service unavailable")
 	// ErrBusy: a bounded resource (password hashing) is saturated; the client may retry.
 	ErrBusy = errors.New("busy")
+	// ErrLastAdmin: the change would leave no admin (deleting or demoting the last one).
+	ErrLastAdmin = errors.New("the last admin cannot be deleted or demoted: make another user an admin first")
 )
 
 // FieldError names one problem with one input field, e.g. {"body.email", "is taken"}.

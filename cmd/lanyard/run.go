@@ -25,7 +25,9 @@ const usage = `usage: lanyard [command]
 commands:
   serve                 serve the API (the default)
   store                 run only the embedded MongoDB-protocol store, for several serve processes to share
+  store-uri             print the mongodb:// URI of the embedded store's socket in the data directory
   admin promote EMAIL   make the user with this email an admin
+  admin demote EMAIL    make that admin a plain user again (never the last admin)
   bench [flags]         load-test a server (or one it starts in-process) and print the figures; bench -h lists the flags
   version               print the version
 
@@ -61,8 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, cfg, log, stdout)
 	case cmd == "store" && len(args) == 0:
 		return runStore(ctx, cfg, log)
-	case cmd == "admin" && len(args) == 2 && args[0] == "promote":
-		return promote(ctx, cfg, log, args[1], stdout)
+	case cmd == "store-uri" && len(args) == 0:
+		return printStoreURI(cfg, stdout)
+	case cmd == "admin" && len(args) == 2 && (args[0] == "promote" || args[0] == "demote"):
+		return admin(ctx, cfg, log, args[0], args[1], stdout)
 	case cmd == "bench":
 		return runBench(ctx, cfg, log, args, stdout, stderr)
 	}
@@ -144,19 +148,24 @@ func (h levelFloor) derive(f func(slog.Handler) slog.Handler) levelFloor {
 	return levelFloor{h.Handler, h.min, append(slices.Clip(h.with), f)}
 }
 
-// openStore returns the URI to use: MONGODB_URI, or an embedded store it starts.
-// stopStore is never nil.
+// openStore returns the URI to use: MONGODB_URI, or an embedded store it starts on
+// the data directory's socket and, if addr is set, on that TCP address too. stopStore
+// is never nil.
 func openStore(cfg config.Config, log *slog.Logger, addr string) (uri string, stopStore func(), err error) {
 	if cfg.MongoURI != "" {
 		return cfg.MongoURI, func() {}, nil
 	}
 	e, err := store.StartEmbedded(store.EmbeddedOptions{
-		Dir: cfg.DataDir, Addr: addr, PostgreSQLURL: cfg.StorePostgre, Logger: storeLogger(cfg, log),
+		Dir: cfg.DataDir, Addr: addr, PostgreSQLURL: cfg.StorePostgre, Logger: storeLogger(cfg, log), Log: log,
 	})
 	if err != nil {
-		return "", nil, fmt.Errorf("LANYARD_STORE_ADDR: cannot start the embedded store: %w", err)
+		return "", nil, fmt.Errorf("cannot start the embedded store: %w", err)
 	}
 	log.Info("embedded store started", "uri", e.URI(), "data_dir", cfg.DataDir)
+	if e.Addr() != "" {
+		log.Warn("the embedded store also listens on LANYARD_STORE_ADDR, where any local user can read and change its data (it has no authentication); unset LANYARD_STORE_ADDR to keep it on its owner-only socket",
+			"addr", e.Addr(), "socket_uri", e.SocketURI())
+	}
 	return e.URI(), e.Stop, nil
 }
 
@@ -189,6 +198,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	conns := newConnTracker()
 	conns.install(srv)
+	metrics, err := serveMetrics(cfg, a, log, stdout)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer metrics.close() // on the early returns; after shutdown a no-op
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "version", version())
 	fmt.Fprintf(stdout, "lanyard listening on http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
@@ -196,6 +211,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-metrics.errc:
+		_ = srv.Close()
+		<-errc
+		return fmt.Errorf("LANYARD_METRICS_ADDR: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
@@ -214,8 +233,68 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
+	if err := metrics.shutdown(sctx); err != nil {
+		return fmt.Errorf("LANYARD_METRICS_ADDR: %w", err)
+	}
 	log.Info("stopped")
 	return nil
+}
+
+// metricsServer is /metrics on a listener of its own; its zero value serves nothing.
+type metricsServer struct {
+	srv  *http.Server
+	errc chan error // Serve's result; nil (never ready) without a listener
+}
+
+// serveMetrics serves /metrics on LANYARD_METRICS_ADDR when it is set (the public
+// listener then has none), so that scrapers reach it on an address the public does not.
+func serveMetrics(cfg config.Config, a *app.App, log *slog.Logger, stdout io.Writer) (metricsServer, error) {
+	if cfg.MetricsAddr == "" {
+		return metricsServer{}, nil
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return metricsServer{}, fmt.Errorf("LANYARD_METRICS_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Handler.MetricsHandler())
+	m := metricsServer{
+		srv: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       15 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		errc: make(chan error, 1),
+	}
+	go func() { m.errc <- m.srv.Serve(ln) }()
+	log.Info("serving metrics", "addr", "http://"+ln.Addr().String()+"/metrics")
+	fmt.Fprintf(stdout, "lanyard metrics on http://%s/metrics\n", ln.Addr())
+	return m, nil
+}
+
+// shutdown stops the metrics listener, after the public one: scrapes may watch the
+// drain to its end.
+func (m metricsServer) shutdown(ctx context.Context) error {
+	if m.srv == nil {
+		return nil
+	}
+	if err := m.srv.Shutdown(ctx); err != nil {
+		return err
+	}
+	if err := <-m.errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (m metricsServer) close() {
+	if m.srv != nil {
+		_ = m.srv.Close()
+	}
 }
 
 // applyTestSettings applies the LANYARD_TEST_* variables, which only tests set (see
@@ -272,19 +351,51 @@ func runStore(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return nil
 }
 
-func promote(ctx context.Context, cfg config.Config, log *slog.Logger, email string, stdout io.Writer) error {
-	uri := cfg.MongoURI
-	stopStore := func() {}
-	if uri == "" {
-		// A running server owns the data dir and its store: use that store if it
-		// answers, otherwise open the data dir here on a free port.
-		uri = "mongodb://" + cfg.StoreAddr + "/"
-		if !reachable(cfg.StoreAddr) {
-			var err error
-			if uri, stopStore, err = openStore(cfg, log, "127.0.0.1:0"); err != nil {
-				return err
-			}
-		}
+// printStoreURI prints the URI of the embedded store's socket, for the application's
+// own code and mongosh; it does not check that the store runs.
+func printStoreURI(cfg config.Config, stdout io.Writer) error {
+	if cfg.MongoURI != "" {
+		return errors.New("MONGODB_URI is set: there is no embedded store, and MONGODB_URI is the store's URI")
+	}
+	sock, err := store.SocketPath(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, store.SocketURI(sock))
+	return nil
+}
+
+// adminStore is the store an admin command works on: MONGODB_URI; else the store
+// serving the data directory (a running serve or lanyard store), through its socket;
+// else one started here on the data directory for the command's duration.
+func adminStore(cfg config.Config, log *slog.Logger) (uri string, stopStore func(), err error) {
+	if cfg.MongoURI != "" {
+		return cfg.MongoURI, func() {}, nil
+	}
+	sock, err := store.SocketPath(cfg.DataDir)
+	if err != nil {
+		return "", nil, err
+	}
+	running := func() (string, func(), error) {
+		uri := store.SocketURI(sock)
+		log.Info("using the store running on the data directory", "uri", uri)
+		return uri, func() {}, nil
+	}
+	if store.SocketAnswers(sock) {
+		return running()
+	}
+	uri, stopStore, err = openStore(cfg, log, "")
+	if errors.Is(err, store.ErrStoreRunning) { // it started meanwhile
+		return running()
+	}
+	return uri, stopStore, err
+}
+
+// admin promotes or demotes the user with this email.
+func admin(ctx context.Context, cfg config.Config, log *slog.Logger, verb, email string, stdout io.Writer) error {
+	uri, stopStore, err := adminStore(cfg, log)
+	if err != nil {
+		return err
 	}
 	defer stopStore()
 	a, err := app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version()})
@@ -292,19 +403,18 @@ func promote(ctx context.Context, cfg config.Config, log *slog.Logger, email str
 		return err
 	}
 	defer a.Close(context.Background())
+	if verb == "demote" {
+		u, err := a.Accounts.Demote(ctx, email)
+		if err != nil {
+			return fmt.Errorf("admin demote: %w", err)
+		}
+		fmt.Fprintf(stdout, "%s (%s) is no longer an admin\n", u.Email, u.ID.Hex())
+		return nil
+	}
 	u, err := a.Accounts.Promote(ctx, email)
 	if err != nil {
 		return fmt.Errorf("admin promote: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s (%s) is now an admin\n", u.Email, u.ID.Hex())
 	return nil
-}
-
-func reachable(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }

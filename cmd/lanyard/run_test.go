@@ -86,8 +86,14 @@ func startServe(t *testing.T, dataDir string, extra map[string]string) (string, 
 // startServeLogging is startServe with serve's logs written to stderr.
 func startServeLogging(t *testing.T, dataDir string, extra map[string]string, stderr io.Writer) (string, func() error) {
 	t.Helper()
+	return startServeIO(t, dataDir, extra, &syncBuffer{}, stderr)
+}
+
+// startServeIO is startServe with serve's output written to stdout and its logs to
+// stderr.
+func startServeIO(t *testing.T, dataDir string, extra map[string]string, stdout *syncBuffer, stderr io.Writer) (string, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		vars := map[string]string{

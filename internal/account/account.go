@@ -221,6 +221,63 @@ func (s *Service) Promote(ctx context.Context, email string) (store.User, error)
 	return u, nil
 }
 
+// Demote makes the admin with this email a plain user (a plain user stays one). The
+// last admin stays an admin: lanyard.ErrLastAdmin.
+func (s *Service) Demote(ctx context.Context, email string) (store.User, error) {
+	u, err := s.st.UserByEmail(ctx, NormalizeEmail(email))
+	if err != nil {
+		return store.User{}, fmt.Errorf("demote: %w", err)
+	}
+	if u.Role != store.RoleAdmin {
+		return u, nil
+	}
+	if _, err := s.StepDown(ctx, u); err != nil {
+		return store.User{}, fmt.Errorf("demote: %w", err)
+	}
+	u.Role = store.RoleUser
+	return u, nil
+}
+
+// StepDown demotes u if it is an admin, unless no other admin would be left
+// (lanyard.ErrLastAdmin), and returns what puts its role back; a chain delete steps
+// its user down first, and restores the role if the delete does not go ahead. The
+// check for another admin runs after the change, which is undone when none is left:
+// of two admins demoted (or deleted) at the same moment, neither is then missed, and
+// at worst both are refused.
+func (s *Service) StepDown(ctx context.Context, u store.User) (restore func(), err error) {
+	if u.Role != store.RoleAdmin {
+		return func() {}, nil
+	}
+	setRole := func(ctx context.Context, role string) error {
+		_, err := s.st.UpdateUser(ctx, u.ID, store.UserChange{Set: map[string]any{"role": role}}, s.now())
+		return err
+	}
+	restore = func() {
+		// Also after the request's deadline: an admin must not lose the role to it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = setRole(ctx, store.RoleAdmin)
+	}
+	if exists, err := s.st.OtherAdminExists(ctx, u.ID); err != nil || !exists {
+		if err == nil {
+			err = lanyard.ErrLastAdmin
+		}
+		return nil, err
+	}
+	if err := setRole(ctx, store.RoleUser); err != nil {
+		return nil, err
+	}
+	exists, err := s.st.OtherAdminExists(ctx, u.ID)
+	if err != nil || !exists {
+		restore()
+		if err == nil {
+			err = lanyard.ErrLastAdmin
+		}
+		return nil, err
+	}
+	return restore, nil
+}
+
 // conflict turns a store duplicate into the domain conflict naming the fields.
 func conflict(err error) error {
 	var d *store.DuplicateError

@@ -155,6 +155,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		TrustedProxies: cfg.TrustedProxies,
 		CORSOrigins:    cfg.CORSOrigins,
 		Version:        o.Version,
+		OmitMetrics:    cfg.MetricsAddr != "",
 	})
 	m.watchDeletions(deleter)
 	idIndexes := func(ctx context.Context) error { return nil }

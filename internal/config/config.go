@@ -22,7 +22,7 @@ type Config struct {
 	MongoURI     string // MONGODB_URI; empty → the embedded store
 	DB           string // LANYARD_DB
 	DataDir      string // LANYARD_DATA_DIR
-	StoreAddr    string // LANYARD_STORE_ADDR
+	StoreAddr    string // LANYARD_STORE_ADDR; empty → the embedded store listens only on its socket
 	StorePostgre string // LANYARD_STORE_POSTGRESQL_URL
 
 	// JWTSecret and DataKey are nil when not given; with the embedded store they are
@@ -50,6 +50,10 @@ type Config struct {
 	// accepting connections, /readyz saying 503, for its balancer to take it out of
 	// rotation; see cmd/lanyard's connTracker.
 	DrainTimeout time.Duration
+
+	// MetricsAddr (LANYARD_METRICS_ADDR), when set, is where /metrics is served, on a
+	// listener of its own, instead of on Addr.
+	MetricsAddr string
 
 	LogLevel  slog.Level // LANYARD_LOG_LEVEL
 	LogFormat string     // LANYARD_LOG_FORMAT: text or json
@@ -100,7 +104,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MongoURI:          l.mongoURI("MONGODB_URI"),
 		DB:                l.dbName("LANYARD_DB", "lanyard"),
 		DataDir:           l.str("LANYARD_DATA_DIR", "./lanyard-data"),
-		StoreAddr:         l.hostPort("LANYARD_STORE_ADDR", "127.0.0.1:27018", true),
+		StoreAddr:         l.optionalHostPort("LANYARD_STORE_ADDR", true),
 		StorePostgre:      l.str("LANYARD_STORE_POSTGRESQL_URL", ""),
 		JWTSecret:         l.secret("LANYARD_JWT_SECRET", 32, 0),
 		DataKey:           l.secret("LANYARD_DATA_KEY", 32, 32),
@@ -116,6 +120,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TrustedProxies:    l.prefixes("LANYARD_TRUSTED_PROXIES"),
 		CORSOrigins:       l.origins("LANYARD_CORS_ORIGINS"),
 		DrainTimeout:      l.duration("LANYARD_DRAIN_TIMEOUT", 5*time.Second),
+		MetricsAddr:       l.optionalHostPort("LANYARD_METRICS_ADDR", false),
 		LogLevel:          l.level("LANYARD_LOG_LEVEL"),
 		LogFormat:         l.oneOf("LANYARD_LOG_FORMAT", "text", "text", "json"),
 
@@ -182,6 +187,14 @@ func (l *loader) hostPort(name, def string, loopback bool) string {
 		}
 	}
 	return v
+}
+
+// optionalHostPort is hostPort, or "" when the variable is not set.
+func (l *loader) optionalHostPort(name string, loopback bool) string {
+	if l.str(name, "") == "" {
+		return ""
+	}
+	return l.hostPort(name, "", loopback)
 }
 
 func (l *loader) mongoURI(name string) string {

@@ -64,6 +64,7 @@ func asErr[T error]() func(error) bool {
 
 var table = []mapping{
 	{asErr[*relation.BlockedError](), http.StatusConflict, "The account cannot be deleted while restrict relations hold documents; nothing was changed.", nil},
+	{isErr(lanyard.ErrLastAdmin), http.StatusConflict, "The last admin cannot be deleted or demoted; make another user an admin first (lanyard admin promote EMAIL). Nothing was changed.", nil},
 	{asErr[*lanyard.InvalidError](), http.StatusUnprocessableEntity, "The request has invalid fields.", nil},
 	{asErr[*lanyard.ConflictError](), http.StatusConflict, "The request conflicts with existing data.", nil},
 	{asErr[*lanyard.ThrottledError](), http.StatusTooManyRequests, "Too many attempts; retry later.", nil},

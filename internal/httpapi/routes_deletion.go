@@ -140,7 +140,7 @@ func (s *Server) deleteMe(ctx context.Context, in *deleteMeInput) (*deletionOutp
 		}
 		return nil, err
 	}
-	return s.runDelete(ctx, p.User.ID)
+	return s.runDelete(ctx, p.User)
 }
 
 func (s *Server) deleteUser(ctx context.Context, in *userIDInput) (*deletionOutput, error) {
@@ -148,11 +148,22 @@ func (s *Server) deleteUser(ctx context.Context, in *userIDInput) (*deletionOutp
 	if err != nil {
 		return nil, err
 	}
-	return s.runDelete(ctx, u.ID)
+	return s.runDelete(ctx, u)
 }
 
-func (s *Server) runDelete(ctx context.Context, id store.ID) (*deletionOutput, error) {
-	r, err := s.deleter.Delete(ctx, id, principal(ctx).User.ID.Hex())
+// runDelete chain-deletes u. An admin steps down first, which the last admin cannot
+// (409), and gets the role back if the delete does not go ahead.
+func (s *Server) runDelete(ctx context.Context, u store.User) (_ *deletionOutput, err error) {
+	restore, err := s.accounts.StepDown(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			restore()
+		}
+	}()
+	r, err := s.deleter.Delete(ctx, u.ID, principal(ctx).User.ID.Hex())
 	if errors.Is(err, relation.ErrInProgress) {
 		return &deletionOutput{Status: http.StatusAccepted, Body: map[string]string{"status": "in_progress"}}, nil
 	}

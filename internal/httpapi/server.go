@@ -48,6 +48,9 @@ type Deps struct {
 	Now func() time.Time
 	// RequestTimeout bounds each request's work, store calls included (default 5s).
 	RequestTimeout time.Duration
+	// OmitMetrics leaves /metrics out: it is served on a listener of its own
+	// (LANYARD_METRICS_ADDR).
+	OmitMetrics bool
 }
 
 // Server is the HTTP handler of the whole service.
@@ -107,7 +110,9 @@ func New(d Deps) *Server {
 	s.routes(s.api)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
+	if !d.OmitMetrics {
+		mux.Handle("GET /metrics", s.MetricsHandler())
+	}
 	s.docs(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { notFound(mux, w, r) })
 	s.handler = s.outer(s.cors(formOnlyForLogin(mux)))
@@ -134,6 +139,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // Registry is where the server's metrics are; other parts of the process register
 // theirs here too.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// MetricsHandler serves the metrics of Registry in Prometheus's format.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+}
 
 // ShuttingDown makes /readyz fail from now on, so a load balancer stops sending
 // traffic while in-flight requests finish.

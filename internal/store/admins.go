@@ -1,0 +1,29 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// OtherAdminExists reports whether an active admin other than the user id exists. It
+// filters on role, so on the embedded store it reads the users collection; only the
+// rare operations that could remove the last admin ask.
+func (s *Store) OtherAdminExists(ctx context.Context, id ID) (bool, error) {
+	filter := bson.D{
+		{Key: "role", Value: RoleAdmin},
+		{Key: "status", Value: StatusActive},
+		{Key: "_id", Value: bson.D{{Key: "$ne", Value: id}}},
+	}
+	err := s.users().FindOne(ctx, filter, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, s.translate("other admin exists", err)
+	}
+	return true, nil
+}
