@@ -38,8 +38,9 @@ func New(st *store.Store, hasher *password.Hasher, now func() time.Time) *Servic
 // passwords need (default password.DefaultMinScore).
 func (s *Service) RequirePasswordScore(n int) { s.minScore = n }
 
-// LimitRegistrations makes Register count registrations per client address with l.
-func (s *Service) LimitRegistrations(l *throttle.Limiter) { s.limiter = l }
+// UseLimiter makes l count registrations per client address, checks of a current
+// password with the failed logins, and answers that a value is taken.
+func (s *Service) UseLimiter(l *throttle.Limiter) { s.limiter = l }
 
 // Registration is a sign-up request. Optional fields are nil when not given.
 type Registration struct {
@@ -136,9 +137,13 @@ type Field struct {
 type Patch struct {
 	Username, FirstName, LastName, Contact, Birthday, Email Field
 	CurrentPassword                                         *string
+	// ClientAddr is where the request came from, for the password check's throttle.
+	ClientAddr string
 }
 
-// Update applies p to user u and returns the user as stored afterwards.
+// Update applies p to user u and returns the user as stored afterwards. A change of
+// email or username may answer that the value is taken, so it counts against the
+// account's conflict limit; beyond it, such a change is a *lanyard.ThrottledError.
 func (s *Service) Update(ctx context.Context, u store.User, p Patch) (store.User, error) {
 	now := s.now()
 	var pr problems
@@ -180,30 +185,54 @@ func (s *Service) Update(ctx context.Context, u store.User, p Patch) (store.User
 	if err := pr.err(); err != nil {
 		return store.User{}, err
 	}
-	if _, ok := change.Set["email"]; ok {
-		if err := s.CheckPassword(ctx, u, *p.CurrentPassword); err != nil {
+	_, email := change.Set["email"]
+	if email {
+		if err := s.CheckPassword(ctx, u, *p.CurrentPassword, p.ClientAddr); err != nil {
 			return store.User{}, err
 		}
 	}
+	var claim *throttle.Claim
+	if _, username := change.Set["username_key"]; username || email {
+		var err error
+		if claim, err = s.limiter.BeginClaim(ctx, u.ID.Hex()); err != nil {
+			return store.User{}, fmt.Errorf("update user: %w", err)
+		}
+	}
 	out, err := s.st.UpdateUser(ctx, u.ID, change, now)
+	if !errors.Is(err, store.ErrDuplicate) {
+		claim.Release(ctx)
+	}
 	if err != nil {
 		return store.User{}, fmt.Errorf("update user: %w", conflict(err))
 	}
 	return out, nil
 }
 
-// CheckPassword verifies the user's current password; a mismatch is an
-// InvalidError on current_password (the caller is already authenticated, so this
-// reveals nothing about which accounts exist).
-func (s *Service) CheckPassword(ctx context.Context, u store.User, pw string) error {
+// CheckPassword verifies the user's current password, from the client address
+// addr; a mismatch is an InvalidError on current_password (the caller is already
+// authenticated, so this reveals nothing about which accounts exist). It is a login
+// attempt to the throttle: it counts against the same failures, and past the limit
+// it is a *lanyard.ThrottledError before any hashing, whatever the password.
+func (s *Service) CheckPassword(ctx context.Context, u store.User, pw, addr string) error {
+	attempt, err := s.limiter.BeginLogin(ctx, throttle.KnownAccount(u), addr)
+	if err != nil {
+		return fmt.Errorf("check password: %w", err)
+	}
 	ok, _, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
 	if err != nil && !errors.Is(err, password.ErrMalformed) {
+		attempt.Abandon(ctx)
 		return fmt.Errorf("check password: %w", hashErr(err))
 	}
 	if !ok {
+		if err := attempt.Failed(ctx); err != nil {
+			return fmt.Errorf("check password: %w", err)
+		}
 		e := &lanyard.InvalidError{}
 		e.Add("current_password", "is not correct")
 		return e
+	}
+	if err := attempt.Succeeded(ctx); err != nil {
+		return fmt.Errorf("check password: %w", err)
 	}
 	return nil
 }

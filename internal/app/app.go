@@ -132,13 +132,14 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	})
 	hasher := password.NewHasher(password.Options{Params: o.Hash, Concurrency: cfg.HashConcurrency, Observe: m.observeHash})
 	accounts := account.New(st, hasher, o.Now)
-	accounts.LimitRegistrations(limiter)
+	accounts.UseLimiter(limiter)
 	accounts.RequirePasswordScore(cfg.PasswordMinScore)
 	sessions := session.New(session.Options{
 		Store: st, Accounts: accounts, Hasher: hasher, Signer: signer, Refresher: refresher, Limiter: limiter,
 		RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.RefreshReuseGrace, Now: o.Now,
 	})
 	linkIDs := linkid.New(st, linkKeys, o.Now)
+	linkIDs.LimitConflicts(limiter)
 	deleter := relation.NewDeleter(st, rels, relation.DeleterOptions{Now: o.Now, Lease: o.DeletionLease, AfterBatch: o.AfterDeleteBatch})
 	h := httpapi.New(httpapi.Deps{
 		Accounts:       accounts,

@@ -25,7 +25,9 @@ func TestAuthenticatedRead_CostsOneStoreCommand(t *testing.T) {
 // counter), the email key and the user are read, the session is stored and listed in
 // the user's document (which the cap of 100 sessions per account counts, and which
 // stays an update by _id: the sessions themselves are read only beyond the cap), and
-// the account's failures are forgotten and the address's reservation taken back.
+// the account's failures are forgotten and the address's reservation taken back. A
+// login from an address the account does not know yet remembers it in that same
+// update of the user (known_test.go).
 func TestLogin_CostsEightStoreCommands(t *testing.T) {
 	t.Parallel()
 	env := lanyardtest.New(t)

@@ -77,7 +77,7 @@ func (s *Server) updateMe(ctx context.Context, in *updateMeInput) (*userOutput, 
 	u, err := s.accounts.Update(ctx, principal(ctx).User, account.Patch{
 		Username: b.Username.Field, FirstName: b.FirstName.Field, LastName: b.LastName.Field,
 		Contact: b.Contact.Field, Birthday: b.Birthday.Field, Email: b.Email.Field,
-		CurrentPassword: b.CurrentPassword,
+		CurrentPassword: b.CurrentPassword, ClientAddr: clientOf(ctx).IP,
 	})
 	if err != nil {
 		return nil, err

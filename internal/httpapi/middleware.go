@@ -89,11 +89,13 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // outer is the middleware every request passes: request id, client address, deadline,
-// security headers, panic recovery, one log line and the request metrics.
+// security headers, panic recovery, one log line and the request metrics. A trusted
+// proxy's X-Forwarded-For that names no client is a 400 before anything else.
 func (s *Server) outer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		st := &reqState{id: r.Header.Get("X-Request-Id"), ip: s.clientAddr(r), userAgent: r.UserAgent()}
+		ip, forwarded := s.clientAddr(r)
+		st := &reqState{id: r.Header.Get("X-Request-Id"), ip: ip, userAgent: r.UserAgent()}
 		if !validRequestID(st.id) {
 			st.id = newRequestID()
 		}
@@ -122,6 +124,10 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			}
 			s.logRequest(r, rec.status, time.Since(start), st, client.Err() != nil)
 		}()
+		if !forwarded {
+			writeProblem(rec, newProblem(ctx, http.StatusBadRequest, "The X-Forwarded-For header is not a list of IP addresses."))
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
 }
@@ -165,27 +171,46 @@ func (s *Server) logRequest(r *http.Request, status int, took time.Duration, st 
 // clientAddr is the socket's peer, unless that peer is a trusted proxy: then the
 // right-most X-Forwarded-For entry that is not itself a trusted proxy. A client can
 // prepend anything to X-Forwarded-For, so only entries added by trusted hops count.
-func (s *Server) clientAddr(r *http.Request) string {
+// ok is false when a trusted hop forwarded an entry that is no address: the client
+// is then unknown, and taking the proxy's address instead would make everyone behind
+// the proxy pay for one client's failures.
+func (s *Server) clientAddr(r *http.Request) (addr string, ok bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
 	peer, err := netip.ParseAddr(host)
 	if err != nil || !s.trusted(peer) {
-		return host
+		return host, true
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	values := r.Header.Values("X-Forwarded-For")
+	if len(values) == 0 {
+		return peer.Unmap().String(), true // the proxy's own request, such as a health check
+	}
+	hops := strings.Split(strings.Join(values, ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
+		a, ok := parseHop(strings.TrimSpace(hops[i]))
+		if !ok {
+			return peer.Unmap().String(), false
 		}
 		if !s.trusted(a) {
-			return a.Unmap().String()
+			return a.Unmap().String(), true
 		}
 		peer = a
 	}
-	return peer.Unmap().String()
+	return peer.Unmap().String(), true
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, or an address with a port as
+// some proxies write it (192.0.2.1:4711, [2001:db8::1]:4711).
+func parseHop(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), true
+	}
+	return netip.Addr{}, false
 }
 
 func (s *Server) trusted(a netip.Addr) bool {

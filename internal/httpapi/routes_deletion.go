@@ -131,7 +131,7 @@ type deletionOutput struct {
 
 func (s *Server) deleteMe(ctx context.Context, in *deleteMeInput) (*deletionOutput, error) {
 	p := principal(ctx)
-	if err := s.accounts.CheckPassword(ctx, p.User, in.Body.Password); err != nil {
+	if err := s.accounts.CheckPassword(ctx, p.User, in.Body.Password, clientOf(ctx).IP); err != nil {
 		var inv *lanyard.InvalidError
 		if errors.As(err, &inv) {
 			bad := &lanyard.InvalidError{}

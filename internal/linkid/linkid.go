@@ -12,13 +12,15 @@ import (
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/store"
+	"github.com/lanyard/lanyard/internal/throttle"
 )
 
 // Service links, lists, unlinks and resolves external IDs.
 type Service struct {
-	st   *store.Store
-	keys *Keys
-	now  func() time.Time
+	st      *store.Store
+	keys    *Keys
+	limiter *throttle.Limiter
+	now     func() time.Time
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -28,6 +30,9 @@ func New(st *store.Store, keys *Keys, now func() time.Time) *Service {
 	}
 	return &Service{st: st, keys: keys, now: now}
 }
+
+// LimitConflicts makes l count the links of their own accounts that users find taken.
+func (s *Service) LimitConflicts(l *throttle.Limiter) { s.limiter = l }
 
 // Linked is a linked ID with its external id in clear, for its owner and admins.
 type Linked struct {
@@ -47,7 +52,11 @@ type Actor struct {
 
 // Link attaches (provider, externalID) to user u. An ID held by any account — this one
 // included — is a conflict that does not say whose; so is an account at MaxPerUser or
-// one being deleted.
+// one being deleted. A user linking their own account may find IDs taken at most
+// throttle.ConflictLimit times an hour, so linking is no way to find out who holds
+// what; beyond, every link of theirs is a *lanyard.ThrottledError until the hour
+// ends. An admin linking for someone else is not limited: resolve answers admins
+// that question directly.
 func (s *Service) Link(ctx context.Context, u store.User, provider, externalID, label string, by Actor) (Linked, error) {
 	p, e, err := Canonical(provider, externalID)
 	bad, _ := err.(*lanyard.InvalidError)
@@ -75,7 +84,17 @@ func (s *Service) Link(ctx context.Context, u store.User, provider, externalID, 
 		Label:         label,
 		CreatedAt:     store.Millis(s.now()),
 	}
-	if err := s.st.LinkID(ctx, &l, MaxPerUser, s.now()); err != nil {
+	var claim *throttle.Claim
+	if by.UserID == u.ID.Hex() {
+		if claim, err = s.limiter.BeginClaim(ctx, by.UserID); err != nil {
+			return Linked{}, fmt.Errorf("link id: %w", err)
+		}
+	}
+	err = s.st.LinkID(ctx, &l, MaxPerUser, s.now())
+	if !errors.Is(err, store.ErrDuplicate) {
+		claim.Release(ctx)
+	}
+	if err != nil {
 		switch {
 		case errors.Is(err, store.ErrDuplicate):
 			return Linked{}, &lanyard.ConflictError{

@@ -99,14 +99,15 @@ type Principal struct {
 // passwords and accounts being deleted fail alike, with lanyard.ErrBadCredentials, after
 // the same amount of hashing. Before any hashing the throttle decides whether the
 // account and the client address may try now; if not, the answer is a
-// *lanyard.ThrottledError, whatever the password.
+// *lanyard.ThrottledError, whatever the password. A successful login makes its
+// address one the throttle knows for the account.
 func (s *Service) Login(ctx context.Context, login, pw string, c Client) (Pair, error) {
 	u, err := s.lookup(ctx, login)
 	if err != nil && !errors.Is(err, lanyard.ErrNotFound) {
 		return Pair{}, fmt.Errorf("login: %w", err)
 	}
 	known := err == nil
-	who := throttle.KnownAccount(u.ID.Hex())
+	who := throttle.KnownAccount(u)
 	if !known {
 		who = s.limiter.UnknownAccount(normalizeLogin(login))
 	}
@@ -139,7 +140,7 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (Pair, 
 	if rehash {
 		s.upgradeHash(ctx, &u, pw)
 	}
-	return s.start(ctx, u, c)
+	return s.start(ctx, u, c, s.limiter.Remember(u, c.IP))
 }
 
 // normalizeLogin is a login as lookup searches for it, which is also how the
@@ -183,8 +184,9 @@ func (s *Service) upgradeHash(ctx context.Context, u *store.User, pw string) {
 }
 
 // start creates a session for u and issues its first token pair. An account at the
-// cap loses its least recently used session to the new one.
-func (s *Service) start(ctx context.Context, u store.User, c Client) (Pair, error) {
+// cap loses its least recently used session to the new one. known, unless nil,
+// replaces the user's known addresses in the same write that lists the session.
+func (s *Service) start(ctx context.Context, u store.User, c Client, known []store.KnownAddress) (Pair, error) {
 	now := s.now()
 	ss := store.Session{
 		ID:           store.NewObjectID(),
@@ -214,6 +216,7 @@ func (s *Service) start(ctx context.Context, u store.User, c Client) (Pair, erro
 		}
 	}
 	change.List[ss.ID] = now
+	change.KnownAddrs = known
 	s.noteEnded(u, now, evict, &change)
 	if err := s.st.ChangeUserSessions(ctx, u.ID, change); err != nil {
 		// Unlisted, the session would escape the cap: better no session at all.
@@ -522,7 +525,7 @@ func sessionBookkeeping() []string {
 // session and outstanding access token, and starts a fresh session.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, c Client) (Pair, error) {
 	bad := &lanyard.InvalidError{}
-	if err := s.accounts.CheckPassword(ctx, p.User, current); err != nil {
+	if err := s.accounts.CheckPassword(ctx, p.User, current, c.IP); err != nil {
 		var inv *lanyard.InvalidError
 		if !errors.As(err, &inv) {
 			return Pair{}, fmt.Errorf("change password: %w", err)
@@ -543,7 +546,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return Pair{}, fmt.Errorf("change password: %w", err)
 	}
-	pair, err := s.start(ctx, u, c)
+	pair, err := s.start(ctx, u, c, nil)
 	if err != nil {
 		return Pair{}, fmt.Errorf("change password: %w", err)
 	}

@@ -146,6 +146,8 @@ type SessionsChange struct {
 	End       map[ID]time.Time // sessions that ended, with when
 	Forget    []ID             // ended sessions no longer worth remembering
 	NotBefore time.Time        // refuse access tokens issued before this (never moves back); zero: no change
+	// KnownAddrs replace the user's known addresses (User.KnownAddrs); nil: no change.
+	KnownAddrs []KnownAddress
 }
 
 // ChangeUserSessions applies c to the user's document in one write. Every session is
@@ -166,6 +168,9 @@ func (s *Store) ChangeUserSessions(ctx context.Context, userID ID, c SessionsCha
 	}
 	for _, id := range c.Forget {
 		unset["ended_sessions."+id.Hex()] = ""
+	}
+	if c.KnownAddrs != nil {
+		set["known_addrs"] = knownAddrs(c.KnownAddrs)
 	}
 	var update bson.D
 	if len(set) > 0 {

@@ -41,6 +41,8 @@ type User struct {
 	LiveSessions    map[string]time.Time `bson:"live_sessions,omitempty"`
 	EndedSessions   map[string]time.Time `bson:"ended_sessions,omitempty"`
 	AccessNotBefore time.Time            `bson:"access_not_before,omitempty"`
+	// KnownAddrs are where the user logged in from lately (see KnownAddress).
+	KnownAddrs []KnownAddress `bson:"known_addrs,omitempty"`
 }
 
 // Roles and statuses.

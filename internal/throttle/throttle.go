@@ -11,13 +11,25 @@
 //     quiet for that long. A successful login forgets the account's failures.
 //     An account that does not exist is counted under a keyed hash of the login, so
 //     guessing at unknown names is throttled too without storing the names.
+//     Every check of a current password (an email change, a password change, an
+//     account deletion) is such an attempt too, so a stolen access token guesses
+//     no faster than a login.
+//   - A known address — one the account logged in from successfully within
+//     KnownFor — is exempt from the account's block: strangers' guesses cannot lock
+//     the owner out at home. Its attempts still count, and its own address count
+//     applies. Known addresses are kept in the user document as keyed hashes, at
+//     most MaxKnown of them.
 //   - Failed logins per client address: the same, with AddressFactor times the
 //     account limit, whichever accounts they were for. A success does not reset it.
+//   - Answers that reveal that an email, username or external ID is taken: at most
+//     ConflictLimit per account per ConflictWindow (a fixed window); beyond, every
+//     change that could be such an answer is a 429 until the window ends.
 //   - Registrations per client address: at most the limit per RegisterWindow (a fixed
 //     window from the first attempt); beyond, a 429 until the window ends.
 //
 // Every check happens before any password is hashed, so a blocked attempt costs no
-// hashing and is refused even with the right password. IPv6 addresses are counted
+// hashing and is refused even with the right password — unless the account's block
+// is all that stands in its way and the address is known. IPv6 addresses are counted
 // per /64, the block one subscriber usually holds.
 package throttle
 
@@ -28,6 +40,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +56,16 @@ const (
 	MaxBlock       = 15 * time.Minute
 	AddressFactor  = 10
 	RegisterWindow = time.Hour
+	ConflictLimit  = 20
+	ConflictWindow = time.Hour
+	// KnownFor is how long a successful login makes its address a known one.
+	KnownFor = 30 * 24 * time.Hour
+	// MaxKnown bounds the known addresses of an account; the least recent go first.
+	MaxKnown = 10
+	// knownRefresh is how old a known address's time may get before a login from
+	// it is written down again: most logins leave the list as it is, and an address
+	// is forgotten at most this much early.
+	knownRefresh = 24 * time.Hour
 	// SweepEvery is how often expired counters should be swept (Sweep; the app runs it).
 	SweepEvery = time.Minute
 )
@@ -64,10 +87,12 @@ type Options struct {
 type Limiter struct {
 	st        *store.Store
 	key       []byte
+	markKey   []byte // the key of known addresses' marks
 	now       func() time.Time
 	account   rule
 	address   rule
 	register  rule
+	conflict  rule
 	throttled *prometheus.CounterVec
 }
 
@@ -86,10 +111,12 @@ func New(o Options) *Limiter {
 	l := &Limiter{
 		st:       o.Store,
 		key:      o.Key,
+		markKey:  mac(o.Key, "lanyard/throttle/known-address/v1"),
 		now:      o.Now,
 		account:  rule{name: "login_account", limit: o.LoginFailureLimit, window: LoginWindow},
 		address:  rule{name: "login_address", limit: AddressFactor * o.LoginFailureLimit, window: LoginWindow},
 		register: rule{name: "register", limit: o.RegisterLimit, window: RegisterWindow},
+		conflict: rule{name: "conflict", limit: ConflictLimit, window: ConflictWindow},
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lanyard_throttled_total",
 			Help: "Requests refused with 429, by the limit that refused them.",
@@ -102,10 +129,15 @@ func New(o Options) *Limiter {
 }
 
 // Account is an account as the login throttle counts it.
-type Account struct{ key string }
+type Account struct {
+	key   string
+	known []store.KnownAddress
+}
 
-// KnownAccount is the account with this user id.
-func KnownAccount(userID string) Account { return Account{key: "login:acct:" + userID} }
+// KnownAccount is the account of u, with the addresses it logged in from lately.
+func KnownAccount(u store.User) Account {
+	return Account{key: "login:acct:" + u.ID.Hex(), known: u.KnownAddrs}
+}
 
 // UnknownAccount is a login, normalised as the account lookup normalises it, that
 // names no account. It is counted under a keyed hash, so the throttle collection
@@ -114,9 +146,66 @@ func (l *Limiter) UnknownAccount(login string) Account {
 	if l == nil {
 		return Account{}
 	}
-	m := hmac.New(sha256.New, l.key)
-	m.Write([]byte(login))
-	return Account{key: "login:acct:h:" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))}
+	return Account{key: "login:acct:h:" + base64.RawURLEncoding.EncodeToString(mac(l.key, login))}
+}
+
+func mac(key []byte, s string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(s))
+	return m.Sum(nil)
+}
+
+// mark is what a known address is stored as: the first 16 bytes of a keyed hash of
+// its counter key, so an IPv6 address is known per /64 as it is counted; nil for no
+// address.
+func (l *Limiter) mark(addr string) []byte {
+	key := addressKey("", addr)
+	if key == "" {
+		return nil
+	}
+	return mac(l.markKey, key)[:16]
+}
+
+// knows reports whether acct logged in from the address marked m within KnownFor.
+func (acct Account) knows(m []byte, now time.Time) bool {
+	if m == nil {
+		return false
+	}
+	for _, k := range acct.known {
+		if hmac.Equal(k.Mark, m) {
+			return now.Sub(k.Seen) < KnownFor
+		}
+	}
+	return false
+}
+
+// Remember returns u's known addresses once it has logged in from addr now, for the
+// caller to store (store.SessionsChange.KnownAddrs), or nil when they need no change
+// because addr is known already, freshly enough. Addresses older than KnownFor are
+// dropped, and beyond MaxKnown the least recent.
+func (l *Limiter) Remember(u store.User, addr string) []store.KnownAddress {
+	if l == nil {
+		return nil
+	}
+	m := l.mark(addr)
+	if m == nil {
+		return nil
+	}
+	now := l.now()
+	kept := []store.KnownAddress{{Mark: m, Seen: now}}
+	for _, k := range u.KnownAddrs {
+		if hmac.Equal(k.Mark, m) {
+			if now.Sub(k.Seen) < knownRefresh {
+				return nil
+			}
+			continue
+		}
+		if now.Sub(k.Seen) < KnownFor {
+			kept = append(kept, k)
+		}
+	}
+	slices.SortStableFunc(kept[1:], func(a, b store.KnownAddress) int { return b.Seen.Compare(a.Seen) })
+	return kept[:min(len(kept), MaxKnown)]
 }
 
 // addressKey names the counter of a client address; "" when there is none. IPv6
@@ -140,8 +229,9 @@ type Attempt struct {
 	l       *Limiter
 	account string
 	address string
-	nAcct   int // the account's count with this attempt reserved
-	nAddr   int // the address's count with this attempt reserved
+	nAcct   int  // the account's count with this attempt reserved
+	nAddr   int  // the address's count with this attempt reserved
+	exempt  bool // let through a block of the account because the address is known
 }
 
 // BeginLogin decides whether a login for acct from the client address addr may check
@@ -150,7 +240,11 @@ type Attempt struct {
 // pass the check while the count is still low. Beyond the limit, an attempt goes
 // ahead only once the last block has passed, and it sets the next block at once, so
 // concurrent attempts find it. A refused attempt returns a *lanyard.ThrottledError
-// carrying the wait, and the password must not be checked.
+// carrying the wait, and the password must not be checked. From an address the
+// account knows, a block of the account does not refuse the attempt (the address's
+// own count still does).
+//
+// Checks of a current password by a signed-in user are login attempts too.
 func (l *Limiter) BeginLogin(ctx context.Context, acct Account, addr string) (*Attempt, error) {
 	if l == nil {
 		return nil, nil
@@ -159,11 +253,11 @@ func (l *Limiter) BeginLogin(ctx context.Context, acct Account, addr string) (*A
 	now := l.now()
 	var err error
 	if a.address != "" {
-		if a.nAddr, err = l.reserve(ctx, l.address, a.address, now); err != nil {
+		if a.nAddr, _, err = l.reserve(ctx, l.address, a.address, now, false); err != nil {
 			return nil, err
 		}
 	}
-	if a.nAcct, err = l.reserve(ctx, l.account, a.account, now); err != nil {
+	if a.nAcct, a.exempt, err = l.reserve(ctx, l.account, a.account, now, acct.knows(l.mark(addr), now)); err != nil {
 		if a.address != "" {
 			_ = l.st.ThrottleUndo(context.WithoutCancel(ctx), a.address)
 		}
@@ -177,28 +271,37 @@ func (l *Limiter) BeginLogin(ctx context.Context, acct Account, addr string) (*A
 // out a block is never punished. Up to the limit an attempt is let through. Beyond,
 // it is let through only if a block had been set and has passed; either way the next
 // block is set now. A refused attempt is a *lanyard.ThrottledError.
-func (l *Limiter) reserve(ctx context.Context, r rule, key string, now time.Time) (int, error) {
+//
+// exempt lets an attempt through that a block would refuse, counted like any other;
+// exempted says that this happened.
+func (l *Limiter) reserve(ctx context.Context, r rule, key string, now time.Time, exempt bool) (n int, exempted bool, err error) {
 	e, err := l.st.ThrottleAdd(ctx, key, now, r.window)
 	if err != nil {
-		return 0, fmt.Errorf("throttle: %w", err)
+		return 0, false, fmt.Errorf("throttle: %w", err)
 	}
 	if e.BlockedUntil.After(now) {
+		if exempt {
+			return e.Failures, true, nil
+		}
 		_ = l.st.ThrottleUndo(context.WithoutCancel(ctx), key) // at worst one failure too many is counted
-		return 0, l.refuse(r, e.BlockedUntil.Sub(now))
+		return 0, false, l.refuse(r, e.BlockedUntil.Sub(now))
 	}
 	if e.Failures <= r.limit {
-		return e.Failures, nil
+		return e.Failures, false, nil
 	}
 	until := now.Add(backoff(e.Failures - r.limit))
 	if err := l.st.ThrottleBlock(ctx, key, until, until.Add(r.window)); err != nil {
-		return 0, fmt.Errorf("throttle: %w", err)
+		return 0, false, fmt.Errorf("throttle: %w", err)
 	}
 	if e.BlockedUntil.IsZero() {
 		// Concurrent with the attempts that reached the limit, before their
 		// failures set the first block: refused.
-		return 0, l.refuse(r, until.Sub(now))
+		if exempt {
+			return e.Failures, true, nil
+		}
+		return 0, false, l.refuse(r, until.Sub(now))
 	}
-	return e.Failures, nil
+	return e.Failures, false, nil
 }
 
 // Failed records that the attempt did not log in: wrong password, unknown account,
@@ -240,12 +343,17 @@ func (a *Attempt) Abandon(ctx context.Context) {
 }
 
 // Succeeded forgets the account's failures and takes the attempt back from the
-// address's count.
+// address's count. An attempt that a known address let past the account's block
+// only takes itself back: the block is the strangers', and stays for them.
 func (a *Attempt) Succeeded(ctx context.Context) error {
 	if a == nil {
 		return nil
 	}
-	if err := a.l.st.ThrottleReset(ctx, a.account); err != nil {
+	forget := a.l.st.ThrottleReset
+	if a.exempt {
+		forget = a.l.st.ThrottleUndo
+	}
+	if err := forget(ctx, a.account); err != nil {
 		return fmt.Errorf("throttle: %w", err)
 	}
 	if a.address != "" {
@@ -284,6 +392,43 @@ func (l *Limiter) Register(ctx context.Context, addr string) error {
 		return l.refuse(l.register, e.ExpiresAt.Sub(now))
 	}
 	return nil
+}
+
+// Claim is a change that BeginClaim let through and that may turn out to conflict
+// with another account's email, username or external ID.
+type Claim struct {
+	l   *Limiter
+	key string
+}
+
+// BeginClaim counts, for the account with this user id, one change that may answer
+// "already taken", before the change is tried: a burst of concurrent probes cannot
+// all pass while the count is low. Beyond ConflictLimit within the window it is a
+// *lanyard.ThrottledError, whether or not the value is taken, so the refusal itself
+// tells nothing. Give the count back with Release unless the change conflicted.
+func (l *Limiter) BeginClaim(ctx context.Context, userID string) (*Claim, error) {
+	if l == nil {
+		return nil, nil
+	}
+	key := "conflict:acct:" + userID
+	now := l.now()
+	e, err := l.st.ThrottleAdd(ctx, key, now, l.conflict.window)
+	if err != nil {
+		return nil, fmt.Errorf("throttle: %w", err)
+	}
+	if e.Failures > l.conflict.limit {
+		return nil, l.refuse(l.conflict, e.ExpiresAt.Sub(now))
+	}
+	return &Claim{l: l, key: key}, nil
+}
+
+// Release takes back a claim that did not conflict (it succeeded, or failed for
+// another reason).
+func (c *Claim) Release(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	_ = c.l.st.ThrottleUndo(context.WithoutCancel(ctx), c.key) // at worst one conflict too many is counted
 }
 
 func (l *Limiter) refuse(r rule, wait time.Duration) error {
