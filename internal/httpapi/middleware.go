@@ -104,8 +104,13 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
-		if !strings.HasPrefix(r.URL.Path, "/docs") {
-			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		// Every answer has a CSP; the documentation pages replace this one with
+		// theirs (docsCSP), which lets them load their own scripts and styles.
+		h.Set("Content-Security-Policy", apiCSP)
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			// Accounts, tokens, sessions and linked IDs are one person's: no cache,
+			// shared or private, may keep them. A handler may still say otherwise.
+			h.Set("Cache-Control", "no-store")
 		}
 		client := r.Context() // ends when the client goes away (or the handler returns)
 		ctx, cancel := context.WithTimeout(context.WithValue(client, stateKey{}, st), s.timeout)

@@ -170,20 +170,35 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
+// apiCSP is the Content-Security-Policy of every answer but the documentation's:
+// nothing Lanyard serves there is a page.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'"
+
+// docsCSP is the policy of /docs and everything under it: Swagger UI may load its own
+// scripts, styles and the OpenAPI document from this origin, nothing from anywhere
+// else (the bundled index.html would fetch a demo document from the internet), and
+// inline styles, which it sets on its elements; no inline script runs.
+const docsCSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
 // docs serves Swagger UI from the binary (embedded by the swaggo/files module), so the
 // documentation works with no internet access.
 func (s *Server) docs(mux *http.ServeMux) {
+	withCSP := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Security-Policy", docsCSP)
+			next.ServeHTTP(w, r)
+		})
+	}
 	assets := http.StripPrefix("/docs/", http.FileServerFS(swaggerfiles.FS))
-	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /docs", withCSP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
 		_, _ = w.Write([]byte(docsPage))
-	})
-	mux.HandleFunc("GET /docs/lanyard-init.js", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("GET /docs/lanyard-init.js", withCSP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		_, _ = w.Write([]byte(docsInit))
-	})
-	mux.Handle("GET /docs/", assets)
+	})))
+	mux.Handle("GET /docs/", withCSP(assets))
 }
 
 const docsPage = `<!doctype html>

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lanyard/lanyard/internal/store"
 )
 
 // OnDelete policies.
@@ -57,10 +59,6 @@ var builtIns = []Relation{
 	{Name: "sessions", Collection: "sessions", Parent: Users, Field: "user_id", OnDelete: Cascade, IDFormat: ObjectID, BuiltIn: true},
 	{Name: "audit_events", Collection: "audit_events", Parent: Users, Field: "user_id", OnDelete: Cascade, IDFormat: ObjectID, BuiltIn: true},
 }
-
-// reserved are collections Lanyard keeps for itself; a declared relation may not use
-// them, or a chain delete could erase Lanyard's bookkeeping.
-var reserved = []string{"users", "linked_ids", "sessions", "audit_events", "deletion_jobs", "deletion_claims", "throttle", "refresh_claims"}
 
 var (
 	nameRE  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
@@ -137,7 +135,10 @@ func build(declared []Relation) (*Registry, error) {
 		check(d.Name != Users, "name %q is the root", d.Name)
 		check(collRE.MatchString(d.Collection) && !strings.HasPrefix(d.Collection, "system.") && !strings.Contains(d.Collection, ".."),
 			"collection %q is not a valid collection name", d.Collection)
-		check(!slices.Contains(reserved, d.Collection), "collection %q is Lanyard's own", d.Collection)
+		// The store's own collections (users, their uniqueness keys, sessions, …)
+		// are never an application's: an expand would read Lanyard's bookkeeping and
+		// a chain delete erase it. The store owns the one list.
+		check(!slices.Contains(store.Collections(), d.Collection), "collection %q is Lanyard's own", d.Collection)
 		check(fieldRE.MatchString(d.Field) && d.Field != "_id", "field %q must be a top-level field name (no '$', no '.', not _id)", d.Field)
 		check(d.Parent != "", "parent is required")
 		check(slices.Contains([]string{Cascade, Nullify, Restrict}, d.OnDelete), "on_delete %q must be cascade, nullify or restrict", d.OnDelete)

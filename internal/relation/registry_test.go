@@ -1,8 +1,12 @@
 package relation
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lanyard/lanyard/internal/store"
 )
 
 func TestParse_AcceptsYAMLAndJSONAndAddsBuiltIns(t *testing.T) {
@@ -90,5 +94,26 @@ relations:
 func TestParse_RejectsUnknownKeys(t *testing.T) {
 	if _, err := Parse([]byte(`relations: [{name: p, collection: p, parent: users, field: u, ondelete: cascade}]`)); err == nil {
 		t.Fatal("Parse accepted an unknown key (ondelete)")
+	}
+}
+
+func TestParse_RefusesEveryCollectionTheStoreKeeps(t *testing.T) {
+	// user_keys and linked_id_keys hold Lanyard's uniqueness bookkeeping: a relation
+	// over them would expand it or cascade into it.
+	own := store.Collections()
+	for _, c := range []string{"user_keys", "linked_id_keys", "users", "sessions", "refresh_claims", "throttle", "deletion_jobs"} {
+		if !slices.Contains(own, c) {
+			t.Fatalf("store.Collections() = %q; want %q among them", own, c)
+		}
+	}
+	for _, c := range own {
+		t.Run(c, func(t *testing.T) {
+			doc := fmt.Sprintf("relations:\n  - {name: app_rel, collection: %q, parent: users, field: user_id}\n", c)
+			_, err := Parse([]byte(doc))
+			want := fmt.Sprintf(`relations[0] (app_rel): collection %q is Lanyard's own`, c)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("Parse(a relation over %s) = %v; want a line %q", c, err, want)
+			}
+		})
 	}
 }
