@@ -36,17 +36,17 @@ func (s *Server) routes(api huma.API) {
 		Summary: "The caller's account", Tags: []string{"users"}, Errors: authed}, s.getMe)
 	op(s, api, true, huma.Operation{OperationID: "update-me", Method: http.MethodPatch, Path: "/api/users/me",
 		Summary: "Change the caller's profile", Tags: []string{"users"},
-		Errors: append([]int{http.StatusConflict}, authed...)}, s.updateMe)
+		Errors: append([]int{http.StatusConflict, http.StatusTooManyRequests}, authed...)}, s.updateMe)
 	op(s, api, true, huma.Operation{OperationID: "change-password", Method: http.MethodPut, Path: "/api/users/me/password",
 		Summary: "Change the caller's password; ends every other session", Tags: []string{"users"},
-		Errors: authed}, s.changePassword)
+		Errors: append([]int{http.StatusTooManyRequests}, authed...)}, s.changePassword)
 	op(s, api, true, huma.Operation{OperationID: "get-user", Method: http.MethodGet, Path: "/api/users/{user_id}",
 		Summary: "One account: yourself, or anyone for admins", Tags: []string{"users"},
 		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.getUser)
 
 	op(s, api, true, huma.Operation{OperationID: "link-me", Method: http.MethodPost, Path: "/api/users/me/linked-ids",
 		Summary: "Link an external ID to the caller's account", DefaultStatus: http.StatusCreated, Tags: []string{"linked ids"},
-		Errors: append([]int{http.StatusConflict}, authed...)}, s.linkMe)
+		Errors: append([]int{http.StatusConflict, http.StatusTooManyRequests}, authed...)}, s.linkMe)
 	op(s, api, true, huma.Operation{OperationID: "list-my-linked-ids", Method: http.MethodGet, Path: "/api/users/me/linked-ids",
 		Summary: "The caller's linked IDs, newest first", Tags: []string{"linked ids"}, Errors: authed}, s.listMine)
 	op(s, api, true, huma.Operation{OperationID: "unlink-me", Method: http.MethodDelete, Path: "/api/users/me/linked-ids/{linked_id}",

@@ -22,7 +22,7 @@ func (s *Server) deletionRoutes(api huma.API, authed []int) {
 		Description: "Requires the password. 200 with the counts once done; 202 when the work outlives the request " +
 			"deadline (it finishes in the background); 409 with blockers while a restrict relation holds documents " +
 			"(nothing is changed).",
-		Tags: []string{"deletion"}, Errors: append([]int{http.StatusConflict}, authed...)}, s.deleteMe)
+		Tags: []string{"deletion"}, Errors: append([]int{http.StatusConflict, http.StatusTooManyRequests}, authed...)}, s.deleteMe)
 	op(s, api, true, huma.Operation{OperationID: "delete-user", Method: http.MethodDelete, Path: "/api/users/{user_id}",
 		Summary: "Admin: delete an account and everything hanging off it", Tags: []string{"deletion"},
 		Errors: append([]int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict}, authed...)}, s.deleteUser)
