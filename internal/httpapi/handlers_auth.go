@@ -10,11 +10,11 @@ import (
 
 type registerInput struct {
 	Body struct {
-		Email     string  `json:"email,omitempty" doc:"Required. Trimmed and lower-cased; at most 254 characters." maxLength:"1024"`
-		Password  string  `json:"password,omitempty" doc:"Required. 8-128 characters, not a very common password, not the email or username." maxLength:"1024"`
-		Username  *string `json:"username,omitempty" doc:"3-32 of letters, digits, '_', '.', '-', starting with a letter or digit; unique case-insensitively." maxLength:"1024"`
-		FirstName *string `json:"first_name,omitempty" doc:"1-100 characters, no control characters." maxLength:"1024"`
-		LastName  *string `json:"last_name,omitempty" doc:"1-100 characters, no control characters." maxLength:"1024"`
+		Email     string  `json:"email,omitempty" doc:"Required. Trimmed, fullwidth forms mapped to ASCII, lower-cased, Unicode NFC; at most 254 characters; no invisible or formatting characters, and one script before the @." maxLength:"1024"`
+		Password  string  `json:"password,omitempty" doc:"Required. 8-128 characters and hard to guess: its zxcvbn score, with the account's email, username and names as context, must reach LANYARD_PASSWORD_MIN_SCORE (default 3)." maxLength:"1024"`
+		Username  *string `json:"username,omitempty" doc:"Prepared with PRECIS UsernameCasePreserved (RFC 8265: fullwidth mapped, NFC), then 3-32 of letters, digits, '_', '.', '-', starting with a letter or digit; unique as UsernameCaseMapped (case-insensitively)." maxLength:"1024"`
+		FirstName *string `json:"first_name,omitempty" doc:"1-100 characters, no control, invisible or formatting characters (PRECIS FreeformClass)." maxLength:"1024"`
+		LastName  *string `json:"last_name,omitempty" doc:"1-100 characters, no control, invisible or formatting characters (PRECIS FreeformClass)." maxLength:"1024"`
 		Contact   *string `json:"contact,omitempty" doc:"Phone number: digits with an optional leading '+', spaces, dashes, parentheses; stored as '+' and 7-15 digits." maxLength:"1024"`
 		Birthday  *string `json:"birthday,omitempty" doc:"YYYY-MM-DD, a real date, not in the future, not before 1900-01-01." maxLength:"1024"`
 	}

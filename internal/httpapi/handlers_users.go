@@ -88,7 +88,7 @@ func (s *Server) updateMe(ctx context.Context, in *updateMeInput) (*userOutput, 
 type changePasswordInput struct {
 	Body struct {
 		CurrentPassword string `json:"current_password" maxLength:"1024"`
-		NewPassword     string `json:"new_password" maxLength:"1024" doc:"8-128 characters, not a very common password, not the email or username."`
+		NewPassword     string `json:"new_password" maxLength:"1024" doc:"8-128 characters and hard to guess, as at registration."`
 	}
 }
 
