@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		o.Registry = prometheus.NewRegistry()
 	}
 	m := newMetrics(o.Registry)
-	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: o.Monitor, OnError: m.storeError, SerialWrites: o.SQLiteFile != "", SQLiteFile: o.SQLiteFile})
+	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: logCommands(o.Logger, o.Monitor), OnError: m.storeError, SerialWrites: o.SQLiteFile != "", SQLiteFile: o.SQLiteFile})
 	if err != nil {
 		return nil, err
 	}
