@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -275,4 +276,21 @@ func (s *Store) deleteByUser(ctx context.Context, coll, op string, userID ID, ex
 	}
 	_, err := s.db.Collection(coll).DeleteMany(ctx, f)
 	return s.translate(op, err)
+}
+
+// deleteExpired deletes the documents of one of Lanyard's collections whose expires_at
+// is at or before now, and says how many.
+func (s *Store) deleteExpired(ctx context.Context, coll string, now time.Time) (int64, error) {
+	if s.lite != nil {
+		ids, err := s.lite.expired(ctx, coll, Millis(now))
+		if err != nil {
+			return 0, s.translate("sweep "+coll, err)
+		}
+		return s.DeleteIDs(ctx, coll, ids)
+	}
+	r, err := s.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: Millis(now)}}}})
+	if err != nil {
+		return 0, s.translate("sweep "+coll, err)
+	}
+	return r.DeletedCount, nil
 }

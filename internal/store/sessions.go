@@ -202,14 +202,13 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID, keep bson.Object
 // SweepSessions deletes sessions and refresh claims that expired by now, and says how
 // many. A periodic tidy-up, never on a request's path.
 func (s *Store) SweepSessions(ctx context.Context, now time.Time) (int64, error) {
-	expired := bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: Millis(now)}}}}
 	var total int64
-	for _, c := range []*mongo.Collection{s.sessions(), s.refreshClaims()} {
-		r, err := c.DeleteMany(ctx, expired)
+	for _, coll := range []string{collSessions, collRefreshClaims} {
+		n, err := s.deleteExpired(ctx, coll, now)
+		total += n
 		if err != nil {
-			return total, s.translate("sweep "+c.Name(), err)
+			return total, err
 		}
-		total += r.DeletedCount
 	}
 	return total, nil
 }

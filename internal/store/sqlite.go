@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -58,10 +59,13 @@ func openSQLiteIndex(file string) (*sqliteIndex, error) {
 // something other than _id. A comma joins the fields of a composite index.
 var builtInIndexes = map[string][]string{
 	collUsers:     {"email"},
-	collSessions:  {"user_id"},
+	collSessions:  {"user_id", "expires_at"},
 	collLinkedIDs: {"user_id", "provider,user_id"},
 	collLinkKeys:  {"user_id"},
 	collAudit:     {"user_id"},
+	// The sweeps of expired documents.
+	collRefreshClaims: {"expires_at"},
+	collThrottle:      {"expires_at"},
 }
 
 func (x *sqliteIndex) close() error { return x.db.Close() }
@@ -336,6 +340,30 @@ func childStmt(table string, q ChildQuery, typ string, vals []any) (string, []an
 	return b.String(), args
 }
 
+// expired returns the _ids of coll's documents whose expires_at (a date) is at or
+// before now.
+func (x *sqliteIndex) expired(ctx context.Context, coll string, now time.Time) ([]any, error) {
+	var out []any
+	err := x.query(ctx, coll, func(table string) (string, []any) {
+		return expiredStmt(table, now)
+	}, func(rows *sql.Rows) error {
+		var rawID any
+		var idType string
+		if err := rows.Scan(&rawID, &idType); err != nil {
+			return err
+		}
+		id, err := fromSJSON(idType, rawID)
+		out = append(out, id)
+		return err
+	})
+	return out, err
+}
+
+func expiredStmt(table string, now time.Time) (string, []any) {
+	return fmt.Sprintf(`SELECT _ferretdb_sjson->>'$._id', %s FROM %q WHERE %s <= ? AND %s = 'date'`,
+		typeExpr("_id"), table, valueExpr("expires_at"), typeExpr("expires_at")), []any{now.UnixMilli()}
+}
+
 // countChildren counts what a ChildQuery selects.
 func (x *sqliteIndex) countChildren(ctx context.Context, q ChildQuery) (int64, error) {
 	q.After, q.Limit, q.PerParent = nil, 0, 0
@@ -365,14 +393,11 @@ func (x *sqliteIndex) countChildren(ctx context.Context, q ChildQuery) (int64, e
 	return total, nil
 }
 
-// userPage reads a page of coll's documents with ObjectId _ids after after (NoID: from
-// the start), ascending, through the _id index; with field set, only those whose field
-// equals the string value.
-func (x *sqliteIndex) page(ctx context.Context, coll string, after ID, limit int, field, value string) ([][]byte, error) {
+// docs runs a statement build makes for coll's table that selects one column, the
+// rows' sjson, and returns the rows.
+func (x *sqliteIndex) docs(ctx context.Context, coll string, build func(table string) (string, []any)) ([][]byte, error) {
 	var out [][]byte
-	err := x.query(ctx, coll, func(table string) (string, []any) {
-		return pageStmt(table, after, limit, field, value)
-	}, func(rows *sql.Rows) error {
+	err := x.query(ctx, coll, build, func(rows *sql.Rows) error {
 		var doc []byte
 		err := rows.Scan(&doc)
 		out = append(out, doc)
@@ -381,20 +406,7 @@ func (x *sqliteIndex) page(ctx context.Context, coll string, after ID, limit int
 	return out, err
 }
 
-// byIDs reads the documents of coll with these ObjectId _ids, in _id order.
-func (x *sqliteIndex) byIDs(ctx context.Context, coll string, ids []ID) ([][]byte, error) {
-	var out [][]byte
-	err := x.query(ctx, coll, func(table string) (string, []any) {
-		return byIDsStmt(table, ids)
-	}, func(rows *sql.Rows) error {
-		var doc []byte
-		err := rows.Scan(&doc)
-		out = append(out, doc)
-		return err
-	})
-	return out, err
-}
-
+// byIDsStmt selects the documents with these ObjectId _ids, in _id order.
 func byIDsStmt(table string, ids []ID) (string, []any) {
 	args := make([]any, len(ids))
 	for i, id := range ids {
@@ -404,7 +416,9 @@ func byIDsStmt(table string, ids []ID) (string, []any) {
 		table, idExpr, placeholders(len(ids)), typeExpr("_id"), idExpr), args
 }
 
-// pageStmt selects a page of documents with ObjectId _ids after after, optionally where field = value.
+// pageStmt selects a page of documents with ObjectId _ids after after (NoID: from the
+// start), ascending, through the _id index; with field set, only those whose field
+// equals the string value.
 func pageStmt(table string, after ID, limit int, field, value string) (string, []any) {
 	// The _id index is on FerretDB's own expression, which yields JSON text: an
 	// ObjectId as its quoted hex, which orders as the ObjectId does.
@@ -502,6 +516,9 @@ func (x *sqliteIndex) plans(ctx context.Context, rels [][2]string) (map[string]s
 		"users by email":      {collUsers, func(t string) (string, []any) { return pageStmt(t, NoID, 100, "email", "a@example.com") }},
 		"users with provider": {collLinkedIDs, func(t string) (string, []any) { return providerStmt(t, "google", oid, 100) }},
 		"holds provider":      {collLinkedIDs, func(t string) (string, []any) { return holdsStmt(t, "google", oid) }},
+	}
+	for _, coll := range []string{collSessions, collRefreshClaims, collThrottle} {
+		shapes[coll+" expired"] = shape{coll, func(t string) (string, []any) { return expiredStmt(t, time.Now()) }}
 	}
 	for _, coll := range []string{collSessions, collLinkedIDs, collLinkKeys, collAudit} {
 		rels = append(rels, [2]string{coll, "user_id"})

@@ -142,9 +142,5 @@ func (s *Store) ThrottleReset(ctx context.Context, key string) error {
 // path (on the embedded store it reads the whole collection; MongoDB uses the
 // expires_at index).
 func (s *Store) ThrottleSweep(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.throttle().DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: Millis(now)}}}})
-	if err != nil {
-		return 0, s.translate("throttle sweep", err)
-	}
-	return res.DeletedCount, nil
+	return s.deleteExpired(ctx, collThrottle, now)
 }

@@ -242,7 +242,9 @@ func (s *Store) usersFromIndex(ctx context.Context, q UserQuery) ([]User, error)
 	if q.Email != "" {
 		field = "email"
 	}
-	rows, err := s.lite.page(ctx, collUsers, q.After, limit, field, q.Email)
+	rows, err := s.lite.docs(ctx, collUsers, func(table string) (string, []any) {
+		return pageStmt(table, q.After, limit, field, q.Email)
+	})
 	if err != nil {
 		return nil, s.translate("list users", err)
 	}
@@ -273,7 +275,7 @@ func (s *Store) UsersByIDs(ctx context.Context, ids []ID) ([]User, error) {
 		return nil, nil
 	}
 	if s.lite != nil {
-		rows, err := s.lite.byIDs(ctx, collUsers, ids)
+		rows, err := s.lite.docs(ctx, collUsers, func(table string) (string, []any) { return byIDsStmt(table, ids) })
 		if err != nil {
 			return nil, s.translate("users by ids", err)
 		}
