@@ -64,7 +64,7 @@ func TestEmbeddedStore_RelationLookupsUseIndexes(t *testing.T) {
 	env := newEnv(t, lanyardtest.WithRelations(t, postsAndComments))
 	a := env.Register("ada")
 	link(env, a, "google", "sub-1").Must(t, 201)
-	env.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": a.Refresh}).Must(t, 200) // refresh_claims
+	env.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": a.Refresh}).Must(t, 200)                     // refresh_claims
 	env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": "not the password"}).Must(t, 401) // throttle
 	posts := insertDocs(t, env, "posts", 3, func(int) bson.D { return bson.D{{Key: "author_id", Value: oid(t, a.ID)}} })
 	insertDocs(t, env, "comments", 3, func(i int) bson.D { return bson.D{{Key: "post_id", Value: posts[i]}} })
