@@ -52,13 +52,15 @@ func TestRun_WrongConfigurationNamesEachVariable(t *testing.T) {
 	err := run(context.Background(), nil, env(map[string]string{
 		"LANYARD_ACCESS_TTL":    "soon",
 		"LANYARD_DRAIN_TIMEOUT": "2h",
+		"LANYARD_STORE_ADDR":    "0.0.0.0:27018",
+		"LANYARD_METRICS_ADDR":  "metrics",
 		"MONGODB_URI":           "mongodb://user:hunter2@db.example:27017/",
 	}), io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("run with a wrong configuration succeeded")
 	}
 	msg := err.Error()
-	for _, want := range []string{"LANYARD_ACCESS_TTL:", "LANYARD_DRAIN_TIMEOUT:", "LANYARD_JWT_SECRET:", "LANYARD_DATA_KEY:"} {
+	for _, want := range []string{"LANYARD_ACCESS_TTL:", "LANYARD_DRAIN_TIMEOUT:", "LANYARD_STORE_ADDR:", "LANYARD_METRICS_ADDR:", "LANYARD_JWT_SECRET:", "LANYARD_DATA_KEY:"} {
 		if !strings.Contains(msg, "\n"+want) {
 			t.Errorf("error %q has no line starting %q", msg, want)
 		}
