@@ -113,7 +113,10 @@ func TestEmbeddedStore_ConcurrentKeyedWritesShareOneConnection(t *testing.T) {
 		env.Do("POST", "/api/auth/register", map[string]any{"email": fmt.Sprintf("new%d-%s", i, a.Email), "password": a.Password}).Must(t, http.StatusCreated)
 		env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": a.Password}).Must(t, http.StatusOK)
 		link(env, a, "google", "sub-"+a.ID).Must(t, http.StatusCreated)
-		env.Do("GET", "/api/users/me", nil, "Bearer", a.Access).Must(t, http.StatusOK)
+		// Enough reads that some overlap whatever the scheduling, so the pool grows.
+		for range 20 {
+			env.Do("GET", "/api/users/me", nil, "Bearer", a.Access).Must(t, http.StatusOK)
+		}
 	})
 	if n := env.Commands.Connections("insert", "update", "delete", "findAndModify"); n != 1 {
 		t.Errorf("concurrent keyed writes went through %d connections; want 1", n)
