@@ -75,7 +75,7 @@ func TestEmbeddedStore_RelationLookupsUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{
-		"users page", "users by ids", "users by email", "users with provider", "holds provider",
+		"users page", "users by ids", "users by email", "users with provider", "holds provider", "other admin",
 		"posts.author_id", "comments.post_id",
 		"sessions.user_id", "linked_ids.user_id", "linked_id_keys.user_id", "audit_events.user_id",
 		"sessions expired", "refresh_claims expired", "throttle expired",

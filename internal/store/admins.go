@@ -9,10 +9,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// OtherAdminExists reports whether an active admin other than the user id exists. It
-// filters on role, so on the embedded store it reads the users collection; only the
-// rare operations that could remove the last admin ask.
+// OtherAdminExists reports whether an active admin other than the user id exists. Only
+// the rare operations that could remove the last admin ask.
 func (s *Store) OtherAdminExists(ctx context.Context, id ID) (bool, error) {
+	if s.lite != nil {
+		found, err := s.lite.otherAdmin(ctx, id)
+		return found, s.translate("other admin exists", err)
+	}
 	filter := bson.D{
 		{Key: "role", Value: RoleAdmin},
 		{Key: "status", Value: StatusActive},

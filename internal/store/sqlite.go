@@ -58,7 +58,7 @@ func openSQLiteIndex(file string) (*sqliteIndex, error) {
 // builtInIndexes are the fields of Lanyard's own collections that are looked up by
 // something other than _id. A comma joins the fields of a composite index.
 var builtInIndexes = map[string][]string{
-	collUsers:     {"email"},
+	collUsers:     {"email", "role"},
 	collSessions:  {"user_id", "expires_at"},
 	collLinkedIDs: {"user_id", "provider,user_id"},
 	collLinkKeys:  {"user_id"},
@@ -474,6 +474,23 @@ func holdsStmt(table, provider string, userID ID) (string, []any) {
 		table, valueExpr("provider"), valueExpr("user_id")), []any{provider, userID.Hex()}
 }
 
+// otherAdmin reports whether an active admin other than id exists.
+func (x *sqliteIndex) otherAdmin(ctx context.Context, id ID) (bool, error) {
+	found := false
+	err := x.query(ctx, collUsers, func(table string) (string, []any) {
+		return otherAdminStmt(table, id)
+	}, func(*sql.Rows) error {
+		found = true
+		return nil
+	})
+	return found, err
+}
+
+func otherAdminStmt(table string, id ID) (string, []any) {
+	return fmt.Sprintf(`SELECT 1 FROM %q WHERE %s = ? AND %s = ? AND %s <> ? LIMIT 1`,
+		table, valueExpr("role"), valueExpr("status"), valueExpr("_id")), []any{RoleAdmin, StatusActive, id.Hex()}
+}
+
 // countType counts the documents of coll whose field holds a value of type typ.
 func (x *sqliteIndex) countType(ctx context.Context, coll, field, typ string) (int64, error) {
 	var n int64
@@ -516,6 +533,7 @@ func (x *sqliteIndex) plans(ctx context.Context, rels [][2]string) (map[string]s
 		"users by email":      {collUsers, func(t string) (string, []any) { return pageStmt(t, NoID, 100, "email", "a@example.com") }},
 		"users with provider": {collLinkedIDs, func(t string) (string, []any) { return providerStmt(t, "google", oid, 100) }},
 		"holds provider":      {collLinkedIDs, func(t string) (string, []any) { return holdsStmt(t, "google", oid) }},
+		"other admin":         {collUsers, func(t string) (string, []any) { return otherAdminStmt(t, oid) }},
 	}
 	for _, coll := range []string{collSessions, collRefreshClaims, collThrottle} {
 		shapes[coll+" expired"] = shape{coll, func(t string) (string, []any) { return expiredStmt(t, time.Now()) }}
