@@ -105,7 +105,7 @@ func refIDs(refs []idRef) []any {
 func (s *Store) decodeRefs(ctx context.Context, coll string, refs []idRef) ([]bson.Raw, error) {
 	out := make([]bson.Raw, 0, len(refs))
 	for _, r := range refs {
-		raw, err := decodeSJSON(r.Doc)
+		raw, err := s.lite.dec.decode(r.Doc)
 		if err != nil {
 			raw, err = s.db.Collection(coll).FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}).Raw()
 			if errors.Is(err, mongo.ErrNoDocuments) {

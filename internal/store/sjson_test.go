@@ -56,7 +56,7 @@ func TestSJSON_DecodesAsFerretDBReads(t *testing.T) {
 		if err := rows.Scan(&row); err != nil {
 			return err
 		}
-		got, err := decodeSJSON(row)
+		got, err := st.lite.dec.decode(row)
 		if err != nil {
 			t.Errorf("decode %s: %v", row, err)
 			return nil
@@ -68,6 +68,10 @@ func TestSJSON_DecodesAsFerretDBReads(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("decoded\n%s\nFerretDB answers\n%s", got, want)
+		}
+		// A second time, with the schema from the decoder's cache.
+		if again, err := st.lite.dec.decode(row); err != nil || !bytes.Equal(again, want) {
+			t.Errorf("decoded again (cached schema): %s, %v; want %s", again, err, want)
 		}
 		seen++
 		return nil

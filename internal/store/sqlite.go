@@ -30,6 +30,7 @@ import (
 type sqliteIndex struct {
 	db      *sql.DB
 	queries atomic.Int64 // SQL queries run, for tests and metrics
+	dec     sjsonDecoder
 
 	mu     sync.Mutex
 	tables map[string]string   // collection → table, once seen

@@ -256,7 +256,7 @@ func (s *Store) decodeUsers(ctx context.Context, rows [][]byte) ([]User, error) 
 	out := make([]User, 0, len(rows))
 	for _, row := range rows {
 		var u User
-		raw, err := decodeSJSON(row)
+		raw, err := s.lite.dec.decode(row)
 		if err == nil {
 			err = bson.Unmarshal(raw, &u)
 		}
