@@ -45,6 +45,9 @@ func checkEmail(e string) string {
 		return "must not contain invisible or formatting characters"
 	}
 	at := strings.LastIndexByte(e, '@')
+	if at > 0 && !plainLocal(e[:at]) {
+		return "must be written in plain letters and digits before the @: no spaces, symbols, or styled, circled, small-capital or phonetic forms of letters"
+	}
 	if at > 0 && mixesScripts(e[:at]) {
 		return "must not mix letters of different scripts (such as Latin and Cyrillic) before the @"
 	}
@@ -53,6 +56,55 @@ func checkEmail(e string) string {
 		return "must be an email address such as ada@example.com"
 	}
 	return ""
+}
+
+// plainLocal reports whether an address's local part is written as a person types
+// it: beyond ASCII only letters of a script, digits and combining marks, and none of
+// them a compatibility form. The mixed-script check cannot see the rest: "𝐚da" (U+1D41A
+// mathematical bold), "ⓐda" (circled) and "ada" + U+00A0 (a no-break space) are of
+// the Common script, which belongs to every script, and "ᴀda" (U+1D00, a small capital)
+// is Latin; yet each reads as "ada". NFKC would map most of them, but refusing them
+// names one account per spelling without a second normalisation that logins, stored
+// addresses and the unique index would all have to agree on.
+func plainLocal(local string) bool {
+	if !norm.NFKC.IsNormalString(local) {
+		return false
+	}
+	for _, r := range local {
+		switch {
+		case r < utf8.RuneSelf, unicode.IsMark(r), unicode.IsDigit(r):
+		case unicode.IsLetter(r):
+			if scriptOf(r) == "" || unicode.Is(phoneticLetters, r) {
+				return false
+			}
+		default: // spaces, symbols and punctuation such as U+2010, a hyphen like '-'
+			return false
+		}
+	}
+	return true
+}
+
+// phoneticLetters are the letters that transcription uses and no orthography needs
+// (Unicode TS #39 restricts them as Technical): small capitals such as "ᴀ" and "ɪ",
+// which pass for capitals, and the rest of the phonetic blocks.
+var phoneticLetters = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x0262, Hi: 0x0262, Stride: 1}, // ɢ
+		{Lo: 0x026A, Hi: 0x026A, Stride: 1}, // ɪ
+		{Lo: 0x0274, Hi: 0x0274, Stride: 1}, // ɴ
+		{Lo: 0x0280, Hi: 0x0281, Stride: 1}, // ʀ ʁ
+		{Lo: 0x028F, Hi: 0x028F, Stride: 1}, // ʏ
+		{Lo: 0x0299, Hi: 0x0299, Stride: 1}, // ʙ
+		{Lo: 0x029C, Hi: 0x029C, Stride: 1}, // ʜ
+		{Lo: 0x029F, Hi: 0x029F, Stride: 1}, // ʟ
+		{Lo: 0x1D00, Hi: 0x1DBF, Stride: 1}, // Phonetic Extensions and its Supplement
+		{Lo: 0xA730, Hi: 0xA731, Stride: 1}, // ꜰ ꜱ
+		{Lo: 0xA7FA, Hi: 0xA7FA, Stride: 1}, // ꟺ
+	},
+	R32: []unicode.Range32{
+		{Lo: 0x10780, Hi: 0x107BF, Stride: 1}, // Latin Extended-F (modifier letters)
+		{Lo: 0x1DF00, Hi: 0x1DFFF, Stride: 1}, // Latin Extended-G (phonetic letters)
+	},
 }
 
 // invisible reports whether r is a default-ignorable code point (format
@@ -96,13 +148,17 @@ func mixesScripts(s string) bool {
 }
 
 // scriptOf is the name of r's Unicode script, or "" for the shared ones (Common,
-// Inherited).
+// Inherited). "ー" (U+30FC), Common but written only in kana words, is Katakana: with
+// the Hiragana it also follows, that is one of the Japanese mixes.
 func scriptOf(r rune) string {
 	if r < utf8.RuneSelf {
 		if unicode.IsLetter(r) {
 			return "Latin"
 		}
 		return ""
+	}
+	if r == '\u30fc' {
+		return "Katakana"
 	}
 	if unicode.In(r, unicode.Common, unicode.Inherited) {
 		return ""
