@@ -53,9 +53,11 @@ type Registration struct {
 
 // Register validates r, hashes the password and stores the user. A taken email or
 // username is a *lanyard.ConflictError naming the field; the unique indexes decide.
-// Every registration that passes validation counts against its client address, taken
-// or not, so probing for taken emails is limited too; beyond the limit the answer is a
-// *lanyard.ThrottledError, before any hashing.
+// Every registration whose password is long enough to be estimated counts against its
+// client address before the estimate, refused or not, taken or not: the estimate
+// costs milliseconds of CPU outside the hashing slots, and probing for taken emails
+// is limited too. Beyond the limit the answer is a *lanyard.ThrottledError, before
+// any estimate or hashing.
 func (s *Service) Register(ctx context.Context, r Registration) (store.User, error) {
 	now := store.Millis(s.now())
 	u := store.User{
@@ -74,12 +76,16 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.User, err
 		p.add("username", msg)
 	}
 	s.applyProfile(&p, &u, r.FirstName, r.LastName, r.Contact, r.Birthday, now)
-	p.add("password", s.CheckNewPassword(r.Password, u))
+	msg := checkPasswordLength(r.Password)
+	if msg == "" {
+		if err := s.limiter.Register(ctx, r.ClientAddr); err != nil {
+			return store.User{}, fmt.Errorf("register: %w", err)
+		}
+		msg = s.checkPasswordScore(r.Password, u)
+	}
+	p.add("password", msg)
 	if err := p.err(); err != nil {
 		return store.User{}, err
-	}
-	if err := s.limiter.Register(ctx, r.ClientAddr); err != nil {
-		return store.User{}, fmt.Errorf("register: %w", err)
 	}
 	hash, err := s.hasher.Hash(ctx, r.Password)
 	if err != nil {

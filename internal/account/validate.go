@@ -203,6 +203,15 @@ func prepareUsername(u string) (string, string) {
 // attacker who knows the account tries first, so they count against the estimate;
 // the answer never says which list or pattern a refused password matched.
 func (s *Service) CheckNewPassword(pw string, u store.User) string {
+	if msg := checkPasswordLength(pw); msg != "" {
+		return msg
+	}
+	return s.checkPasswordScore(pw, u)
+}
+
+// checkPasswordLength is the cheap part of CheckNewPassword, which every caller may
+// run before deciding whether to pay for the estimate.
+func checkPasswordLength(pw string) string {
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case pw == "":
@@ -211,7 +220,14 @@ func (s *Service) CheckNewPassword(pw string, u store.User) string {
 		return "must be at least 8 characters"
 	case n > 128:
 		return "must be at most 128 characters"
-	case password.Score(pw, passwordContext(u)...) < s.minScore:
+	}
+	return ""
+}
+
+// checkPasswordScore is the strength estimate of CheckNewPassword: milliseconds of
+// CPU, so a caller that anyone can reach counts the attempt against a limit first.
+func (s *Service) checkPasswordScore(pw string, u store.User) string {
+	if password.Score(pw, passwordContext(u)...) < s.minScore {
 		return "is too easy to guess; choose a longer or less predictable password, such as a few unrelated words"
 	}
 	return ""

@@ -277,6 +277,26 @@ func TestRegister_BeyondTheLimitPerAddressIs429UntilTheHourIsOver(t *testing.T) 
 	expect(t, registerFrom(env, "cyd@example.com", spoofed(10)), "registration an hour later", http.StatusCreated)
 }
 
+// The strength estimate costs milliseconds of CPU, outside the hashing slots: every
+// registration whose password it estimates counts against the address first, so one
+// address cannot have it run without bound by sending passwords it refuses.
+func TestRegister_PasswordsRefusedAsTooEasyCountAgainstTheLimitPerAddress(t *testing.T) {
+	t.Parallel()
+	env, _ := throttleEnv(t, lanyardtest.WithEnv("LANYARD_REGISTER_LIMIT", "3"))
+	weak := func(email string) *lanyardtest.Response {
+		return env.Do("POST", "/api/auth/register", map[string]any{"email": email, "password": strings.Repeat("1234567890", 4)[:32]})
+	}
+	for i := range 2 {
+		r := weak(fmt.Sprintf("weak%d@example.com", i))
+		wantLocations(t, problem(t, r, "registration with a too easy password", http.StatusUnprocessableEntity), "POST /api/auth/register", "body.password")
+	}
+	// Another field's refusal counts too once the password is estimated.
+	r := env.Do("POST", "/api/auth/register", map[string]any{"email": "not an email", "password": lanyardtest.DefaultPassword})
+	expect(t, r, "registration with a bad email and a password to estimate", http.StatusUnprocessableEntity)
+	expectThrottled(t, weak("weak3@example.com"), "4th registration with a too easy password", 3600)
+	expectThrottled(t, registerFrom(env, "ada@example.com", ""), "4th registration, a valid one", 3600)
+}
+
 func TestThrottle_RequestsTouchCountersOnlyByID(t *testing.T) {
 	t.Parallel()
 	env, clock := throttleEnv(t,
