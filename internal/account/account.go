@@ -278,20 +278,26 @@ func (s *Service) Demote(ctx context.Context, email string) (store.User, error) 
 // its user down first, and restores the role if the delete does not go ahead. The
 // check for another admin runs after the change, which is undone when none is left:
 // of two admins demoted (or deleted) at the same moment, neither is then missed, and
-// at worst both are refused.
-func (s *Service) StepDown(ctx context.Context, u store.User) (restore func(), err error) {
+// at worst both are refused. A restore that fails leaves u demoted, perhaps with no
+// admin left: its error (from restore, or joined to StepDown's own) says so, for the
+// log line of the request.
+func (s *Service) StepDown(ctx context.Context, u store.User) (restore func() error, err error) {
 	if u.Role != store.RoleAdmin {
-		return func() {}, nil
+		return func() error { return nil }, nil
 	}
 	setRole := func(ctx context.Context, role string) error {
 		_, err := s.st.UpdateUser(ctx, u.ID, store.UserChange{Set: map[string]any{"role": role}}, s.now())
 		return err
 	}
-	restore = func() {
-		// Also after the request's deadline: an admin must not lose the role to it.
+	restore = func() error {
+		// Also after the request's deadline or its client's disconnection: an admin
+		// must not lose the role to either.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_ = setRole(ctx, store.RoleAdmin)
+		if err := setRole(ctx, store.RoleAdmin); err != nil {
+			return fmt.Errorf("the admin role of the account that stepped down was not restored (it is a plain user now): %w", err)
+		}
+		return nil
 	}
 	if exists, err := s.st.OtherAdminExists(ctx, u.ID); err != nil || !exists {
 		if err == nil {
@@ -304,11 +310,10 @@ func (s *Service) StepDown(ctx context.Context, u store.User) (restore func(), e
 	}
 	exists, err := s.st.OtherAdminExists(ctx, u.ID)
 	if err != nil || !exists {
-		restore()
 		if err == nil {
 			err = lanyard.ErrLastAdmin
 		}
-		return nil, err
+		return nil, errors.Join(err, restore())
 	}
 	return restore, nil
 }

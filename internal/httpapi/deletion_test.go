@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -347,6 +348,55 @@ func TestDelete_InterruptedPartWayResumesWithNoOrphans(t *testing.T) {
 		t.Errorf("other user's posts/comments = %d/%d; want 3/3", p, c)
 	}
 	env.Do("DELETE", "/api/users/"+a.ID, nil, "Bearer", admin.Access).Must(t, http.StatusNotFound)
+}
+
+// An admin's delete that fails gives the role back; when that fails too (here the
+// store goes away mid-delete), the account stays demoted, and the request's log line
+// must say so beside the delete's own error.
+func TestDelete_AFailedRestoreOfTheAdminRoleIsLogged(t *testing.T) {
+	t.Parallel()
+	if !lanyardtest.Embedded() {
+		t.Skip("stops the embedded store; not possible against LANYARD_TEST_MONGODB_URI")
+	}
+	logs := &lockedBuffer{}
+	var env *lanyardtest.Env
+	var once atomic.Bool
+	env = lanyardtest.New(t, lanyardtest.WithRelations(t, appRelations), lanyardtest.WithOwnStore(), lanyardtest.WithLog(logs),
+		lanyardtest.WithDeleteHook(func(string, int) error {
+			if once.CompareAndSwap(false, true) {
+				env.Store.Stop()
+				return errCrash
+			}
+			return nil
+		}))
+	ada, root := env.Register("ada"), env.Register("root")
+	env.Promote(ada)
+	env.Promote(root)
+	seedPosts(t, env, ada.ID, 3, 1)
+
+	r := env.Do("DELETE", "/api/users/"+ada.ID, nil, "Bearer", root.Access, "X-Request-Id", "restore-fails")
+	if r.Status < 500 {
+		t.Fatalf("DELETE with the store gone mid-delete = %d; want 5xx; body %s", r.Status, r.Body)
+	}
+	var line string
+	for deadline := time.Now().Add(20 * time.Second); line == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for l := range strings.Lines(logs.String()) {
+			if strings.Contains(l, "request_id=restore-fails") {
+				line = l
+			}
+		}
+	}
+	if !strings.Contains(line, errCrash.Error()) || !strings.Contains(line, "admin role") {
+		t.Errorf("log line of the failed delete = %q; want the delete's error and the failed restore of the admin role", line)
+	}
+
+	env.Store.Start()
+	for i := 0; env.Do("GET", "/readyz", nil).Status != http.StatusOK; i++ {
+		if i == 100 {
+			t.Fatal("/readyz not 200 after the store came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func TestDelete_OutlivingTheRequestAnswers202AndFinishesInTheBackground(t *testing.T) {

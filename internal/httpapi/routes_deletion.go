@@ -160,7 +160,7 @@ func (s *Server) runDelete(ctx context.Context, u store.User) (_ *deletionOutput
 	}
 	defer func() {
 		if err != nil {
-			restore()
+			err = errors.Join(err, restore())
 		}
 	}()
 	r, err := s.deleter.Delete(ctx, u.ID, principal(ctx).User.ID.Hex())
