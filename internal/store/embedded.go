@@ -153,7 +153,8 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 
 // privateDir creates dir (0700), or makes an existing one private to its owner: it
 // holds the socket, the SQLite files (which SQLite creates readable by anyone) and the
-// generated keys.
+// generated keys. A directory another user owns is refused: its owner can open it
+// again, or put its own keys and socket there, whatever mode is set now.
 func privateDir(dir string, log *slog.Logger) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("embedded store: %w", err)
@@ -161,6 +162,9 @@ func privateDir(dir string, log *slog.Logger) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("embedded store: %w", err)
+	}
+	if uid, ok := ownerUID(fi); ok && uid != os.Geteuid() {
+		return fmt.Errorf("embedded store: the data directory %s is owned by uid %d, not by this process's uid %d: use a directory of this user's own, or run as its owner", dir, uid, os.Geteuid())
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		if err := os.Chmod(dir, perm&0o700); err != nil {

@@ -134,3 +134,32 @@ func TestEmbedded_OneStorePerDataDirectory(t *testing.T) {
 	e = startEmbedded(t, store.EmbeddedOptions{Dir: dir})
 	insertAndRead(t, e.URI())
 }
+
+// A data directory that another user owns could be read or swapped by that user
+// (its owner can always change its mode back): the store refuses it, naming it,
+// rather than keep hashes and keys there.
+func TestEmbedded_RefusesADataDirectoryOwnedByAnotherUser(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("giving a directory to another user takes root; this test runs as uid", os.Geteuid())
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const nobody = 65534
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	e, err := store.StartEmbedded(store.EmbeddedOptions{Dir: dir})
+	if err == nil {
+		e.Stop()
+		t.Fatalf("StartEmbedded on a data directory owned by uid %d: no error; want a refusal", nobody)
+	}
+	if msg := err.Error(); !strings.Contains(msg, dir) || !strings.Contains(msg, "owned by uid 65534") {
+		t.Errorf("StartEmbedded error = %q; want it to name %s and its owner", msg, dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "store.sock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket in the refused directory: %v; want none", err)
+	}
+}
