@@ -10,7 +10,7 @@ import (
 
 type registerInput struct {
 	Body struct {
-		Email     string  `json:"email,omitempty" doc:"Required. Trimmed, fullwidth forms mapped to ASCII, lower-cased, Unicode NFC; at most 254 characters; no invisible or formatting characters, and one script before the @." maxLength:"1024"`
+		Email     string  `json:"email,omitempty" doc:"Required. Trimmed, fullwidth forms mapped to ASCII, lower-cased, Unicode NFC; at most 254 characters; no invisible or formatting characters; before the @, plain letters of one script, digits and accents (no spaces, symbols, or styled, circled, small-capital or phonetic letter forms)." maxLength:"1024"`
 		Password  string  `json:"password,omitempty" doc:"Required. 8-128 characters and hard to guess: its zxcvbn score, with the account's email, username and names as context, must reach LANYARD_PASSWORD_MIN_SCORE (default 3)." maxLength:"1024"`
 		Username  *string `json:"username,omitempty" doc:"Prepared with PRECIS UsernameCasePreserved (RFC 8265: fullwidth mapped, NFC), then 3-32 of letters, digits, '_', '.', '-', starting with a letter or digit; unique as UsernameCaseMapped (case-insensitively)." maxLength:"1024"`
 		FirstName *string `json:"first_name,omitempty" doc:"1-100 characters, no control, invisible or formatting characters (PRECIS FreeformClass)." maxLength:"1024"`
