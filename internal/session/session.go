@@ -354,12 +354,14 @@ func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, erro
 		return Pair{}, fmt.Errorf("refresh: %w", errors.Join(lanyard.ErrBadCredentials, err))
 	}
 	now := s.now()
-	ss, err := s.st.RotateRefresh(ctx, sid, oldHash, nextHash, now, now.Add(s.refreshTTL))
+	ss, err := s.st.RotateRefresh(ctx, sid, oldHash, nextHash, now, now.Add(s.refreshTTL), token.MaxRotations)
 	switch {
-	case errors.Is(err, store.ErrRefreshNotCurrent):
+	case errors.Is(err, store.ErrRefreshNotCurrent), errors.Is(err, store.ErrRefreshSpent):
+		// Spent by another request at the same moment, the token is now the one spent
+		// last, like any other.
 		return s.notCurrent(ctx, ss, tok, next, now)
-	case errors.Is(err, store.ErrRefreshSpent):
-		return s.raced(ctx, ss, tok, next, now)
+	case errors.Is(err, store.ErrRefreshExhausted):
+		return Pair{}, s.endSession(ctx, ss, now, "end a session that rotated as often as it may")
 	case errors.Is(err, lanyard.ErrNotFound):
 		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 	case err != nil:
@@ -387,51 +389,33 @@ func (s *Service) issue(ctx context.Context, ss store.Session, tok string) (Pair
 	return s.pair(u, ss.ID.Hex(), tok)
 }
 
-// raced handles a token that was current when read but that another request spent
-// at the same moment, whose successor is next.
-func (s *Service) raced(ctx context.Context, read store.Session, tok, next string, now time.Time) (Pair, error) {
-	ss, err := s.st.SessionByID(ctx, read.ID)
-	if errors.Is(err, lanyard.ErrNotFound) {
-		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
-	}
-	if err != nil {
-		return Pair{}, fmt.Errorf("refresh: %w", err)
-	}
-	if !bytes.Equal(ss.SecretHash, read.SecretHash) {
-		return s.notCurrent(ctx, ss, tok, next, now)
-	}
-	// The other request has claimed the token but not yet stored its successor:
-	// the rotation is happening now, and the successor is unspent.
-	if s.reuseGrace > 0 {
-		return s.issue(ctx, ss, next)
-	}
-	return Pair{}, s.endReplayed(ctx, ss, now)
-}
-
 // notCurrent judges a token that is not session ss's current one: the one spent
 // last, within the grace, gets its successor (next) again; any other spent one ends
 // the session; one the session never issued changes nothing.
 func (s *Service) notCurrent(ctx context.Context, ss store.Session, tok, next string, now time.Time) (Pair, error) {
-	k := s.refresher.StepsTo(tok, ss.SecretHash, ss.Generation)
+	k, err := s.refresher.StepsTo(ctx, tok, ss.SecretHash, ss.Generation)
 	switch {
+	case err != nil:
+		return Pair{}, fmt.Errorf("refresh: %w", err)
 	case k == 1 && s.reuseGrace > 0 && now.Before(ss.RotatedAt.Add(s.reuseGrace)):
 		return s.issue(ctx, ss, next)
 	case k > 0:
-		return Pair{}, s.endReplayed(ctx, ss, now)
+		return Pair{}, s.endSession(ctx, ss, now, "end replayed session")
 	case len(ss.PreviousHash) > 0 && bytes.Equal(ss.PreviousHash, secretHash(tok)):
 		// A session rotated before secrets were chained knows only its last one.
-		return Pair{}, s.endReplayed(ctx, ss, now)
+		return Pair{}, s.endSession(ctx, ss, now, "end replayed session")
 	}
 	return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 }
 
-// endReplayed ends session ss, whose spent token came back, with its access tokens.
-func (s *Service) endReplayed(ctx context.Context, ss store.Session, now time.Time) error {
+// endSession ends session ss with its access tokens (what says why), and answers
+// the refresh that ended it.
+func (s *Service) endSession(ctx context.Context, ss store.Session, now time.Time, what string) error {
 	if err := s.st.DeleteSession(ctx, ss.ID); err != nil {
-		return fmt.Errorf("refresh: end replayed session: %w", err)
+		return fmt.Errorf("refresh: %s: %w", what, err)
 	}
 	if err := s.ended(ctx, ss.UserID, ss.ID, now); err != nil {
-		return fmt.Errorf("refresh: end replayed session: %w", err)
+		return fmt.Errorf("refresh: %s: %w", what, err)
 	}
 	return fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 }

@@ -63,6 +63,18 @@ const collRefreshClaims = "refresh_claims"
 // the claimed secret was current can still be trying to spend it.
 const claimTidyAfter = time.Minute
 
+// claimLife is when a claim expires after it was made, for the sweep to delete it.
+// A claim matters only while a request that read the session before the rotation
+// may still try to spend the same secret, which the request deadline (5 s by default)
+// and rotationWriteTimeout bound; the reuse grace needs none (it is decided from the
+// session's rotated_at). Keeping claims for the session's life (30 days) would let a
+// client that refreshes in a loop pile up one document per refresh.
+const claimLife = 5 * time.Minute
+
+// rotationWriteTimeout bounds the session update that follows a claim, which runs
+// even when the request is cancelled.
+const rotationWriteTimeout = 10 * time.Second
+
 // ErrRefreshSpent means another request spent this refresh secret first, at about
 // the same moment: it was current when this request read the session.
 var ErrRefreshSpent = errors.New("refresh secret already spent")
@@ -70,6 +82,10 @@ var ErrRefreshSpent = errors.New("refresh secret already spent")
 // ErrRefreshNotCurrent means the refresh secret is not the session's current one:
 // spent earlier, or never issued.
 var ErrRefreshNotCurrent = errors.New("refresh secret is not current")
+
+// ErrRefreshExhausted means the secret is the session's current one, but the session
+// has already rotated as many times as it may.
+var ErrRefreshExhausted = errors.New("session has rotated as often as it may")
 
 func (s *Store) refreshClaims() *mongo.Collection { return s.db.Collection(collRefreshClaims) }
 
@@ -80,13 +96,17 @@ func refreshClaimID(id bson.ObjectID, secretHash []byte) string {
 
 // RotateRefresh swaps the session's secret hash from oldHash to newHash, counts the
 // rotation and renews the session, so of two concurrent rotations of one token
-// exactly one wins. It is lanyard.ErrNotFound when the session is gone or expired.
-// When oldHash is not current it is ErrRefreshNotCurrent, and when another request
-// spent oldHash at the same moment ErrRefreshSpent; with either, the session is
-// returned as it was read, for the caller to judge the secret. The winner gets its
-// session even if the session is ended while it rotates (a replay detected by a loser
-// ends it).
-func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, newHash []byte, now, expires time.Time) (Session, error) {
+// exactly one wins. It is lanyard.ErrNotFound when the session is gone or expired,
+// and ErrRefreshExhausted when oldHash is current but the session has rotated limit
+// times already. When oldHash is not current it is ErrRefreshNotCurrent, with the
+// session as read. When another request spent oldHash first it is ErrRefreshSpent,
+// with the session as it stands once that rotation is stored: the other request may
+// have been cut off between its claim and its update (a crash, a store error), and
+// then this one stores the rotation for it, which is what it would have stored.
+// Either way the caller judges the secret against the session returned. The winner
+// gets its session even if the session is ended while it rotates (a replay detected
+// by a loser ends it).
+func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, newHash []byte, now, expires time.Time, limit int64) (Session, error) {
 	ss, err := s.SessionByID(ctx, id)
 	if err != nil {
 		return Session{}, err
@@ -97,39 +117,97 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 	if !bytes.Equal(ss.SecretHash, oldHash) {
 		return ss, fmt.Errorf("rotate refresh: %w", ErrRefreshNotCurrent)
 	}
+	if ss.Generation >= limit {
+		return ss, fmt.Errorf("rotate refresh: %w", ErrRefreshExhausted)
+	}
 	_, err = s.keyed(collRefreshClaims).InsertOne(ctx, bson.D{
 		{Key: "_id", Value: refreshClaimID(id, oldHash)},
 		{Key: "session_id", Value: id},
-		{Key: "expires_at", Value: ss.ExpiresAt},
+		{Key: "expires_at", Value: Millis(now.Add(claimLife))},
 	})
 	if err = s.translate("rotate refresh: claim", err); errors.Is(err, ErrDuplicate) {
-		return ss, fmt.Errorf("rotate refresh: %w", ErrRefreshSpent)
+		cur, err := s.finishRotation(ctx, ss, newHash, now, expires)
+		if err != nil {
+			return Session{}, err
+		}
+		return cur, fmt.Errorf("rotate refresh: %w", ErrRefreshSpent)
 	}
 	if err != nil {
 		return Session{}, err
 	}
-	prevHash, prevAt := ss.PreviousHash, ss.LastUsedAt
-	ss.SecretHash, ss.PreviousHash = newHash, oldHash
-	ss.Generation++
-	ss.RotatedAt, ss.LastUsedAt, ss.ExpiresAt = Millis(now), Millis(now), Millis(expires)
-	_, err = s.keyed(collSessions).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
-		bson.D{{Key: "$set", Value: bson.M{
-			"secret_hash":   ss.SecretHash,
-			"previous_hash": ss.PreviousHash,
-			"generation":    ss.Generation,
-			"rotated_at":    ss.RotatedAt,
-			"last_used_at":  ss.LastUsedAt,
-			"expires_at":    ss.ExpiresAt,
-		}}})
+	// The claim says oldHash is spent: from here the session must move on to newHash
+	// even if the client goes away, or it would keep a secret that can no longer
+	// rotate while its successor never becomes current.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotationWriteTimeout)
+	defer cancel()
+	// A request that found this claim may store the same rotation meanwhile
+	// (finishRotation); this write could only undo a later one if that request's
+	// answer reached a client and came back spent before this one write is sent.
+	next := rotated(ss, newHash, now, expires)
+	unlock := s.lock(collSessions, id)
+	_, err = s.keyed(collSessions).UpdateOne(wctx, bson.D{{Key: "_id", Value: id}}, rotation(next))
+	unlock()
 	if err != nil {
 		return Session{}, s.translate("rotate refresh", err)
 	}
 	// The claim before this one has served its purpose once no request can still be
 	// racing for it; younger ones are left to expire.
-	if len(prevHash) > 0 && now.Sub(prevAt) > claimTidyAfter {
-		_, _ = s.keyed(collRefreshClaims).DeleteOne(ctx, bson.D{{Key: "_id", Value: refreshClaimID(id, prevHash)}})
+	if len(ss.PreviousHash) > 0 && now.Sub(ss.LastUsedAt) > claimTidyAfter {
+		_, _ = s.keyed(collRefreshClaims).DeleteOne(ctx, bson.D{{Key: "_id", Value: refreshClaimID(id, ss.PreviousHash)}})
 	}
-	return ss, nil
+	return next, nil
+}
+
+// finishRotation stores the rotation of read (the session as read while its secret
+// was current) to newHash unless the session has moved on from that secret, and
+// returns the session as it is then. Done twice, by the claimer and by a request that
+// found the claim, the rotation is the same both times (the successor is derived, the
+// generation read.Generation+1); the check is what keeps a late one from undoing a
+// later rotation. On MongoDB the filter makes it atomic; on the embedded store, whose
+// filtered updates are no compare-and-set, the read and the write are made under this
+// process's lock on the session, which every rotation's write takes.
+func (s *Store) finishRotation(ctx context.Context, read Session, newHash []byte, now, expires time.Time) (Session, error) {
+	next := rotated(read, newHash, now, expires)
+	if s.stripes == nil {
+		r, err := s.keyed(collSessions).UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: read.ID}, {Key: "secret_hash", Value: read.SecretHash}}, rotation(next))
+		if err != nil {
+			return Session{}, s.translate("finish rotation", err)
+		}
+		if r.MatchedCount == 1 {
+			return next, nil
+		}
+		return s.SessionByID(ctx, read.ID)
+	}
+	defer s.lock(collSessions, read.ID)()
+	cur, err := s.SessionByID(ctx, read.ID)
+	if err != nil || !bytes.Equal(cur.SecretHash, read.SecretHash) {
+		return cur, err
+	}
+	if _, err := s.keyed(collSessions).UpdateOne(ctx, bson.D{{Key: "_id", Value: read.ID}}, rotation(next)); err != nil {
+		return Session{}, s.translate("finish rotation", err)
+	}
+	return next, nil
+}
+
+// rotated is session ss moved on to the secret whose hash is newHash at now.
+func rotated(ss Session, newHash []byte, now, expires time.Time) Session {
+	ss.SecretHash, ss.PreviousHash = newHash, ss.SecretHash
+	ss.Generation++
+	ss.RotatedAt, ss.LastUsedAt, ss.ExpiresAt = Millis(now), Millis(now), Millis(expires)
+	return ss
+}
+
+// rotation is the update that stores session ss's rotation.
+func rotation(ss Session) bson.D {
+	return bson.D{{Key: "$set", Value: bson.M{
+		"secret_hash":   ss.SecretHash,
+		"previous_hash": ss.PreviousHash,
+		"generation":    ss.Generation,
+		"rotated_at":    ss.RotatedAt,
+		"last_used_at":  ss.LastUsedAt,
+		"expires_at":    ss.ExpiresAt,
+	}}}
 }
 
 // DeleteSession removes one session by id; deleting nothing is not an error.

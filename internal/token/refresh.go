@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"context"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
@@ -145,20 +146,40 @@ func (r *Refresher) Next(tok string) (next string, secretHash []byte, err error)
 	return tok[:idLen] + "." + refreshEnc.EncodeToString(c.cur[:]), sum[:], nil
 }
 
+// MaxRotations is how many times one session's refresh token may rotate; the refresh
+// after the last one ends the session (a new login starts another). It bounds the
+// walk StepsTo makes for a secret the session never issued, which anyone who knows a
+// session id (every access token carries it) can send as often as they like, to
+// about 3 ms. A session's refresh TTL is renewed at every rotation, so the TTL bounds
+// how long it may sit unused, not how often it rotates: a client refreshing every
+// 15 minutes (the default access TTL) reaches the cap after about 104 days, one
+// refreshing in a loop after a few seconds.
+const MaxRotations = 10_000
+
+// ctxCheckEvery is how many steps StepsTo takes between looks at its context: about
+// half a millisecond of hashing.
+const ctxCheckEvery = 2048
+
 // StepsTo says how many rotations lead from tok to the secret whose SHA-256 is
-// current, trying at most max: 0 when none of them does (tok is not a secret this
-// session spent, or not a well-formed token). Each step is three SHA-256 blocks,
-// under a microsecond: a session refreshed every 15 minutes for a year (35,040
-// rotations) is walked whole in about 25 ms, which is what a guessed secret costs.
-func (r *Refresher) StepsTo(tok string, current []byte, max int64) int64 {
+// current, trying at most generation of them and never more than MaxRotations: 0
+// when none of them does (tok is not a secret this session spent, or not a
+// well-formed token). Each step is three SHA-256 blocks, a fraction of a microsecond.
+// It stops early with ctx's error when ctx is done.
+func (r *Refresher) StepsTo(ctx context.Context, tok string, current []byte, generation int64) (int64, error) {
 	c, err := r.chain(tok)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
-	for k := int64(1); k <= max; k++ {
+	limit := min(generation, MaxRotations)
+	for k := int64(1); k <= limit; k++ {
+		if k%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, fmt.Errorf("token: refresh chain: %w", err)
+			}
+		}
 		if sum := c.step(); bytes.Equal(sum[:], current) {
-			return k
+			return k, nil
 		}
 	}
-	return 0
+	return 0, nil
 }

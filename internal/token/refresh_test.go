@@ -2,9 +2,11 @@ package token
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -274,39 +276,102 @@ func TestRefresherStepsTo_CountsRotationsToTheCurrentSecret(t *testing.T) {
 	generation := int64(len(chain) - 1)
 	for i, spent := range chain[:len(chain)-1] {
 		want := generation - int64(i)
-		if got := r.StepsTo(spent, current, generation); got != want {
+		if got := steps(t, r, spent, current, generation); got != want {
 			t.Errorf("StepsTo(token %d of %d) = %d; want %d", i, generation, got, want)
 		}
 	}
 	// The walk stops at max: a token further back than the session's generation
 	// cannot be one it issued.
-	if got := r.StepsTo(chain[0], current, generation-1); got != 0 {
+	if got := steps(t, r, chain[0], current, generation-1); got != 0 {
 		t.Errorf("StepsTo(first token, max %d) = %d; want 0", generation-1, got)
 	}
 	// The current token itself, a guess, another key's chain and garbage never reach it.
 	guess := refreshWith(testSession, bytes.Repeat([]byte{7}, 32))
 	for name, tok := range map[string]string{"current": chain[len(chain)-1], "guess": guess, "garbage": "not a token"} {
-		if got := r.StepsTo(tok, current, generation); got != 0 {
+		if got := steps(t, r, tok, current, generation); got != 0 {
 			t.Errorf("StepsTo(%s) = %d; want 0", name, got)
 		}
 	}
-	if got := newTestRefresher(t, 2).StepsTo(chain[0], current, generation); got != 0 {
+	if got := steps(t, newTestRefresher(t, 2), chain[0], current, generation); got != 0 {
 		t.Errorf("StepsTo under another key = %d; want 0", got)
 	}
 }
 
-func BenchmarkRefresherStepsTo_AYearOfRotations(b *testing.B) {
+// steps is r.StepsTo with a context that never ends, failing the test on an error.
+func steps(t *testing.T, r *Refresher, tok string, current []byte, generation int64) int64 {
+	t.Helper()
+	k, err := r.StepsTo(context.Background(), tok, current, generation)
+	if err != nil {
+		t.Fatalf("StepsTo = %v", err)
+	}
+	return k
+}
+
+// chainOf returns tok and its n successors.
+func chainOf(t testing.TB, r *Refresher, tok string, n int) []string {
+	t.Helper()
+	chain := []string{tok}
+	for range n {
+		next, _, err := r.Next(chain[len(chain)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, next)
+	}
+	return chain
+}
+
+// TestRefresherStepsTo_WalksAtMostMaxRotations: however large the generation a
+// session claims, a secret is walked at most MaxRotations steps, so one exactly that
+// far back is still found and one further back is not.
+func TestRefresherStepsTo_WalksAtMostMaxRotations(t *testing.T) {
+	r := newTestRefresher(t, 1)
+	tok, _, err := NewRefresh(testSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := chainOf(t, r, tok, MaxRotations+1)
+	_, current, _ := ParseRefresh(chain[len(chain)-1])
+	if got := steps(t, r, chain[1], current, math.MaxInt64); got != MaxRotations {
+		t.Errorf("StepsTo(a token MaxRotations back) = %d; want %d", got, MaxRotations)
+	}
+	if got := steps(t, r, chain[0], current, math.MaxInt64); got != 0 {
+		t.Errorf("StepsTo(a token MaxRotations+1 back, generation MaxInt64) = %d; want 0", got)
+	}
+}
+
+func TestRefresherStepsTo_StopsWhenTheContextIsDone(t *testing.T) {
+	r := newTestRefresher(t, 1)
+	tok, _, err := NewRefresh(testSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	guess := refreshWith(testSession, bytes.Repeat([]byte{7}, 32))
+	_, current, _ := r.Next(tok)
+	if k, err := r.StepsTo(ctx, guess, current, MaxRotations); k != 0 || !errors.Is(err, context.Canceled) {
+		t.Errorf("StepsTo(cancelled context) = %d, %v; want 0, context.Canceled", k, err)
+	}
+	// A walk shorter than one check never looks at the context.
+	if k, err := r.StepsTo(ctx, tok, current, 1); k != 1 || err != nil {
+		t.Errorf("StepsTo(cancelled context, the token one step back) = %d, %v; want 1, nil", k, err)
+	}
+}
+
+// BenchmarkRefresherStepsTo_AGuess is what a forged secret costs: the longest walk.
+func BenchmarkRefresherStepsTo_AGuess(b *testing.B) {
 	r := newTestRefresher(b, 1)
 	tok, _, err := NewRefresh(testSession)
 	if err != nil {
 		b.Fatal(err)
 	}
-	const generation = 365 * 96 // a refresh every 15 minutes for a year
 	guess := refreshWith(testSession, bytes.Repeat([]byte{7}, 32))
 	_, current, _ := r.Next(tok)
+	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if r.StepsTo(guess, current, generation) != 0 {
+		if k, _ := r.StepsTo(ctx, guess, current, math.MaxInt64); k != 0 {
 			b.Fatal("a guess reached the current secret")
 		}
 	}
