@@ -464,8 +464,10 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	}
 	// An access token never outlives its session: the sessions that ended lately are
 	// listed in the user's document, and AccessNotBefore stands for those that no
-	// longer fit in the list.
-	if _, ended := u.EndedSessions[c.SessionID]; ended || !c.IssuedAt.After(u.AccessNotBefore) {
+	// longer fit in the list. Both iat and AccessNotBefore are truncated to the
+	// millisecond, so a token issued before AccessNotBefore's millisecond is refused
+	// and one issued from it on, such as the login's own that set it, is not.
+	if _, ended := u.EndedSessions[c.SessionID]; ended || c.IssuedAt.Before(u.AccessNotBefore) {
 		return Principal{}, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
 	}
 	return Principal{User: u, SessionID: c.SessionID}, nil

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -44,8 +46,41 @@ type jwtClaims struct {
 	// version 0; read as 0 it could pass the caller's token_version check.
 	Version *int64 `json:"ver"`
 	Role    string `json:"role"`
+	// IssuedAt shadows RegisteredClaims' iat (encoding/json takes the shallower
+	// field), whose NumericDate jwt truncates to whole seconds both ways.
+	IssuedAt *issuedAt `json:"iat"`
 	jwt.RegisteredClaims
 }
+
+// issuedAt is iat to the millisecond (RFC 7519 §2 lets a NumericDate have a
+// fraction). In whole seconds a token issued just after User.AccessNotBefore, a
+// time in milliseconds, could not be told from one issued just before it in the
+// same second: one of them would be wrongly refused or wrongly let through.
+type issuedAt struct{ time.Time }
+
+func (d issuedAt) MarshalJSON() ([]byte, error) {
+	ms := d.UnixMilli()
+	if ms < 0 {
+		return nil, errors.New("token: iat before 1970")
+	}
+	frac := ms % 1000
+	b := strconv.AppendInt(make([]byte, 0, 16), ms/1000, 10)
+	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10)), nil
+}
+
+// UnmarshalJSON reads any JSON number of seconds, whole ones included (tokens
+// issued before iat had milliseconds), to the nearest millisecond.
+func (d *issuedAt) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f < 0 || f > maxIssuedAt { // encoding/json has refused NaN and Inf
+		return errors.New("iat is not a number of seconds")
+	}
+	d.Time = time.UnixMilli(int64(math.Round(f * 1000))).UTC()
+	return nil
+}
+
+// maxIssuedAt keeps f*1000 well inside an int64 (the year 2286).
+const maxIssuedAt = 1e10
 
 // Signer issues and verifies access tokens with one HMAC secret.
 type Signer struct {
@@ -118,7 +153,7 @@ func (s *Signer) LogValue() slog.Value {
 
 // Issue signs an HS256 access token for the user's session, valid from now
 // for TTL. It returns the token and the claims it carries, with the times as
-// Verify will read them back (whole seconds, UTC).
+// Verify will read them back (iat to the millisecond, exp in whole seconds, UTC).
 func (s *Signer) Issue(userID, sessionID string, version int64, role string) (tok string, c Claims, err error) {
 	// Refuse to mint a token that Verify would reject: the mistake is the
 	// caller's and is better found here than at the next request.
@@ -128,18 +163,19 @@ func (s *Signer) Issue(userID, sessionID string, version int64, role string) (to
 	if !isID(sessionID) {
 		return "", Claims{}, errors.New("token: issue: session id is not 24 lowercase hex characters")
 	}
-	// JWT times are whole seconds; truncating first makes the returned
-	// claims equal to what Verify will decode.
-	iat := s.now().UTC().Truncate(time.Second)
-	exp := iat.Add(s.ttl).Truncate(time.Second)
+	// iat is written to the millisecond and exp in whole seconds; truncating
+	// first makes the returned claims equal to what Verify will decode.
+	now := s.now().UTC()
+	iat := now.Truncate(time.Millisecond)
+	exp := now.Truncate(time.Second).Add(s.ttl).Truncate(time.Second)
 	wire := jwtClaims{
 		SessionID: sessionID,
 		Version:   &version,
 		Role:      role,
+		IssuedAt:  &issuedAt{iat},
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,
 			Subject:   userID,
-			IssuedAt:  jwt.NewNumericDate(iat),
 			ExpiresAt: jwt.NewNumericDate(exp),
 		},
 	}
@@ -188,7 +224,7 @@ func (s *Signer) Verify(tok string) (Claims, error) {
 		SessionID: wire.SessionID,
 		Version:   *wire.Version,
 		Role:      wire.Role,
-		IssuedAt:  wire.IssuedAt.UTC(),
+		IssuedAt:  wire.IssuedAt.Time,
 		ExpiresAt: wire.ExpiresAt.UTC(),
 	}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"strings"
@@ -58,14 +59,13 @@ func issue(tb testing.TB, s *Signer) (string, Claims) {
 // validClaims are the claims Issue would write at t0, as a map that a test
 // can edit before signing.
 func validClaims() jwt.MapClaims {
-	iat := t0.Truncate(time.Second)
 	return jwt.MapClaims{
 		"sub":  testUser,
 		"sid":  testSession,
 		"ver":  7,
 		"role": "user",
-		"iat":  iat.Unix(),
-		"exp":  iat.Add(testTTL).Unix(),
+		"iat":  json.Number(fmt.Sprintf("%d.%03d", t0.Unix(), t0.UnixMilli()%1000)),
+		"exp":  t0.Truncate(time.Second).Add(testTTL).Unix(),
 		"iss":  testIssuer,
 	}
 }
@@ -194,14 +194,14 @@ func TestSigner_LogValueRedactsSecret(t *testing.T) {
 	}
 }
 
-func TestIssue_FillsClaimsInWholeSecondsUTC(t *testing.T) {
-	_, c := issue(t, newTestSigner(t, t0.In(time.FixedZone("CET", 3600))))
+func TestIssue_FillsClaimsInUTC_IssuedAtToTheMillisecond(t *testing.T) {
+	_, c := issue(t, newTestSigner(t, t0.Add(456*time.Microsecond).In(time.FixedZone("CET", 3600))))
 	want := Claims{
 		UserID:    testUser,
 		SessionID: testSession,
 		Version:   7,
 		Role:      "user",
-		IssuedAt:  time.Date(2026, 11, 22, 10, 4, 5, 0, time.UTC),
+		IssuedAt:  time.Date(2026, 11, 22, 10, 4, 5, 123_000_000, time.UTC),
 		ExpiresAt: time.Date(2026, 11, 22, 10, 19, 5, 0, time.UTC),
 	}
 	if c != want {
@@ -266,6 +266,32 @@ func TestVerify_AcceptsWhatIssueSigned(t *testing.T) {
 	}
 	if got != issued {
 		t.Errorf("Verify claims = %+v; want %+v", got, issued)
+	}
+}
+
+// TestVerify_ReadsIssuedAtToTheMillisecond: iat is read as a number of seconds to the
+// nearest millisecond, whole seconds included (tokens issued before iat had a fraction).
+func TestVerify_ReadsIssuedAtToTheMillisecond(t *testing.T) {
+	s := newTestSigner(t, t0)
+	base := t0.Truncate(time.Second)
+	tests := []struct {
+		iat  any
+		want time.Time
+	}{
+		{base.Unix(), base},
+		{json.Number(fmt.Sprint(base.Unix()) + ".5"), base.Add(500 * time.Millisecond)},
+		{json.Number(fmt.Sprint(base.Unix()) + ".123"), base.Add(123 * time.Millisecond)},
+		{json.Number(fmt.Sprint(base.Unix()) + ".1239"), base.Add(124 * time.Millisecond)},
+	}
+	for _, tt := range tests {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, with(validClaims(), "iat", tt.iat)).SignedString(testSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Verify(tok)
+		if err != nil || !c.IssuedAt.Equal(tt.want) || c.IssuedAt.Location() != time.UTC {
+			t.Errorf("Verify(iat %v) = IssuedAt %v, %v; want %v UTC", tt.iat, c.IssuedAt, err, tt.want)
+		}
 	}
 }
 
@@ -360,6 +386,10 @@ func TestVerify_Rejects(t *testing.T) {
 		{"missing sid", signed(without(validClaims(), "sid"))},
 		{"missing ver", signed(without(validClaims(), "ver"))},
 		{"missing iat", signed(without(validClaims(), "iat"))},
+		{"null iat", signed(with(validClaims(), "iat", nil))},
+		{"iat as string", signed(with(validClaims(), "iat", "1795341845"))},
+		{"iat negative", signed(with(validClaims(), "iat", -1))},
+		{"iat past the year 2286", signed(with(validClaims(), "iat", 1e19))},
 		{"null ver", signed(with(validClaims(), "ver", nil))},
 		{"ver as string", signed(with(validClaims(), "ver", "7"))},
 		{"ver as fraction", signed(with(validClaims(), "ver", 7.5))},
