@@ -197,3 +197,31 @@ func TestRefresh_RotationCutAfterItsClaimIsFinishedByTheNextRefresh(t *testing.T
 	wantStatus(t, "POST /api/auth/refresh with the first token after the grace", refreshWith(env, a.Refresh), http.StatusUnauthorized)
 	wantSessionOver(t, env, "the session's newest token", next)
 }
+
+// TestRefresh_RotationCutWithoutTheGraceEndsTheSessionOnRetry: with
+// LANYARD_REFRESH_REUSE_GRACE at 0s, a token presented again is always a reuse, and
+// the claim a cut rotation left says it was presented before: the retry ends the
+// session rather than handing its successor out.
+func TestRefresh_RotationCutWithoutTheGraceEndsTheSessionOnRetry(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t, lanyardtest.WithEnv("LANYARD_REFRESH_REUSE_GRACE", "0s"))
+	a := env.Register("ada")
+	sid, enc, _ := strings.Cut(a.Refresh, ".")
+	secret, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(secret)
+	if _, err := env.DB.Collection("refresh_claims").InsertOne(context.Background(), bson.D{
+		{Key: "_id", Value: sid + "." + hex.EncodeToString(sum[:])},
+		{Key: "session_id", Value: sessionOf(t, a.Refresh)},
+		{Key: "expires_at", Value: time.Now().Add(5 * time.Minute)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "POST /api/auth/refresh with the token whose rotation was cut", refreshWith(env, a.Refresh), http.StatusUnauthorized)
+	wantSessionOver(t, env, "the login", tokenPairBody{RefreshToken: a.Refresh, AccessToken: a.Access})
+	if n := sessionCount(t, env, a.ID); n != 0 {
+		t.Errorf("sessions of the user = %d; want 0", n)
+	}
+}
