@@ -187,15 +187,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return fmt.Errorf("LANYARD_ADDR: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           a.Handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(a.Handler, log)
 	conns := newConnTracker()
 	conns.install(srv)
 	metrics, err := serveMetrics(cfg, a, log, stdout)
@@ -259,15 +251,7 @@ func serveMetrics(cfg config.Config, a *app.App, log *slog.Logger, stdout io.Wri
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", a.Handler.MetricsHandler())
 	m := metricsServer{
-		srv: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       15 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    16 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
+		srv:  newHTTPServer(mux, log),
 		errc: make(chan error, 1),
 	}
 	go func() { m.errc <- m.srv.Serve(ln) }()
@@ -417,4 +401,17 @@ func admin(ctx context.Context, cfg config.Config, log *slog.Logger, verb, email
 	}
 	fmt.Fprintf(stdout, "%s (%s) is now an admin\n", u.Email, u.ID.Hex())
 	return nil
+}
+
+// newHTTPServer is the server of a listener of serve's, with its timeouts and limits.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
