@@ -20,9 +20,10 @@ import (
 // The embedded SQLite store answers only {_id: value} without reading a whole
 // collection in Go (DESIGN.md). sqliteIndex answers the other questions Lanyard asks —
 // which _ids have field = value, how many, in which order — from SQLite itself, through
-// expression indexes on FerretDB's tables; the documents are then read, updated and
-// deleted by _id through FerretDB. It is read-only towards FerretDB's data: it writes
-// nothing but its own indexes, which FerretDB does not know of and drops with a table.
+// expression indexes on FerretDB's tables, and reads the matching rows in the same query
+// (decoded by sjson.go); updates and deletes go through FerretDB, by _id. It is
+// read-only towards FerretDB's data: it writes nothing but its own indexes, which
+// FerretDB does not know of and drops with a table.
 //
 // A row of FerretDB 1.24's table is one document as "sjson": JSON whose scalars are
 // plain (an ObjectId as its 24-hex string, a date as milliseconds), with the BSON types
@@ -42,7 +43,6 @@ func openSQLiteIndex(file string) (*sqliteIndex, error) {
 	q.Add("mode", "rw")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(wal)")
-	q.Add("_pragma", "query_only(false)")
 	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Opaque: filepath.ToSlash(file), RawQuery: q.Encode()}).String())
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite index: %w", err)
