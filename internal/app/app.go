@@ -4,8 +4,6 @@ package app
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -115,21 +113,18 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		_ = st.Close(context.Background())
 		return nil, err
 	}
-	// Unknown logins are counted under an HMAC; its key comes from the JWT secret,
-	// which every instance shares.
-	throttleKey, err := hkdf.Key(sha256.New, jwtSecret, nil, "lanyard/throttle/v1", 32)
-	if err != nil {
-		_ = st.Close(context.Background())
-		return nil, fmt.Errorf("throttle key: %w", err)
-	}
-	limiter := throttle.New(throttle.Options{
+	limiter, err := throttle.New(throttle.Options{
 		Store:             st,
 		LoginFailureLimit: cfg.LoginFailureLimit,
 		RegisterLimit:     cfg.RegisterLimit,
-		Key:               throttleKey,
+		DataKey:           dataKey,
 		Now:               o.Now,
 		Metrics:           o.Registry,
 	})
+	if err != nil {
+		_ = st.Close(context.Background())
+		return nil, err
+	}
 	hasher := password.NewHasher(password.Options{Params: o.Hash, Concurrency: cfg.HashConcurrency, Observe: m.observeHash})
 	accounts := account.New(st, hasher, o.Now)
 	accounts.UseLimiter(limiter)

@@ -1,7 +1,11 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -390,4 +394,39 @@ func TestLogin_ConcurrentBurstGetsNoMoreGuessesThanTheLimit(t *testing.T) {
 	if counts[http.StatusUnauthorized] > 5 || counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != n {
 		t.Fatalf("30 concurrent wrong guesses with a limit of 5: %v; want at most 5 checked (401), the rest 429", counts)
 	}
+}
+
+// Instances share the throttle through the database; the keys of its HMACs (an
+// unknown login's counter, an account's known addresses) come from LANYARD_DATA_KEY,
+// so instances that sign tokens with different secrets still count as one.
+func TestLogin_InstancesWithOneDataKeyShareTheThrottleWhateverTheirJWTSecrets(t *testing.T) {
+	t.Parallel()
+	dataKey, db := make([]byte, 32), make([]byte, 8)
+	rand.Read(dataKey)
+	rand.Read(db)
+	clock := &manualClock{now: clockStart}
+	instance := func(jwtSecret string) *lanyardtest.Env {
+		return lanyardtest.New(t,
+			lanyardtest.WithClock(clock.Now),
+			lanyardtest.WithEnv("LANYARD_DB", "t_"+hex.EncodeToString(db)),
+			lanyardtest.WithEnv("LANYARD_DATA_KEY", base64.StdEncoding.EncodeToString(dataKey)),
+			lanyardtest.WithEnv("LANYARD_JWT_SECRET", jwtSecret),
+			lanyardtest.WithEnv("LANYARD_LOGIN_FAILURE_LIMIT", "3"),
+			lanyardtest.WithEnv("LANYARD_TRUSTED_PROXIES", "127.0.0.1/32"))
+	}
+	one := instance(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)))
+	two := instance(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32)))
+
+	for range 3 {
+		expect(t, loginFrom(one, "nobody@example.com", "some password", attacker), "instance one: login for an unknown account", http.StatusUnauthorized)
+	}
+	expectThrottled(t, loginFrom(two, "nobody@example.com", "some password", newPlace), "instance two: the unknown account after 3 failures on instance one", 1)
+
+	a := registerOnly(t, one, "ada")
+	expect(t, loginFrom(one, a.Email, a.Password, home), "instance one: the owner's login from home", http.StatusOK)
+	for range 3 {
+		expect(t, loginFrom(one, a.Email, "wrong password", attacker), "instance one: the attacker's guess", http.StatusUnauthorized)
+	}
+	expectThrottled(t, loginFrom(two, a.Email, a.Password, newPlace), "instance two: the right password from a new address while blocked", 1)
+	expect(t, loginFrom(two, a.Email, a.Password, home), "instance two: the right password from the home instance one knows", http.StatusOK)
 }

@@ -3,7 +3,6 @@ package linkid
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/lanyard/lanyard/internal/subkey"
 )
 
 // HKDF info strings: each subkey is bound to one use, and the version lets a future
@@ -32,14 +33,11 @@ type Keys struct {
 
 // NewKeys derives the lookup and encryption subkeys from the 32-byte root key.
 func NewKeys(root []byte) (*Keys, error) {
-	if len(root) != 32 {
-		return nil, fmt.Errorf("linked id keys: root key must be 32 bytes, got %d", len(root))
-	}
-	lookup, err := hkdf.Key(sha256.New, root, nil, infoLookup, 32)
+	lookup, err := subkey.Derive(root, infoLookup)
 	if err != nil {
 		return nil, fmt.Errorf("linked id keys: %w", err)
 	}
-	enc, err := hkdf.Key(sha256.New, root, nil, infoEnc, 32)
+	enc, err := subkey.Derive(root, infoEnc)
 	if err != nil {
 		return nil, fmt.Errorf("linked id keys: %w", err)
 	}

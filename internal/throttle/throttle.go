@@ -47,6 +47,7 @@ import (
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/store"
+	"github.com/lanyard/lanyard/internal/subkey"
 )
 
 // The numbers of the policy; the limits themselves come from the configuration.
@@ -77,8 +78,10 @@ type Options struct {
 	LoginFailureLimit int
 	// RegisterLimit is the registrations per client address per RegisterWindow.
 	RegisterLimit int
-	// Key is the HMAC-SHA256 key under which unknown logins are counted.
-	Key     []byte
+	// DataKey is the root key (LANYARD_DATA_KEY, 32 bytes) of the HMAC-SHA256 keys
+	// under which unknown logins are counted and known addresses are kept. Every
+	// instance shares it, and it is not the key that signs access tokens.
+	DataKey []byte
 	Now     func() time.Time      // nil: time.Now
 	Metrics prometheus.Registerer // nil: the throttled-request counter is not exported
 }
@@ -103,15 +106,29 @@ type rule struct {
 	window time.Duration
 }
 
+// HKDF info strings of the throttle's subkeys of LANYARD_DATA_KEY.
+const (
+	infoUnknownLogin = "lanyard/throttle/unknown-login/v1"
+	infoKnownAddress = "lanyard/throttle/known-address/v1"
+)
+
 // New returns a Limiter.
-func New(o Options) *Limiter {
+func New(o Options) (*Limiter, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	key, err := subkey.Derive(o.DataKey, infoUnknownLogin)
+	if err != nil {
+		return nil, fmt.Errorf("throttle key: %w", err)
+	}
+	markKey, err := subkey.Derive(o.DataKey, infoKnownAddress)
+	if err != nil {
+		return nil, fmt.Errorf("throttle key: %w", err)
+	}
 	l := &Limiter{
 		st:       o.Store,
-		key:      o.Key,
-		markKey:  mac(o.Key, "lanyard/throttle/known-address/v1"),
+		key:      key,
+		markKey:  markKey,
 		now:      o.Now,
 		account:  rule{name: "login_account", limit: o.LoginFailureLimit, window: LoginWindow},
 		address:  rule{name: "login_address", limit: AddressFactor * o.LoginFailureLimit, window: LoginWindow},
@@ -125,7 +142,7 @@ func New(o Options) *Limiter {
 	if o.Metrics != nil {
 		o.Metrics.MustRegister(l.throttled)
 	}
-	return l
+	return l, nil
 }
 
 // Account is an account as the login throttle counts it.

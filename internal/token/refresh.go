@@ -3,7 +3,6 @@ package token
 import (
 	"bytes"
 	"context"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +13,8 @@ import (
 	"hash"
 	"log/slog"
 	"strings"
+
+	"github.com/lanyard/lanyard/internal/subkey"
 )
 
 // refreshSecretLen is the number of random bytes in a refresh token's secret:
@@ -96,10 +97,7 @@ type Refresher struct {
 
 // NewRefresher derives the chain key from the 32-byte root key (LANYARD_DATA_KEY).
 func NewRefresher(root []byte) (*Refresher, error) {
-	if len(root) != 32 {
-		return nil, fmt.Errorf("token: refresh chain: root key must be 32 bytes, got %d", len(root))
-	}
-	key, err := hkdf.Key(sha256.New, root, nil, refreshInfo, 32)
+	key, err := subkey.Derive(root, refreshInfo)
 	if err != nil {
 		return nil, fmt.Errorf("token: refresh chain: %w", err)
 	}
