@@ -147,20 +147,28 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		return err
 	}
 	specs := []struct {
-		coll, name, field string
-		unique, sparse    bool
+		coll, name     string
+		fields         []string
+		unique, sparse bool
 	}{
-		{collUsers, "email_unique", "email", true, false},
-		{collUsers, "username_key_unique", "username_key", true, true},
-		{collSessions, "user_id", "user_id", false, false},
-		{collLinkedIDs, "lookup_unique", "lookup", true, false},
-		{collLinkedIDs, "user_id", "user_id", false, false},
-		{collAudit, "user_id", "user_id", false, false},
-		{collJobs, "lease_until", "lease_until", false, false},
+		{collUsers, "email_unique", []string{"email"}, true, false},
+		{collUsers, "username_key_unique", []string{"username_key"}, true, true},
+		{collUsers, "role", []string{"role"}, false, false}, // the last-admin check
+		{collSessions, "user_id", []string{"user_id"}, false, false},
+		{collLinkedIDs, "lookup_unique", []string{"lookup"}, true, false},
+		{collLinkedIDs, "user_id", []string{"user_id"}, false, false},
+		{collLinkedIDs, "provider_user_id", []string{"provider", "user_id"}, false, false}, // the admin list by provider
+		{collLinkKeys, "user_id", []string{"user_id"}, false, false},                       // a deleted user's keys
+		{collAudit, "user_id", []string{"user_id"}, false, false},
+		{collJobs, "lease_until", []string{"lease_until"}, false, false},
 	}
 	for _, sp := range specs {
+		keys := bson.D{}
+		for _, f := range sp.fields {
+			keys = append(keys, bson.E{Key: f, Value: 1})
+		}
 		model := mongo.IndexModel{
-			Keys:    bson.D{{Key: sp.field, Value: 1}},
+			Keys:    keys,
 			Options: options.Index().SetName(sp.name).SetUnique(sp.unique).SetSparse(sp.sparse),
 		}
 		if _, err := s.db.Collection(sp.coll).Indexes().CreateOne(ctx, model); err != nil {
