@@ -215,8 +215,12 @@ func TestLogin_UnknownAccountAndWrongPasswordLookTheSame(t *testing.T) {
 		{"account being deleted, right password, by email", map[string]any{"email": "leaving@example.com", "password": pw}},
 		{"account being deleted, right password, by username", map[string]any{"username": "leaving", "password": pw}},
 	}
-	var first string
-	for i, tt := range tests {
+	// Every case is compared with an unknown email's answer, got here, so that each
+	// subtest stands on its own.
+	ref := env.Do("POST", "/api/auth/login", map[string]any{"email": "someone-else@example.com", "password": pw})
+	expect(t, ref, "POST /api/auth/login for an unknown email", http.StatusUnauthorized)
+	want := bodyWithoutRequestID(t, ref)
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := env.Do("POST", "/api/auth/login", tt.body)
 			if r.Status != http.StatusUnauthorized {
@@ -231,13 +235,8 @@ func TestLogin_UnknownAccountAndWrongPasswordLookTheSame(t *testing.T) {
 			if strings.Contains(string(r.Body), pw) {
 				t.Errorf("POST /api/auth/login: body %s echoes the password", r.Body)
 			}
-			body := bodyWithoutRequestID(t, r)
-			if i == 0 {
-				first = body
-				return
-			}
-			if body != first {
-				t.Errorf("POST /api/auth/login body (request_id removed) =\n%s\nwant the same as for %q:\n%s", body, tests[0].name, first)
+			if body := bodyWithoutRequestID(t, r); body != want {
+				t.Errorf("POST /api/auth/login body (request_id removed) =\n%s\nwant the same as for an unknown email:\n%s", body, want)
 			}
 		})
 	}
@@ -365,4 +364,32 @@ func TestLogin_PasswordOver72BytesNeverMatchesBcrypt(t *testing.T) {
 	}
 	// The stored hash is right: the 72-byte password itself logs in.
 	decodeTokenPair(t, "POST /api/auth/login (72-byte password)", loginWith(env, email, prefix72), id.Hex())
+}
+
+// A user agent is kept to its first 256 bytes, cut before a character that would
+// cross that limit rather than inside it.
+func TestLogin_ALongUserAgentIsCutToWholeCharacters(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t)
+	a := env.Register("ada")
+	// Bytes 256 and 257 are the two of "é".
+	ua := strings.Repeat("a", 255) + "é" + strings.Repeat("b", 20)
+	r := env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": a.Password}, "User-Agent", ua)
+	expect(t, r, "POST /api/auth/login with a long User-Agent", http.StatusOK)
+	access, _ := r.Map(t)["access_token"].(string)
+
+	r = env.Do("GET", "/api/users/me?expand=sessions", nil, "Bearer", access)
+	expect(t, r, "GET /api/users/me?expand=sessions", http.StatusOK)
+	var u expanded
+	r.JSON(t, &u)
+	var got []string
+	for _, s := range u.Expand["sessions"] {
+		if agent, _ := s["user_agent"].(string); agent != "Go-http-client/1.1" {
+			got = append(got, agent)
+		}
+	}
+	want := strings.Repeat("a", 255)
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("user agents of the sessions (the test client's left out) = %q; want exactly [%q]", got, want)
+	}
 }

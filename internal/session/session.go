@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/account"
@@ -570,9 +571,15 @@ func busy(err error) error {
 	return err
 }
 
+// truncate cuts s to at most n bytes, before the character that would cross the
+// limit: the user agent is kept and shown as text, and half a character is not
+// valid UTF-8.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
