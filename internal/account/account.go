@@ -89,7 +89,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.User, err
 	}
 	hash, err := s.hasher.Hash(ctx, r.Password)
 	if err != nil {
-		return store.User{}, fmt.Errorf("register: %w", hashErr(err))
+		return store.User{}, fmt.Errorf("register: %w", err)
 	}
 	u.PasswordHash = hash
 	if err := s.st.InsertUser(ctx, &u, now); err != nil {
@@ -227,7 +227,7 @@ func (s *Service) CheckPassword(ctx context.Context, u store.User, pw, addr stri
 	ok, _, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
 	if err != nil && !errors.Is(err, password.ErrMalformed) {
 		attempt.Abandon(ctx)
-		return fmt.Errorf("check password: %w", hashErr(err))
+		return fmt.Errorf("check password: %w", err)
 	}
 	if !ok {
 		if err := attempt.Failed(ctx); err != nil {
@@ -329,14 +329,6 @@ func conflict(err error) error {
 		c.Fields = append(c.Fields, lanyard.FieldError{Location: k, Message: "is already taken"})
 	}
 	return c
-}
-
-// hashErr maps the hasher's saturation onto the domain's busy kind.
-func hashErr(err error) error {
-	if errors.Is(err, password.ErrBusy) {
-		return errors.Join(lanyard.ErrBusy, err)
-	}
-	return err
 }
 
 // ListQuery selects a page of the admin list of accounts.

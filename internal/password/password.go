@@ -19,6 +19,8 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/lanyard/lanyard"
 )
 
 // Params are argon2id cost parameters.
@@ -37,8 +39,10 @@ var (
 
 var (
 	// ErrBusy means no hashing slot became free within Options.MaxWait; the
-	// caller should answer "try again later" rather than queue without bound.
-	ErrBusy = errors.New("password: hashing capacity exhausted")
+	// caller should answer "try again later" rather than queue without bound. It
+	// is the domain's busy kind (errors.Is(err, lanyard.ErrBusy)), so callers pass
+	// it on as it is.
+	ErrBusy = fmt.Errorf("password: hashing capacity exhausted: %w", lanyard.ErrBusy)
 	// ErrMalformed means a stored hash could not be read, or asks for costs
 	// outside the limits this package accepts.
 	ErrMalformed = errors.New("password: malformed hash")

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/lanyard/lanyard"
 )
 
 // newCheap returns a Hasher with Cheap params and room for parallel tests.
@@ -287,8 +289,8 @@ func TestHasher_ErrBusyWhenNoSlotFreesWithinMaxWait(t *testing.T) {
 		"VerifyDummy": func() error { return h.VerifyDummy(context.Background(), "pw") },
 	}
 	for name, call := range calls {
-		if err := call(); !errors.Is(err, ErrBusy) {
-			t.Errorf("%s with the only slot held = %v; want ErrBusy", name, err)
+		if err := call(); !errors.Is(err, ErrBusy) || !errors.Is(err, lanyard.ErrBusy) {
+			t.Errorf("%s with the only slot held = %v; want ErrBusy, of the domain's busy kind", name, err)
 		}
 	}
 	release()

@@ -127,7 +127,7 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (Pair, 
 	}
 	if err != nil {
 		attempt.Abandon(ctx)
-		return Pair{}, fmt.Errorf("login: %w", busy(err))
+		return Pair{}, fmt.Errorf("login: %w", err)
 	}
 	if !ok || u.Status != store.StatusActive {
 		if err := attempt.Failed(ctx); err != nil {
@@ -527,7 +527,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	}
 	hash, err := s.hasher.Hash(ctx, next)
 	if err != nil {
-		return Pair{}, fmt.Errorf("change password: %w", busy(err))
+		return Pair{}, fmt.Errorf("change password: %w", err)
 	}
 	u, err := s.st.UpdateUser(ctx, p.User.ID, store.UserChange{Set: map[string]any{"password_hash": hash}, Unset: sessionBookkeeping(), BumpVersion: true}, s.now())
 	if err != nil {
@@ -562,13 +562,6 @@ func (s *Service) Wait() { s.tidy.Wait() }
 func pairSessionID(refresh string) string {
 	sid, _, _ := strings.Cut(refresh, ".")
 	return sid
-}
-
-func busy(err error) error {
-	if errors.Is(err, password.ErrBusy) {
-		return errors.Join(lanyard.ErrBusy, err)
-	}
-	return err
 }
 
 // truncate cuts s to at most n bytes, before the character that would cross the
