@@ -38,13 +38,6 @@ func (s *Store) InsertJob(ctx context.Context, j *DeletionJob) error {
 	return s.translate("insert deletion job", err)
 }
 
-// Job loads the job of a user.
-func (s *Store) Job(ctx context.Context, userID ID) (DeletionJob, error) {
-	var j DeletionJob
-	err := s.db.Collection(collJobs).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&j)
-	return j, s.translate("deletion job", err)
-}
-
 // ExpiredJobs lists jobs whose lease has lapsed: their owner crashed or stopped.
 func (s *Store) ExpiredJobs(ctx context.Context, now time.Time) ([]DeletionJob, error) {
 	cur, err := s.db.Collection(collJobs).Find(ctx, bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}})
