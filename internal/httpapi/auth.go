@@ -18,22 +18,6 @@ type principalKey struct{}
 // error code, unlike a token that was presented and refused.
 var errNoToken = fmt.Errorf("no access token: %w", lanyard.ErrUnauthorized)
 
-// authenticate is the middleware of every operation that needs a bearer token: it
-// verifies the token and loads the user once, for the handler to use.
-func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
-	tok, ok := bearerToken(ctx.Header("Authorization"))
-	if !ok {
-		s.fail(ctx, errNoToken)
-		return
-	}
-	p, err := s.sessions.Authenticate(ctx.Context(), tok)
-	if err != nil {
-		s.fail(ctx, err)
-		return
-	}
-	next(huma.WithValue(ctx, principalKey{}, p))
-}
-
 // fail writes err through the one error mapping.
 func (s *Server) fail(ctx huma.Context, err error) {
 	_ = huma.WriteErr(s.api, ctx, http.StatusInternalServerError, "", err)
@@ -48,7 +32,7 @@ func bearerToken(h string) (string, bool) {
 	return tok, true
 }
 
-// principal is the authenticated caller; only operations behind authenticate call it.
+// principal is the authenticated caller; only operations guard let through call it.
 func principal(ctx context.Context) session.Principal {
 	p, _ := ctx.Value(principalKey{}).(session.Principal)
 	return p

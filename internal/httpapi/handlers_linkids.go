@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 
-	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/store"
 )
@@ -95,17 +94,17 @@ func (s *Server) unlinkMe(ctx context.Context, in *unlinkMeInput) (*struct{}, er
 	return nil, s.linkIDs.Unlink(ctx, principal(ctx).User.ID, in.LinkedID, s.actor(ctx))
 }
 
-// adminTarget loads the user an admin operation is about. Non-admins are refused
-// before anything is looked up.
-func (s *Server) adminTarget(ctx context.Context, userID string) (store.User, error) {
-	if principal(ctx).User.Role != store.RoleAdmin {
-		return store.User{}, lanyard.ErrForbidden
+// userNamed is the account a {user_id} path parameter names: the caller, or whoever
+// it names (404 if no one). guard has already refused callers who may not name it.
+func (s *Server) userNamed(ctx context.Context, userID string) (store.User, error) {
+	if p := principal(ctx); namesCaller(p, userID) {
+		return p.User, nil
 	}
 	return s.accounts.Get(ctx, userID)
 }
 
 func (s *Server) linkUser(ctx context.Context, in *linkUserInput) (*linkedCreated, error) {
-	u, err := s.adminTarget(ctx, in.UserID)
+	u, err := s.userNamed(ctx, in.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +112,7 @@ func (s *Server) linkUser(ctx context.Context, in *linkUserInput) (*linkedCreate
 }
 
 func (s *Server) listUser(ctx context.Context, in *userIDInput) (*linkedList, error) {
-	u, err := s.adminTarget(ctx, in.UserID)
+	u, err := s.userNamed(ctx, in.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +120,7 @@ func (s *Server) listUser(ctx context.Context, in *userIDInput) (*linkedList, er
 }
 
 func (s *Server) unlinkUser(ctx context.Context, in *unlinkUserInput) (*struct{}, error) {
-	u, err := s.adminTarget(ctx, in.UserID)
+	u, err := s.userNamed(ctx, in.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +140,6 @@ type resolveOutput struct {
 }
 
 func (s *Server) resolve(ctx context.Context, in *resolveInput) (*resolveOutput, error) {
-	if principal(ctx).User.Role != store.RoleAdmin {
-		return nil, lanyard.ErrForbidden
-	}
 	uid, lid, err := s.linkIDs.Resolve(ctx, in.Provider, in.ExternalID)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/account"
 	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/store"
@@ -109,23 +108,16 @@ type getUserInput struct {
 	Expand string `query:"expand" maxLength:"2048" doc:"Comma-separated relation paths to join, e.g. linked_ids,posts.comments (GET /api/relations lists them): at most 10 paths of at most 3 levels"`
 }
 
-// getUser answers 403 to non-admins asking for anyone else, whether or not that user
-// exists, so the endpoint cannot be used to probe for ids.
+// getUser is yourself, or for admins anyone (accessSelfOrAdmin). A bad expand is
+// reported before the account is looked up.
 func (s *Server) getUser(ctx context.Context, in *getUserInput) (*userOutput, error) {
-	p := principal(ctx)
-	self := in.UserID == p.User.ID.Hex()
-	if !self && p.User.Role != store.RoleAdmin {
-		return nil, lanyard.ErrForbidden
-	}
 	nodes, err := s.rels.ParseExpand(in.Expand)
 	if err != nil {
 		return nil, err
 	}
-	u := p.User
-	if !self {
-		if u, err = s.accounts.Get(ctx, in.UserID); err != nil {
-			return nil, err
-		}
+	u, err := s.userNamed(ctx, in.UserID)
+	if err != nil {
+		return nil, err
 	}
 	return s.renderExpanded(ctx, u, nodes)
 }

@@ -17,19 +17,19 @@ import (
 
 // deletionRoutes registers chain delete, its dry-run plan and the data export.
 func (s *Server) deletionRoutes(api huma.API, authed []int) {
-	op(s, api, true, huma.Operation{OperationID: "delete-me", Method: http.MethodDelete, Path: "/api/users/me",
+	op(s, api, accessAuthenticated, huma.Operation{OperationID: "delete-me", Method: http.MethodDelete, Path: "/api/users/me",
 		Summary: "Delete the caller's account and everything hanging off it",
 		Description: "Requires the password. 200 with the counts once done; 202 when the work outlives the request " +
 			"deadline (it finishes in the background); 409 with blockers while a restrict relation holds documents " +
 			"(nothing is changed).",
 		Tags: []string{"deletion"}, Errors: append([]int{http.StatusConflict, http.StatusTooManyRequests}, authed...)}, s.deleteMe)
-	op(s, api, true, huma.Operation{OperationID: "delete-user", Method: http.MethodDelete, Path: "/api/users/{user_id}",
+	op(s, api, accessAdmin, huma.Operation{OperationID: "delete-user", Method: http.MethodDelete, Path: "/api/users/{user_id}",
 		Summary: "Admin: delete an account and everything hanging off it", Tags: []string{"deletion"},
 		Errors: append([]int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict}, authed...)}, s.deleteUser)
-	op(s, api, true, huma.Operation{OperationID: "deletion-plan", Method: http.MethodGet, Path: "/api/users/{user_id}/deletion-plan",
+	op(s, api, accessSelfOrAdmin, huma.Operation{OperationID: "deletion-plan", Method: http.MethodGet, Path: "/api/users/{user_id}/deletion-plan",
 		Summary: "Dry run: what deleting the account would remove and detach now, and what blocks it (yourself — or me — or, for admins, anyone)",
 		Tags:    []string{"deletion"}, Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.deletionPlan)
-	op(s, api, true, huma.Operation{OperationID: "export-me", Method: http.MethodGet, Path: "/api/users/me/export",
+	op(s, api, accessAuthenticated, huma.Operation{OperationID: "export-me", Method: http.MethodGet, Path: "/api/users/me/export",
 		Summary: "Every document reachable from the caller through the relations, as one JSON document",
 		Description: "Linked IDs are decrypted; password hashes, refresh-token hashes and keys are never included. " +
 			"Declared collections appear as relaxed Extended JSON.",
@@ -144,7 +144,7 @@ func (s *Server) deleteMe(ctx context.Context, in *deleteMeInput) (*deletionOutp
 }
 
 func (s *Server) deleteUser(ctx context.Context, in *userIDInput) (*deletionOutput, error) {
-	u, err := s.adminTarget(ctx, in.UserID)
+	u, err := s.userNamed(ctx, in.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -178,14 +178,9 @@ type planOutput struct {
 }
 
 func (s *Server) deletionPlan(ctx context.Context, in *userIDInput) (*planOutput, error) {
-	p := principal(ctx)
-	target := p.User
-	if in.UserID != "me" && in.UserID != p.User.ID.Hex() {
-		u, err := s.adminTarget(ctx, in.UserID)
-		if err != nil {
-			return nil, err
-		}
-		target = u
+	target, err := s.userNamed(ctx, in.UserID)
+	if err != nil {
+		return nil, err
 	}
 	plan, err := s.deleter.PlanFor(ctx, target.ID)
 	if err != nil {
