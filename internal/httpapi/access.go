@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/lanyard/lanyard"
@@ -9,7 +11,7 @@ import (
 )
 
 // access is who may call an operation. Each operation declares its access in the
-// route table (routes*.go) and guard enforces it, so no handler checks a role.
+// route table (routes*.go); guard and refuse enforce it, so no handler checks a role.
 type access int
 
 const (
@@ -27,9 +29,10 @@ const (
 )
 
 // guard is the one middleware that enforces a: it authenticates the caller (loading
-// the user, role included, from the store on every request) and checks the role and
-// the account named before the input is read, so a refused caller learns nothing
-// about it.
+// the user, role included, from the store on every request) and decides whether a
+// lets the caller in. A caller it refuses is answered 403 by refuse, once Huma has
+// read and validated the input: that is where the handlers used to refuse, so a
+// refused caller's invalid input is still 422, as the contract has always answered.
 func (s *Server) guard(a access) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
 		tok, ok := bearerToken(ctx.Header("Authorization"))
@@ -42,11 +45,24 @@ func (s *Server) guard(a access) func(huma.Context, func(huma.Context)) {
 			s.fail(ctx, err)
 			return
 		}
+		ctx = huma.WithValue(ctx, principalKey{}, p)
 		if !a.allows(p, ctx.Param("user_id")) {
-			s.fail(ctx, lanyard.ErrForbidden)
-			return
+			ctx = huma.WithValue(ctx, refusedKey{}, true)
 		}
-		next(huma.WithValue(ctx, principalKey{}, p))
+		next(ctx)
+	}
+}
+
+type refusedKey struct{}
+
+// refuse wraps the handler of every guarded operation: it answers 403 to the callers
+// guard refused, so the handler only ever runs for callers its access admits.
+func refuse[I, O any](h func(context.Context, *I) (*O, error)) func(context.Context, *I) (*O, error) {
+	return func(ctx context.Context, in *I) (*O, error) {
+		if refused, _ := ctx.Value(refusedKey{}).(bool); refused {
+			return nil, lanyard.ErrForbidden
+		}
+		return h(ctx, in)
 	}
 }
 

@@ -186,3 +186,25 @@ func TestAccess_EveryOperationAnswersItsDeclaredCallers(t *testing.T) {
 		}
 	}
 }
+
+// Access is refused where the handlers used to refuse it, after Huma has validated the
+// input: a non-admin's invalid input is 422 before it is 403, as it always was.
+func TestAccess_RefusedCallersInvalidInputIsStill422(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t)
+	user, other := env.Register("user"), env.Register("other")
+	tests := []struct {
+		name, method, path string
+		body               any
+	}{
+		{"admin list with limit 0", "GET", "/api/users?limit=0", nil},
+		{"another's account with an overlong expand", "GET", "/api/users/" + other.ID + "?expand=" + strings.Repeat("x", 2049), nil},
+		{"admin link with a number for provider", "POST", "/api/users/" + other.ID + "/linked-ids", map[string]any{"provider": 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			problem(t, env.Do(tt.method, tt.path, tt.body, "Bearer", user.Access), tt.method+" "+tt.path+" as a user", http.StatusUnprocessableEntity)
+		})
+	}
+}

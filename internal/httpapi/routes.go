@@ -71,12 +71,13 @@ func (s *Server) routes(api huma.API) {
 }
 
 // op registers one operation with the defaults every operation shares and the access
-// it declares: the OpenAPI security and the guard that enforces it.
+// it declares: the OpenAPI security, and guard and refuse, which enforce it.
 func op[I, O any](s *Server, api huma.API, a access, o huma.Operation, h func(context.Context, *I) (*O, error)) {
 	o.MaxBodyBytes = maxBody + 1 // Huma answers 413 when it reads exactly this many
 	if a != accessPublic {
 		o.Security = []map[string][]string{{"bearer": {}}}
 		o.Middlewares = append(o.Middlewares, s.guard(a))
+		h = refuse(h)
 	}
 	huma.Register(api, o, h)
 }
