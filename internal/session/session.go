@@ -544,8 +544,8 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 }
 
 // tidySessions deletes a user's sessions other than keep, in the background. The
-// version bump already killed them (refresh checks it), so the request need not wait:
-// finding a user's sessions reads every session on the embedded store.
+// version bump already killed them (refresh checks it), so the request need not wait
+// for what only reclaims space.
 func (s *Service) tidySessions(userID, keep store.ID) {
 	s.tidy.Add(1)
 	go func() {
