@@ -164,20 +164,7 @@ func TestRefresh_RotationCutAfterItsClaimIsFinishedByTheNextRefresh(t *testing.T
 	clock := &manualClock{now: clockStart}
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	a := env.Register("ada")
-	// What the cut rotation wrote: the claim on the login's token, as the store makes it.
-	sid, enc, _ := strings.Cut(a.Refresh, ".")
-	secret, err := base64.RawURLEncoding.DecodeString(enc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(secret)
-	if _, err := env.DB.Collection("refresh_claims").InsertOne(context.Background(), bson.D{
-		{Key: "_id", Value: sid + "." + hex.EncodeToString(sum[:])},
-		{Key: "session_id", Value: sessionOf(t, a.Refresh)},
-		{Key: "expires_at", Value: clockStart.Add(5 * time.Minute)},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	cutRotation(t, env, a.Refresh, clockStart.Add(5*time.Minute))
 	clock.Set(clockStart.Add(time.Minute)) // no grace of the cut rotation could apply
 
 	first := rotate(t, env, "refresh of the token whose rotation was cut", a.Refresh, a.ID)
@@ -206,7 +193,19 @@ func TestRefresh_RotationCutWithoutTheGraceEndsTheSessionOnRetry(t *testing.T) {
 	t.Parallel()
 	env := lanyardtest.New(t, lanyardtest.WithEnv("LANYARD_REFRESH_REUSE_GRACE", "0s"))
 	a := env.Register("ada")
-	sid, enc, _ := strings.Cut(a.Refresh, ".")
+	cutRotation(t, env, a.Refresh, time.Now().Add(5*time.Minute))
+	wantStatus(t, "POST /api/auth/refresh with the token whose rotation was cut", refreshWith(env, a.Refresh), http.StatusUnauthorized)
+	wantSessionOver(t, env, "the login", tokenPairBody{RefreshToken: a.Refresh, AccessToken: a.Access})
+	if n := sessionCount(t, env, a.ID); n != 0 {
+		t.Errorf("sessions of the user = %d; want 0", n)
+	}
+}
+
+// cutRotation stores what a rotation of refresh cut between its two writes leaves: the
+// claim on the token, as the store makes it, and no change to the session.
+func cutRotation(t *testing.T, env *lanyardtest.Env, refresh string, expires time.Time) {
+	t.Helper()
+	sid, enc, _ := strings.Cut(refresh, ".")
 	secret, err := base64.RawURLEncoding.DecodeString(enc)
 	if err != nil {
 		t.Fatal(err)
@@ -214,14 +213,9 @@ func TestRefresh_RotationCutWithoutTheGraceEndsTheSessionOnRetry(t *testing.T) {
 	sum := sha256.Sum256(secret)
 	if _, err := env.DB.Collection("refresh_claims").InsertOne(context.Background(), bson.D{
 		{Key: "_id", Value: sid + "." + hex.EncodeToString(sum[:])},
-		{Key: "session_id", Value: sessionOf(t, a.Refresh)},
-		{Key: "expires_at", Value: time.Now().Add(5 * time.Minute)},
+		{Key: "session_id", Value: sessionOf(t, refresh)},
+		{Key: "expires_at", Value: expires},
 	}); err != nil {
 		t.Fatal(err)
-	}
-	wantStatus(t, "POST /api/auth/refresh with the token whose rotation was cut", refreshWith(env, a.Refresh), http.StatusUnauthorized)
-	wantSessionOver(t, env, "the login", tokenPairBody{RefreshToken: a.Refresh, AccessToken: a.Access})
-	if n := sessionCount(t, env, a.ID); n != 0 {
-		t.Errorf("sessions of the user = %d; want 0", n)
 	}
 }

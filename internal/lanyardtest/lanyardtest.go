@@ -166,6 +166,19 @@ func (c *StoreControl) Start() {
 	c.e, c.addr = e, e.Addr()
 }
 
+// StartStore brings the test's own store back (WithOwnStore) and waits until the
+// service is ready on it again, so that the test's cleanup can drop its database.
+func (e *Env) StartStore() {
+	e.t.Helper()
+	e.Store.Start()
+	for i := 0; e.Do("GET", "/readyz", nil).Status != http.StatusOK; i++ {
+		if i == 100 {
+			e.t.Fatal("lanyardtest: /readyz not 200 after the store came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // WithEnv sets a configuration variable, as the environment would.
 func WithEnv(name, value string) Option {
 	return func(o *envOptions) { o.env[name] = value }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -39,11 +37,7 @@ type sqliteIndex struct {
 }
 
 func openSQLiteIndex(file string) (*sqliteIndex, error) {
-	q := url.Values{}
-	q.Add("mode", "rw")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(wal)")
-	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Opaque: filepath.ToSlash(file), RawQuery: q.Encode()}).String())
+	db, err := openSQLite(file)
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite index: %w", err)
 	}

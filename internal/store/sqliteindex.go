@@ -19,6 +19,16 @@ import (
 // lookup by _id scans the table. An index on exactly this expression is used.
 const idExpr = `_ferretdb_sjson->'$._id'`
 
+// openSQLite opens the embedded store's file beside FerretDB: read-write, in its WAL
+// mode, waiting for FerretDB's writers rather than failing.
+func openSQLite(file string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("mode", "rw")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(wal)")
+	return sql.Open("sqlite", (&url.URL{Scheme: "file", Opaque: filepath.ToSlash(file), RawQuery: q.Encode()}).String())
+}
+
 // SQLiteFile is where the embedded store keeps database db under dir.
 func SQLiteFile(dir, db string) string { return filepath.Join(dir, db+".sqlite") }
 
@@ -31,11 +41,7 @@ func EnsureIDIndexes(ctx context.Context, file string, collections []string) (in
 	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
 		return 0, nil // no collection yet
 	}
-	q := url.Values{}
-	q.Add("mode", "rw")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(wal)")
-	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Opaque: filepath.ToSlash(file), RawQuery: q.Encode()}).String())
+	db, err := openSQLite(file)
 	if err != nil {
 		return 0, fmt.Errorf("id indexes: %w", err)
 	}
