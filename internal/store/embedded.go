@@ -118,7 +118,7 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 	} else {
 		cfg.Handler = "sqlite"
 		// FerretDB keeps WAL mode; synchronous=NORMAL makes a commit skip fsync, so a
-		// power cut may lose the last writes but never corrupts the file (README, "The
+		// power cut may lose the last writes but never corrupts the file (docs/operations.md, "The
 		// embedded store").
 		cfg.SQLiteURL = (&url.URL{Scheme: "file", Opaque: filepath.ToSlash(abs) + "/", RawQuery: "_pragma=synchronous(normal)"}).String()
 	}
