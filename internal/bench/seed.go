@@ -159,7 +159,7 @@ func (d *direct) fresh(ctx context.Context, admin bool) (*account, error) {
 }
 
 func (d *direct) token(_ context.Context, a *account) (string, error) {
-	tok, _, err := d.signer.Issue(a.id.Hex(), a.session.Hex(), 0, a.role)
+	tok, _, err := d.signer.Issue(a.id.Hex(), a.session.Hex(), 0, a.role, []string{"pwd"})
 	return tok, err
 }
 

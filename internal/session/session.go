@@ -324,8 +324,11 @@ func (s *Service) noteEnded(u store.User, now time.Time, ended []store.ID, chang
 	}
 }
 
+// passwordAMR is how every session so far was proved: by a password.
+var passwordAMR = []string{"pwd"}
+
 func (s *Service) pair(u store.User, sid, refresh string) (Pair, error) {
-	access, _, err := s.signer.Issue(u.ID.Hex(), sid, u.TokenVersion, u.Role)
+	access, _, err := s.signer.Issue(u.ID.Hex(), sid, u.TokenVersion, u.Role, passwordAMR)
 	if err != nil {
 		return Pair{}, fmt.Errorf("issue access token: %w", err)
 	}

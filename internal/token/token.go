@@ -30,10 +30,13 @@ const idLen = 24
 
 // Claims are what an access token asserts.
 type Claims struct {
-	UserID    string    // sub, 24-char lowercase hex
-	SessionID string    // sid, 24-char lowercase hex
-	Version   int64     // ver: the user's token_version
-	Role      string    // role
+	UserID    string // sub, 24-char lowercase hex
+	SessionID string // sid, 24-char lowercase hex
+	Version   int64  // ver: the user's token_version
+	Role      string // role
+	// AMR says how the user proved themselves for the session (RFC 8176 values,
+	// "pwd" for a password). Tokens issued before amr existed carry none: nil.
+	AMR       []string  // amr
 	IssuedAt  time.Time // iat
 	ExpiresAt time.Time // exp
 }
@@ -44,8 +47,9 @@ type jwtClaims struct {
 	SessionID string `json:"sid"`
 	// Version is a pointer so that a token without "ver" is told apart from
 	// version 0; read as 0 it could pass the caller's token_version check.
-	Version *int64 `json:"ver"`
-	Role    string `json:"role"`
+	Version *int64   `json:"ver"`
+	Role    string   `json:"role"`
+	AMR     []string `json:"amr,omitempty"`
 	// IssuedAt shadows RegisteredClaims' iat (encoding/json takes the shallower
 	// field), whose NumericDate jwt truncates to whole seconds both ways.
 	IssuedAt *issuedAt `json:"iat"`
@@ -152,9 +156,10 @@ func (s *Signer) LogValue() slog.Value {
 }
 
 // Issue signs an HS256 access token for the user's session, valid from now
-// for TTL. It returns the token and the claims it carries, with the times as
-// Verify will read them back (iat to the millisecond, exp in whole seconds, UTC).
-func (s *Signer) Issue(userID, sessionID string, version int64, role string) (tok string, c Claims, err error) {
+// for TTL, saying that the user proved themselves by amr. It returns the token
+// and the claims it carries, with the times as Verify will read them back (iat
+// to the millisecond, exp in whole seconds, UTC).
+func (s *Signer) Issue(userID, sessionID string, version int64, role string, amr []string) (tok string, c Claims, err error) {
 	// Refuse to mint a token that Verify would reject: the mistake is the
 	// caller's and is better found here than at the next request.
 	if !isID(userID) {
@@ -162,6 +167,10 @@ func (s *Signer) Issue(userID, sessionID string, version int64, role string) (to
 	}
 	if !isID(sessionID) {
 		return "", Claims{}, errors.New("token: issue: session id is not 24 lowercase hex characters")
+	}
+	// Only tokens issued before amr existed lack it; a new one always says how.
+	if len(amr) == 0 {
+		return "", Claims{}, errors.New("token: issue: amr is empty")
 	}
 	// iat is written to the millisecond and exp in whole seconds; truncating
 	// first makes the returned claims equal to what Verify will decode.
@@ -172,6 +181,7 @@ func (s *Signer) Issue(userID, sessionID string, version int64, role string) (to
 		SessionID: sessionID,
 		Version:   &version,
 		Role:      role,
+		AMR:       amr,
 		IssuedAt:  &issuedAt{iat},
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,
@@ -188,6 +198,7 @@ func (s *Signer) Issue(userID, sessionID string, version int64, role string) (to
 		SessionID: sessionID,
 		Version:   version,
 		Role:      role,
+		AMR:       amr,
 		IssuedAt:  iat,
 		ExpiresAt: exp,
 	}, nil
@@ -224,6 +235,7 @@ func (s *Signer) Verify(tok string) (Claims, error) {
 		SessionID: wire.SessionID,
 		Version:   *wire.Version,
 		Role:      wire.Role,
+		AMR:       wire.AMR,
 		IssuedAt:  wire.IssuedAt.Time,
 		ExpiresAt: wire.ExpiresAt.UTC(),
 	}, nil

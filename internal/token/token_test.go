@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,9 @@ const (
 	testUser    = "5f1e2d3c4b5a69788796a5b4"
 	testSession = "0123456789abcdef01234567"
 )
+
+// testAMR is how the test user proved themselves.
+var testAMR = []string{"pwd"}
 
 var (
 	testSecret  = []byte("0123456789abcdef0123456789abcdef") // 32 bytes, the minimum
@@ -49,7 +53,7 @@ func newTestSigner(tb testing.TB, at time.Time) *Signer {
 // issue issues a token for the test user and session, or fails the test.
 func issue(tb testing.TB, s *Signer) (string, Claims) {
 	tb.Helper()
-	tok, c, err := s.Issue(testUser, testSession, 7, "user")
+	tok, c, err := s.Issue(testUser, testSession, 7, "user", testAMR)
 	if err != nil {
 		tb.Fatalf("Issue: %v", err)
 	}
@@ -64,6 +68,7 @@ func validClaims() jwt.MapClaims {
 		"sid":  testSession,
 		"ver":  7,
 		"role": "user",
+		"amr":  []string{"pwd"},
 		"iat":  json.Number(fmt.Sprintf("%d.%03d", t0.Unix(), t0.UnixMilli()%1000)),
 		"exp":  t0.Truncate(time.Second).Add(testTTL).Unix(),
 		"iss":  testIssuer,
@@ -201,10 +206,11 @@ func TestIssue_FillsClaimsInUTC_IssuedAtToTheMillisecond(t *testing.T) {
 		SessionID: testSession,
 		Version:   7,
 		Role:      "user",
+		AMR:       []string{"pwd"},
 		IssuedAt:  time.Date(2026, 11, 22, 10, 4, 5, 123_000_000, time.UTC),
 		ExpiresAt: time.Date(2026, 11, 22, 10, 19, 5, 0, time.UTC),
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Issue claims = %+v; want %+v", c, want)
 	}
 }
@@ -235,7 +241,7 @@ func TestIssue_WritesTheDocumentedClaims(t *testing.T) {
 		_ = json.Unmarshal(jb, &jv)
 		want[k] = jv
 	}
-	if !maps.Equal(got, want) {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("payload = %v; want %v", got, want)
 	}
 }
@@ -250,7 +256,7 @@ func TestIssue_RejectsMalformedIDs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tok, _, err := s.Issue(tt.user, tt.session, 1, "user"); err == nil {
+			if tok, _, err := s.Issue(tt.user, tt.session, 1, "user", testAMR); err == nil {
 				t.Errorf("Issue(%q, %q) = %q, nil; want an error", tt.user, tt.session, tok)
 			}
 		})
@@ -264,8 +270,47 @@ func TestVerify_AcceptsWhatIssueSigned(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify(issued token) = %v; want nil", err)
 	}
-	if got != issued {
+	if !reflect.DeepEqual(got, issued) {
 		t.Errorf("Verify claims = %+v; want %+v", got, issued)
+	}
+}
+
+// TestIssue_RefusesATokenThatSaysNotHow: every way in names how the user proved
+// themselves; only tokens from before amr existed lack it.
+func TestIssue_RefusesATokenThatSaysNotHow(t *testing.T) {
+	s := newTestSigner(t, t0)
+	for _, amr := range [][]string{nil, {}} {
+		if tok, _, err := s.Issue(testUser, testSession, 1, "user", amr); err == nil {
+			t.Errorf("Issue(amr %#v) = %q, nil; want an error", amr, tok)
+		}
+	}
+}
+
+func TestVerify_ReadsEveryAMRValueInOrder(t *testing.T) {
+	s := newTestSigner(t, t0)
+	tok, _, err := s.Issue(testUser, testSession, 1, "user", []string{"pwd", "otp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Verify(tok)
+	if err != nil || !reflect.DeepEqual(c.AMR, []string{"pwd", "otp"}) {
+		t.Errorf("Verify = AMR %#v, %v; want [pwd otp], nil", c.AMR, err)
+	}
+}
+
+// TestVerify_AcceptsATokenIssuedBeforeAMR: tokens signed before amr existed stay
+// valid until they expire, with no AMR.
+func TestVerify_AcceptsATokenIssuedBeforeAMR(t *testing.T) {
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, without(validClaims(), "amr")).SignedString(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newTestSigner(t, t0).Verify(tok)
+	if err != nil {
+		t.Fatalf("Verify(token without amr) = %v; want nil", err)
+	}
+	if c.AMR != nil || c.UserID != testUser {
+		t.Errorf("Verify(token without amr) = %+v; want the claims with AMR nil", c)
 	}
 }
 
@@ -426,7 +471,7 @@ func TestVerify_Rejects(t *testing.T) {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("Verify(%.40q…) = %+v, %v; want ErrInvalid", tt.tok, c, err)
 			}
-			if c != (Claims{}) {
+			if !reflect.DeepEqual(c, Claims{}) {
 				t.Errorf("Verify(%.40q…) claims = %+v; want zero on failure", tt.tok, c)
 			}
 		})
@@ -490,12 +535,12 @@ func TestSigner_SafeForConcurrentUse(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 50 {
-				tok, want, err := s.Issue(testUser, testSession, 1, "admin")
+				tok, want, err := s.Issue(testUser, testSession, 1, "admin", testAMR)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if got, err := s.Verify(tok); err != nil || got != want {
+				if got, err := s.Verify(tok); err != nil || !reflect.DeepEqual(got, want) {
 					t.Errorf("Verify = %+v, %v; want %+v, nil", got, err, want)
 					return
 				}
@@ -512,7 +557,7 @@ func FuzzVerify(f *testing.F) {
 	s := newTestSigner(f, t0)
 	issued := map[string]Claims{}
 	for _, role := range []string{"user", "admin", ""} {
-		tok, c, err := s.Issue(testUser, testSession, 3, role)
+		tok, c, err := s.Issue(testUser, testSession, 3, role, testAMR)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -544,7 +589,7 @@ func FuzzVerify(f *testing.F) {
 		if !ok {
 			t.Fatalf("Verify(%q) accepted a token it did not issue: %+v", tok, c)
 		}
-		if c != want {
+		if !reflect.DeepEqual(c, want) {
 			t.Fatalf("Verify(%q) = %+v; want %+v", tok, c, want)
 		}
 	})
@@ -554,7 +599,7 @@ func BenchmarkIssue(b *testing.B) {
 	s := newTestSigner(b, t0)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := s.Issue(testUser, testSession, 1, "user"); err != nil {
+		if _, _, err := s.Issue(testUser, testSession, 1, "user", testAMR); err != nil {
 			b.Fatal(err)
 		}
 	}
