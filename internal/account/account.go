@@ -58,13 +58,13 @@ type Registration struct {
 // costs milliseconds of CPU outside the hashing slots, and probing for taken emails
 // is limited too. Beyond the limit the answer is a *lanyard.ThrottledError, before
 // any estimate or hashing.
-func (s *Service) Register(ctx context.Context, r Registration) (store.User, error) {
+func (s *Service) Register(ctx context.Context, r Registration) (lanyard.User, error) {
 	now := store.Millis(s.now())
-	u := store.User{
-		ID:        store.NewObjectID(),
+	u := lanyard.User{
+		ID:        store.NewID(),
 		Email:     NormalizeEmail(r.Email),
-		Role:      store.RoleUser,
-		Status:    store.StatusActive,
+		Role:      lanyard.RoleUser,
+		Status:    lanyard.StatusActive,
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
@@ -79,27 +79,27 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.User, err
 	msg := checkPasswordLength(r.Password)
 	if msg == "" {
 		if err := s.limiter.Register(ctx, r.ClientAddr); err != nil {
-			return store.User{}, fmt.Errorf("register: %w", err)
+			return lanyard.User{}, fmt.Errorf("register: %w", err)
 		}
 		msg = s.checkPasswordScore(r.Password, u)
 	}
 	p.add("password", msg)
 	if err := p.err(); err != nil {
-		return store.User{}, err
+		return lanyard.User{}, err
 	}
 	hash, err := s.hasher.Hash(ctx, r.Password)
 	if err != nil {
-		return store.User{}, fmt.Errorf("register: %w", err)
+		return lanyard.User{}, fmt.Errorf("register: %w", err)
 	}
 	u.PasswordHash = hash
 	if err := s.st.InsertUser(ctx, &u, now); err != nil {
-		return store.User{}, fmt.Errorf("register: %w", conflict(err))
+		return lanyard.User{}, fmt.Errorf("register: %w", conflict(err))
 	}
 	return u, nil
 }
 
 // applyProfile validates and sets the optional profile fields that are given.
-func (s *Service) applyProfile(p *problems, u *store.User, first, last, contact, birthday *string, now time.Time) {
+func (s *Service) applyProfile(p *problems, u *lanyard.User, first, last, contact, birthday *string, now time.Time) {
 	if first != nil {
 		u.FirstName = *first
 		p.add("first_name", checkName(*first))
@@ -120,14 +120,14 @@ func (s *Service) applyProfile(p *problems, u *store.User, first, last, contact,
 }
 
 // Get loads a user by id; a malformed or unknown id is lanyard.ErrNotFound.
-func (s *Service) Get(ctx context.Context, id string) (store.User, error) {
-	oid, err := store.ParseID(id)
+func (s *Service) Get(ctx context.Context, id string) (lanyard.User, error) {
+	uid, err := lanyard.ParseID(id)
 	if err != nil {
-		return store.User{}, err
+		return lanyard.User{}, err
 	}
-	u, err := s.st.UserByID(ctx, oid)
+	u, err := s.st.UserByID(ctx, uid)
 	if err != nil {
-		return store.User{}, fmt.Errorf("get user: %w", err)
+		return lanyard.User{}, fmt.Errorf("get user: %w", err)
 	}
 	return u, nil
 }
@@ -150,32 +150,35 @@ type Patch struct {
 // Update applies p to user u and returns the user as stored afterwards. A change of
 // email or username may answer that the value is taken, so it counts against the
 // account's conflict limit; beyond it, such a change is a *lanyard.ThrottledError.
-func (s *Service) Update(ctx context.Context, u store.User, p Patch) (store.User, error) {
+func (s *Service) Update(ctx context.Context, u lanyard.User, p Patch) (lanyard.User, error) {
 	now := s.now()
 	var pr problems
-	change := store.UserChange{Set: map[string]any{}}
-	opt := func(f Field, name string, check func(string) (string, string)) {
+	var change store.UserChange
+	// opt is one optional field's change: "" removes it (a set value is never empty).
+	opt := func(f Field, name string, check func(string) (string, string)) *string {
 		switch {
 		case f.Null:
-			change.Unset = append(change.Unset, name)
+			return new(string)
 		case f.Set:
 			v, msg := check(f.Value)
 			pr.add(name, msg)
-			change.Set[name] = v
+			return &v
 		}
+		return nil
 	}
 	plain := func(check func(string) string) func(string) (string, string) {
 		return func(v string) (string, string) { return v, check(v) }
 	}
-	opt(p.FirstName, "first_name", plain(checkName))
-	opt(p.LastName, "last_name", plain(checkName))
-	opt(p.Contact, "contact", normalizeContact)
-	opt(p.Birthday, "birthday", plain(func(v string) string { return checkBirthday(v, now) }))
-	opt(p.Username, "username", prepareUsername)
-	if p.Username.Null {
-		change.Unset = append(change.Unset, "username_key")
-	} else if name, ok := change.Set["username"].(string); ok {
-		change.Set["username_key"] = NormalizeUsername(name)
+	change.FirstName = opt(p.FirstName, "first_name", plain(checkName))
+	change.LastName = opt(p.LastName, "last_name", plain(checkName))
+	change.Contact = opt(p.Contact, "contact", normalizeContact)
+	change.Birthday = opt(p.Birthday, "birthday", plain(func(v string) string { return checkBirthday(v, now) }))
+	if change.Username = opt(p.Username, "username", prepareUsername); change.Username != nil {
+		key := ""
+		if *change.Username != "" {
+			key = NormalizeUsername(*change.Username)
+		}
+		change.UsernameKey = &key
 	}
 	switch {
 	case p.Email.Null:
@@ -183,25 +186,25 @@ func (s *Service) Update(ctx context.Context, u store.User, p Patch) (store.User
 	case p.Email.Set:
 		email := NormalizeEmail(p.Email.Value)
 		pr.add("email", checkEmail(email))
-		change.Set["email"] = email
+		change.Email = &email
 		if p.CurrentPassword == nil || *p.CurrentPassword == "" {
 			pr.add("current_password", "is required to change the email")
 		}
 	}
 	if err := pr.err(); err != nil {
-		return store.User{}, err
+		return lanyard.User{}, err
 	}
-	_, email := change.Set["email"]
+	email := change.Email != nil
 	if email {
 		if err := s.CheckPassword(ctx, u, *p.CurrentPassword, p.ClientAddr); err != nil {
-			return store.User{}, err
+			return lanyard.User{}, err
 		}
 	}
 	var claim *throttle.Claim
-	if _, username := change.Set["username_key"]; username || email {
+	if username := change.UsernameKey != nil && *change.UsernameKey != ""; username || email {
 		var err error
 		if claim, err = s.limiter.BeginClaim(ctx, u.ID.Hex()); err != nil {
-			return store.User{}, fmt.Errorf("update user: %w", err)
+			return lanyard.User{}, fmt.Errorf("update user: %w", err)
 		}
 	}
 	out, err := s.st.UpdateUser(ctx, u.ID, change, now)
@@ -209,7 +212,7 @@ func (s *Service) Update(ctx context.Context, u store.User, p Patch) (store.User
 		claim.Release(ctx)
 	}
 	if err != nil {
-		return store.User{}, fmt.Errorf("update user: %w", conflict(err))
+		return lanyard.User{}, fmt.Errorf("update user: %w", conflict(err))
 	}
 	return out, nil
 }
@@ -219,7 +222,7 @@ func (s *Service) Update(ctx context.Context, u store.User, p Patch) (store.User
 // authenticated, so this reveals nothing about which accounts exist). It is a login
 // attempt to the throttle: it counts against the same failures, and past the limit
 // it is a *lanyard.ThrottledError before any hashing, whatever the password.
-func (s *Service) CheckPassword(ctx context.Context, u store.User, pw, addr string) error {
+func (s *Service) CheckPassword(ctx context.Context, u lanyard.User, pw, addr string) error {
 	attempt, err := s.limiter.BeginLogin(ctx, throttle.KnownAccount(u), addr)
 	if err != nil {
 		return fmt.Errorf("check password: %w", err)
@@ -244,32 +247,33 @@ func (s *Service) CheckPassword(ctx context.Context, u store.User, pw, addr stri
 }
 
 // Promote makes the user with this email an admin.
-func (s *Service) Promote(ctx context.Context, email string) (store.User, error) {
+func (s *Service) Promote(ctx context.Context, email string) (lanyard.User, error) {
 	u, err := s.st.UserByEmail(ctx, NormalizeEmail(email))
 	if err != nil {
-		return store.User{}, fmt.Errorf("promote: %w", err)
+		return lanyard.User{}, fmt.Errorf("promote: %w", err)
 	}
-	u, err = s.st.UpdateUser(ctx, u.ID, store.UserChange{Set: map[string]any{"role": store.RoleAdmin}}, s.now())
+	admin := lanyard.RoleAdmin
+	u, err = s.st.UpdateUser(ctx, u.ID, store.UserChange{Role: &admin}, s.now())
 	if err != nil {
-		return store.User{}, fmt.Errorf("promote: %w", err)
+		return lanyard.User{}, fmt.Errorf("promote: %w", err)
 	}
 	return u, nil
 }
 
 // Demote makes the admin with this email a plain user (a plain user stays one). The
 // last admin stays an admin: lanyard.ErrLastAdmin.
-func (s *Service) Demote(ctx context.Context, email string) (store.User, error) {
+func (s *Service) Demote(ctx context.Context, email string) (lanyard.User, error) {
 	u, err := s.st.UserByEmail(ctx, NormalizeEmail(email))
 	if err != nil {
-		return store.User{}, fmt.Errorf("demote: %w", err)
+		return lanyard.User{}, fmt.Errorf("demote: %w", err)
 	}
-	if u.Role != store.RoleAdmin {
+	if u.Role != lanyard.RoleAdmin {
 		return u, nil
 	}
 	if _, err := s.StepDown(ctx, u); err != nil {
-		return store.User{}, fmt.Errorf("demote: %w", err)
+		return lanyard.User{}, fmt.Errorf("demote: %w", err)
 	}
-	u.Role = store.RoleUser
+	u.Role = lanyard.RoleUser
 	return u, nil
 }
 
@@ -281,12 +285,12 @@ func (s *Service) Demote(ctx context.Context, email string) (store.User, error) 
 // at worst both are refused. A restore that fails leaves u demoted, perhaps with no
 // admin left: its error (from restore, or joined to StepDown's own) says so, for the
 // log line of the request.
-func (s *Service) StepDown(ctx context.Context, u store.User) (restore func() error, err error) {
-	if u.Role != store.RoleAdmin {
+func (s *Service) StepDown(ctx context.Context, u lanyard.User) (restore func() error, err error) {
+	if u.Role != lanyard.RoleAdmin {
 		return func() error { return nil }, nil
 	}
-	setRole := func(ctx context.Context, role string) error {
-		_, err := s.st.UpdateUser(ctx, u.ID, store.UserChange{Set: map[string]any{"role": role}}, s.now())
+	setRole := func(ctx context.Context, role lanyard.Role) error {
+		_, err := s.st.UpdateUser(ctx, u.ID, store.UserChange{Role: &role}, s.now())
 		return err
 	}
 	restore = func() error {
@@ -294,7 +298,7 @@ func (s *Service) StepDown(ctx context.Context, u store.User) (restore func() er
 		// must not lose the role to either.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := setRole(ctx, store.RoleAdmin); err != nil {
+		if err := setRole(ctx, lanyard.RoleAdmin); err != nil {
 			return fmt.Errorf("the admin role of the account that stepped down was not restored (it is a plain user now): %w", err)
 		}
 		return nil
@@ -305,7 +309,7 @@ func (s *Service) StepDown(ctx context.Context, u store.User) (restore func() er
 		}
 		return nil, err
 	}
-	if err := setRole(ctx, store.RoleUser); err != nil {
+	if err := setRole(ctx, lanyard.RoleUser); err != nil {
 		return nil, err
 	}
 	exists, err := s.st.OtherAdminExists(ctx, u.ID)
@@ -334,39 +338,39 @@ func conflict(err error) error {
 // ListQuery selects a page of the admin list of accounts.
 type ListQuery struct {
 	Limit    int
-	After    store.ID // the last id of the previous page; NoID for the first
-	Email    string   // only this email (any case)
-	Provider string   // only users holding a linked ID of this provider (any case)
+	After    lanyard.ID // the last id of the previous page; the zero ID for the first
+	Email    string     // only this email (any case)
+	Provider string     // only users holding a linked ID of this provider (any case)
 }
 
 // List reads one page of accounts by id ascending, and the cursor of the next page
-// (NoID on the last). The cursor is an id, so pages never skip or repeat a user
+// (the zero ID on the last). The cursor is an id, so pages never skip or repeat a user
 // whatever is inserted or deleted in between; one more than the page is read to know
 // whether another follows.
-func (s *Service) List(ctx context.Context, q ListQuery) ([]store.User, store.ID, error) {
+func (s *Service) List(ctx context.Context, q ListQuery) ([]lanyard.User, lanyard.ID, error) {
 	email := NormalizeEmail(q.Email)
 	provider := strings.ToLower(q.Provider)
 	if provider != "" && email == "" {
 		// The provider's links name the page's users; they are loaded with one query.
 		ids, err := s.st.UsersWithProvider(ctx, provider, q.After, q.Limit+1)
 		if err != nil {
-			return nil, store.NoID, fmt.Errorf("list users: %w", err)
+			return nil, lanyard.ID{}, fmt.Errorf("list users: %w", err)
 		}
-		next := store.NoID
+		var next lanyard.ID
 		if len(ids) > q.Limit {
 			ids, next = ids[:q.Limit], ids[q.Limit-1]
 		}
 		users, err := s.st.UsersByIDs(ctx, ids)
 		if err != nil {
-			return nil, store.NoID, fmt.Errorf("list users: %w", err)
+			return nil, lanyard.ID{}, fmt.Errorf("list users: %w", err)
 		}
 		return users, next, nil
 	}
 	users, err := s.st.Users(ctx, store.UserQuery{After: q.After, Limit: q.Limit + 1, Email: email})
 	if err != nil {
-		return nil, store.NoID, fmt.Errorf("list users: %w", err)
+		return nil, lanyard.ID{}, fmt.Errorf("list users: %w", err)
 	}
-	next := store.NoID
+	var next lanyard.ID
 	if len(users) > q.Limit {
 		users, next = users[:q.Limit], users[q.Limit-1].ID
 	}
@@ -374,10 +378,10 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]store.User, store.ID
 		// An email names at most one user: keep it if it holds the provider.
 		holds, err := s.st.HoldsProvider(ctx, users[0].ID, provider)
 		if err != nil {
-			return nil, store.NoID, fmt.Errorf("list users: %w", err)
+			return nil, lanyard.ID{}, fmt.Errorf("list users: %w", err)
 		}
 		if !holds {
-			return nil, store.NoID, nil
+			return nil, lanyard.ID{}, nil
 		}
 	}
 	return users, next, nil

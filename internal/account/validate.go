@@ -14,7 +14,6 @@ import (
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/password"
-	"github.com/lanyard/lanyard/internal/store"
 )
 
 var (
@@ -202,7 +201,7 @@ func prepareUsername(u string) (string, string) {
 // the rule is one. u's email, its local part, username and names are what an
 // attacker who knows the account tries first, so they count against the estimate;
 // the answer never says which list or pattern a refused password matched.
-func (s *Service) CheckNewPassword(pw string, u store.User) string {
+func (s *Service) CheckNewPassword(pw string, u lanyard.User) string {
 	if msg := checkPasswordLength(pw); msg != "" {
 		return msg
 	}
@@ -226,7 +225,7 @@ func checkPasswordLength(pw string) string {
 
 // checkPasswordScore is the strength estimate of CheckNewPassword: milliseconds of
 // CPU, so a caller that anyone can reach counts the attempt against a limit first.
-func (s *Service) checkPasswordScore(pw string, u store.User) string {
+func (s *Service) checkPasswordScore(pw string, u lanyard.User) string {
 	if password.Score(pw, passwordContext(u)...) < s.minScore {
 		return "is too easy to guess; choose a longer or less predictable password, such as a few unrelated words"
 	}
@@ -234,7 +233,7 @@ func (s *Service) checkPasswordScore(pw string, u store.User) string {
 }
 
 // passwordContext is the account's own data that a password must not lean on.
-func passwordContext(u store.User) []string {
+func passwordContext(u lanyard.User) []string {
 	in := []string{u.Email, u.Username, u.FirstName, u.LastName}
 	if at := strings.LastIndexByte(u.Email, '@'); at > 0 {
 		local := u.Email[:at]

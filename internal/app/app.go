@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/lanyard/lanyard/internal/account"
 	"github.com/lanyard/lanyard/internal/config"
@@ -32,7 +31,7 @@ type Options struct {
 	Version  string
 	Hash     password.Params  // zero: password.Default
 	Now      func() time.Time // nil: time.Now
-	Monitor  *event.CommandMonitor
+	Monitor  *store.CommandMonitor
 	Registry *prometheus.Registry
 	// RequestTimeout bounds each request (0: 5s).
 	RequestTimeout time.Duration
@@ -100,7 +99,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		o.Registry = prometheus.NewRegistry()
 	}
 	m := newMetrics(o.Registry)
-	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: logCommands(o.Logger, o.Monitor), OnError: m.storeError, SerialWrites: o.SQLiteFile != "", SQLiteFile: o.SQLiteFile})
+	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: o.Monitor, Logger: o.Logger, OnError: m.storeError, SerialWrites: o.SQLiteFile != "", SQLiteFile: o.SQLiteFile})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/store"
 	"github.com/lanyard/lanyard/internal/token"
@@ -33,7 +34,7 @@ type account struct {
 	id       bson.ObjectID
 	email    string
 	password string
-	role     string
+	role     lanyard.Role
 	session  bson.ObjectID // one of its sessions: the sid of its access tokens
 	refresh  string        // the current refresh token of that session; "" if none
 	access   string        // the last access token from a login (HTTP seeding)
@@ -159,7 +160,7 @@ func (d *direct) fresh(ctx context.Context, admin bool) (*account, error) {
 }
 
 func (d *direct) token(_ context.Context, a *account) (string, error) {
-	tok, _, err := d.signer.Issue(a.id.Hex(), a.session.Hex(), 0, a.role, []string{"pwd"})
+	tok, _, err := d.signer.Issue(a.id.Hex(), a.session.Hex(), 0, string(a.role), []string{"pwd"})
 	return tok, err
 }
 
@@ -184,39 +185,39 @@ func (d *direct) createBatch(ctx context.Context, out []*account, admin bool, li
 // build fills in one account to import.
 func (d *direct) build(sa *store.Account, now time.Time, admin bool, links, sessions int) (*account, error) {
 	i := d.made.Add(1)
-	role := store.RoleUser
+	role := lanyard.RoleUser
 	if admin {
-		role = store.RoleAdmin
+		role = lanyard.RoleAdmin
 	}
-	u := store.User{
-		ID: bson.NewObjectID(), Email: fmt.Sprintf("seed%d-%s@bench.example.com", i, d.nonce),
-		PasswordHash: d.phc, Role: role, Status: store.StatusActive, CreatedAt: now, UpdatedAt: now,
+	u := lanyard.User{
+		ID: store.NewID(), Email: fmt.Sprintf("seed%d-%s@bench.example.com", i, d.nonce),
+		PasswordHash: d.phc, Role: role, Status: lanyard.StatusActive, CreatedAt: now, UpdatedAt: now,
 	}
 	sa.User = u
-	a := &account{id: u.ID, email: u.Email, password: d.password, role: role}
+	a := &account{id: bson.ObjectID(u.ID), email: u.Email, password: d.password, role: role}
 	for k := range links {
 		p, e, err := linkid.Canonical(provider, externalID(d.nonce, i, k))
 		if err != nil {
 			return nil, err
 		}
 		a.external = append(a.external, e)
-		sa.Links = append(sa.Links, store.LinkedID{
-			ID: bson.NewObjectID(), UserID: u.ID, Provider: p, Lookup: d.keys.Lookup(p, e),
+		sa.Links = append(sa.Links, lanyard.LinkedID{
+			ID: store.NewID(), UserID: u.ID, Provider: p, Lookup: d.keys.Lookup(p, e),
 			ExternalIDEnc: d.keys.Seal(u.ID.Hex(), p, e), CreatedAt: now,
 		})
 	}
 	for k := range sessions {
-		id := bson.NewObjectID()
+		id := store.NewID()
 		tok, hash, err := token.NewRefresh(id.Hex())
 		if err != nil {
 			return nil, err
 		}
-		sa.Sessions = append(sa.Sessions, store.Session{
+		sa.Sessions = append(sa.Sessions, lanyard.Session{
 			ID: id, UserID: u.ID, SecretHash: hash, CreatedAt: now, LastUsedAt: now,
 			ExpiresAt: now.Add(d.refreshTTL), IP: "127.0.0.1", UserAgent: "lanyard-bench",
 		})
 		if k == 0 {
-			a.session, a.refresh = id, tok
+			a.session, a.refresh = bson.ObjectID(id), tok
 		}
 	}
 	return a, nil
@@ -370,7 +371,7 @@ func (h *viaAPI) token(_ context.Context, a *account) (string, error) { return a
 
 func (h *viaAPI) user(ctx context.Context, links, sessions int) (*account, error) {
 	i := h.made.Add(1)
-	a := &account{email: fmt.Sprintf("api%d-%s@bench.example.com", i, h.nonce), password: h.password, role: store.RoleUser}
+	a := &account{email: fmt.Sprintf("api%d-%s@bench.example.com", i, h.nonce), password: h.password, role: lanyard.RoleUser}
 	var created struct {
 		ID string `json:"id"`
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/session"
-	"github.com/lanyard/lanyard/internal/store"
 )
 
 // access is who may call an operation. Each operation declares its access in the
@@ -73,9 +72,9 @@ func (a access) allows(p session.Principal, userID string) bool {
 	case accessPublic, accessAuthenticated:
 		return true
 	case accessAdmin:
-		return p.User.Role == store.RoleAdmin
+		return p.User.Role == lanyard.RoleAdmin
 	case accessSelfOrAdmin:
-		return namesCaller(p, userID) || p.User.Role == store.RoleAdmin
+		return namesCaller(p, userID) || p.User.Role == lanyard.RoleAdmin
 	}
 	return false
 }

@@ -13,6 +13,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/lanyardtest"
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/store"
@@ -405,26 +406,26 @@ func TestExpand_DocumentsOwnExpandFieldGivesWayToTheExpansion(t *testing.T) {
 
 // insertUsers stores n users directly (no password hashing, no sessions) and returns
 // them in id order.
-func insertUsers(t *testing.T, env *lanyardtest.Env, n int) []store.User {
+func insertUsers(t *testing.T, env *lanyardtest.Env, n int) []lanyard.User {
 	t.Helper()
-	users := make([]store.User, n)
-	docs := make([]any, n)
+	users := make([]lanyard.User, n)
+	accounts := make([]store.Account, n)
 	now := store.Millis(time.Now())
 	for i := range n {
-		users[i] = store.User{
-			ID: store.NewObjectID(), Email: fmt.Sprintf("user%03d@example.com", i), PasswordHash: "-",
-			Role: store.RoleUser, Status: store.StatusActive, CreatedAt: now, UpdatedAt: now,
+		users[i] = lanyard.User{
+			ID: store.NewID(), Email: fmt.Sprintf("user%03d@example.com", i), PasswordHash: "-",
+			Role: lanyard.RoleUser, Status: lanyard.StatusActive, CreatedAt: now, UpdatedAt: now,
 		}
-		docs[i] = users[i]
+		accounts[i].User = users[i]
 	}
-	if _, err := env.DB.Collection("users").InsertMany(t.Context(), docs); err != nil {
+	if err := env.App.Store.ImportAccounts(t.Context(), accounts, now); err != nil {
 		t.Fatalf("insert users: %v", err)
 	}
 	return users
 }
 
 // linkIDs links external ids of provider to u: ids "<prefix>-0" ... "<prefix>-(n-1)".
-func linkIDs(t *testing.T, env *lanyardtest.Env, u store.User, provider, prefix string, n int) {
+func linkIDs(t *testing.T, env *lanyardtest.Env, u lanyard.User, provider, prefix string, n int) {
 	t.Helper()
 	for i := range n {
 		if _, err := env.App.LinkIDs.Link(context.Background(), u, provider, fmt.Sprintf("%s-%d", prefix, i), "", linkid.Actor{}); err != nil {
@@ -434,9 +435,9 @@ func linkIDs(t *testing.T, env *lanyardtest.Env, u store.User, provider, prefix 
 }
 
 // adminUser is the stored form of a registered account, as Link needs it.
-func adminUser(t *testing.T, a lanyardtest.Account) store.User {
+func adminUser(t *testing.T, a lanyardtest.Account) lanyard.User {
 	t.Helper()
-	return store.User{ID: oid(t, a.ID), Email: a.Email, Status: store.StatusActive}
+	return lanyard.User{ID: lanyard.ID(oid(t, a.ID)), Email: a.Email, Status: lanyard.StatusActive}
 }
 
 func TestExpand_ListPageCostsOneQueryPerRelationWhateverItsSize(t *testing.T) {
@@ -446,7 +447,7 @@ func TestExpand_ListPageCostsOneQueryPerRelationWhateverItsSize(t *testing.T) {
 			t.Parallel()
 			env := newEnv(t)
 			admin := newAdmin(t, env)
-			users := append([]store.User{adminUser(t, admin)}, insertUsers(t, env, n-1)...)
+			users := append([]lanyard.User{adminUser(t, admin)}, insertUsers(t, env, n-1)...)
 			for i, u := range users {
 				linkIDs(t, env, u, "crm", fmt.Sprint("user", i), 1)
 			}
@@ -468,7 +469,7 @@ func TestExpand_ListPageCostsOneQueryPerRelationWhateverItsSize(t *testing.T) {
 				t.Fatalf("page has %d users, next %v; want all %d and no next", len(page.Items), page.Next, n)
 			}
 			for _, u := range page.Items {
-				i := slices.IndexFunc(users, func(s store.User) bool { return s.ID.Hex() == u.ID })
+				i := slices.IndexFunc(users, func(s lanyard.User) bool { return s.ID.Hex() == u.ID })
 				if l := u.Expand["linked_ids"]; len(l) != 1 || l[0]["external_id"] != fmt.Sprint("user", i, "-0") {
 					t.Errorf("user %s expand.linked_ids = %v; want its own link user%d-0", u.ID, l, i)
 				}
@@ -482,9 +483,9 @@ func TestExpand_NestedExpandCostsOneQueryPerLevelWhateverTheNumberOfPosts(t *tes
 	for _, perUser := range []int{5, 50} {
 		env := newEnv(t, lanyardtest.WithRelations(t, postsAndComments))
 		admin := newAdmin(t, env)
-		users := append([]store.User{adminUser(t, admin)}, insertUsers(t, env, 2)...)
+		users := append([]lanyard.User{adminUser(t, admin)}, insertUsers(t, env, 2)...)
 		for _, u := range users {
-			posts := insertDocs(t, env, "posts", perUser, func(int) bson.D { return bson.D{{Key: "author_id", Value: u.ID}} })
+			posts := insertDocs(t, env, "posts", perUser, func(int) bson.D { return bson.D{{Key: "author_id", Value: bson.ObjectID(u.ID)}} })
 			insertDocs(t, env, "comments", 2*perUser, func(i int) bson.D { return bson.D{{Key: "post_id", Value: posts[i/2]}} })
 		}
 		env.Do("GET", "/api/users?expand=posts.comments", nil, "Bearer", admin.Access).Must(t, http.StatusOK)

@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/store"
 )
@@ -70,7 +71,7 @@ type AuditEvent struct {
 
 // expandUsers renders users, and when nodes is not empty expands them together: one
 // store query per node, whatever the number of users.
-func (s *Server) expandUsers(ctx context.Context, users []store.User, nodes []*relation.Node) ([]User, error) {
+func (s *Server) expandUsers(ctx context.Context, users []lanyard.User, nodes []*relation.Node) ([]User, error) {
 	out := make([]User, len(users))
 	for i, u := range users {
 		out[i] = renderUser(u)
@@ -224,8 +225,8 @@ func withoutExpandKeys(raw bson.Raw) bson.Raw {
 func (r *expandRenderer) builtIn(name string, raw bson.Raw) (any, error) {
 	switch name {
 	case "linked_ids":
-		var l store.LinkedID
-		if err := bson.Unmarshal(raw, &l); err != nil {
+		l, err := store.DecodeLinkedID(raw)
+		if err != nil {
 			return nil, err
 		}
 		d, err := r.s.linkIDs.Decrypt(l)
@@ -234,8 +235,8 @@ func (r *expandRenderer) builtIn(name string, raw bson.Raw) (any, error) {
 		}
 		return renderLinked(d), nil
 	case "sessions":
-		var ss store.Session
-		if err := bson.Unmarshal(raw, &ss); err != nil {
+		ss, err := store.DecodeSession(raw)
+		if err != nil {
 			return nil, err
 		}
 		id := ss.ID.Hex()
@@ -244,8 +245,8 @@ func (r *expandRenderer) builtIn(name string, raw bson.Raw) (any, error) {
 			ExpiresAt: formatTime(ss.ExpiresAt), IP: ss.IP, UserAgent: ss.UserAgent, Current: id == r.current,
 		}, nil
 	case "audit_events":
-		var e store.AuditEvent
-		if err := bson.Unmarshal(raw, &e); err != nil {
+		e, err := store.DecodeAuditEvent(raw)
+		if err != nil {
 			return nil, err
 		}
 		if e.Detail == nil {

@@ -3,8 +3,8 @@ package httpapi
 import (
 	"context"
 
+	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/linkid"
-	"github.com/lanyard/lanyard/internal/store"
 )
 
 // LinkedID is the public view of a linked ID: the external id in clear, shown only to
@@ -17,8 +17,8 @@ type LinkedID struct {
 	CreatedAt  string `json:"created_at" format:"date-time"`
 }
 
-func renderLinked(l linkid.Linked) LinkedID {
-	return LinkedID{ID: l.ID, Provider: l.Provider, ExternalID: l.ExternalID, Label: l.Label, CreatedAt: formatTime(l.CreatedAt)}
+func renderLinked(l lanyard.LinkedID) LinkedID {
+	return LinkedID{ID: l.ID.Hex(), Provider: l.Provider, ExternalID: l.ExternalID, Label: l.Label, CreatedAt: formatTime(l.CreatedAt)}
 }
 
 type linkBody struct {
@@ -61,15 +61,15 @@ func (s *Server) actor(ctx context.Context) linkid.Actor {
 	return linkid.Actor{UserID: principal(ctx).User.ID.Hex(), IP: c.IP, UserAgent: c.UserAgent}
 }
 
-func (s *Server) link(ctx context.Context, u store.User, b linkBody) (*linkedCreated, error) {
+func (s *Server) link(ctx context.Context, u lanyard.User, b linkBody) (*linkedCreated, error) {
 	l, err := s.linkIDs.Link(ctx, u, b.Provider, b.ExternalID, b.Label, s.actor(ctx))
 	if err != nil {
 		return nil, err
 	}
-	return &linkedCreated{Location: "/api/users/" + u.ID.Hex() + "/linked-ids/" + l.ID, Body: renderLinked(l)}, nil
+	return &linkedCreated{Location: "/api/users/" + u.ID.Hex() + "/linked-ids/" + l.ID.Hex(), Body: renderLinked(l)}, nil
 }
 
-func (s *Server) list(ctx context.Context, u store.User) (*linkedList, error) {
+func (s *Server) list(ctx context.Context, u lanyard.User) (*linkedList, error) {
 	ls, err := s.linkIDs.List(ctx, u)
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ func (s *Server) unlinkMe(ctx context.Context, in *unlinkMeInput) (*struct{}, er
 
 // userNamed is the account a {user_id} path parameter names: the caller, or whoever
 // it names (404 if no one). guard has already refused callers who may not name it.
-func (s *Server) userNamed(ctx context.Context, userID string) (store.User, error) {
+func (s *Server) userNamed(ctx context.Context, userID string) (lanyard.User, error) {
 	if p := principal(ctx); namesCaller(p, userID) {
 		return p.User, nil
 	}

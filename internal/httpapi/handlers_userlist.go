@@ -6,7 +6,6 @@ import (
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/account"
-	"github.com/lanyard/lanyard/internal/store"
 )
 
 type listUsersInput struct {
@@ -29,9 +28,9 @@ type userList struct {
 // deleted in between.
 func (s *Server) listUsers(ctx context.Context, in *listUsersInput) (*userList, error) {
 	bad := &lanyard.InvalidError{}
-	var after store.ID
+	var after lanyard.ID
 	if in.After != "" {
-		id, err := store.ParseID(in.After)
+		id, err := lanyard.ParseID(in.After)
 		if err != nil {
 			bad.Add("query.after", "is not a cursor from a previous page")
 		}

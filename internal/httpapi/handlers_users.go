@@ -6,9 +6,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/account"
 	"github.com/lanyard/lanyard/internal/relation"
-	"github.com/lanyard/lanyard/internal/store"
 )
 
 type userOutput struct {
@@ -29,8 +29,8 @@ func (s *Server) getMe(ctx context.Context, in *getMeInput) (*userOutput, error)
 
 // renderExpanded renders u with the relations nodes name; without any it costs no
 // store work.
-func (s *Server) renderExpanded(ctx context.Context, u store.User, nodes []*relation.Node) (*userOutput, error) {
-	users, err := s.expandUsers(ctx, []store.User{u}, nodes)
+func (s *Server) renderExpanded(ctx context.Context, u lanyard.User, nodes []*relation.Node) (*userOutput, error) {
+	users, err := s.expandUsers(ctx, []lanyard.User{u}, nodes)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,8 @@ package httpapi
 import (
 	"time"
 
+	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/session"
-	"github.com/lanyard/lanyard/internal/store"
 )
 
 // timeLayout is RFC 3339 in UTC with milliseconds, as the contract fixes.
@@ -30,7 +30,7 @@ type User struct {
 	ExpandTruncated []string  `json:"expand_truncated,omitempty" nullable:"false" doc:"The relations of this object that had more than 100 children; only the newest 100 are shown"`
 }
 
-func renderUser(u store.User) User {
+func renderUser(u lanyard.User) User {
 	return User{
 		ID:        u.ID.Hex(),
 		Email:     u.Email,
@@ -39,8 +39,8 @@ func renderUser(u store.User) User {
 		LastName:  u.LastName,
 		Contact:   u.Contact,
 		Birthday:  u.Birthday,
-		Role:      u.Role,
-		Status:    u.Status,
+		Role:      string(u.Role),
+		Status:    string(u.Status),
 		CreatedAt: formatTime(u.CreatedAt),
 		UpdatedAt: formatTime(u.UpdatedAt),
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/relation"
-	"github.com/lanyard/lanyard/internal/store"
 )
 
 // deletionRoutes registers chain delete, its dry-run plan and the data export.
@@ -153,7 +152,7 @@ func (s *Server) deleteUser(ctx context.Context, in *userIDInput) (*deletionOutp
 
 // runDelete chain-deletes u. An admin steps down first, which the last admin cannot
 // (409), and gets the role back if the delete does not go ahead.
-func (s *Server) runDelete(ctx context.Context, u store.User) (_ *deletionOutput, err error) {
+func (s *Server) runDelete(ctx context.Context, u lanyard.User) (_ *deletionOutput, err error) {
 	restore, err := s.accounts.StepDown(ctx, u)
 	if err != nil {
 		return nil, err

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/lanyardtest"
-	"github.com/lanyard/lanyard/internal/store"
 )
 
 // userPage is one page of GET /api/users.
@@ -64,7 +64,7 @@ func pageSizes(pages [][]string) []int {
 	return out
 }
 
-func hexOf(users []store.User) []string {
+func hexOf(users []lanyard.User) []string {
 	out := make([]string, len(users))
 	for i, u := range users {
 		out[i] = u.ID.Hex()
@@ -77,7 +77,7 @@ func TestListUsers_PagesByIDNeverSkippingOrRepeating(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
 	admin := newAdmin(t, env)
-	all := append([]store.User{adminUser(t, admin)}, insertUsers(t, env, 44)...)
+	all := append([]lanyard.User{adminUser(t, admin)}, insertUsers(t, env, 44)...)
 
 	pages := listAll(t, env, admin, url.Values{"limit": {"20"}}, 20)
 	if got := pageSizes(pages); !slices.Equal(got, []int{20, 20, 5}) {
@@ -133,7 +133,7 @@ func TestListUsers_ProviderFilterPagesNeverSkippingOrRepeating(t *testing.T) {
 	// Holders interleave with users holding none, or only another provider's IDs; some
 	// hold several, so one user's links span what would otherwise be page boundaries.
 	googleIDs := []int{3, 0, 1, 2, 0, 1, 0, 3, 2}
-	var want []store.User
+	var want []lanyard.User
 	for i, u := range users {
 		linkIDs(t, env, u, "google", u.Email, googleIDs[i])
 		if googleIDs[i] > 0 {
@@ -154,7 +154,7 @@ func TestListUsers_ProviderFilterPagesNeverSkippingOrRepeating(t *testing.T) {
 		}
 	}
 	pages := listAll(t, env, admin, url.Values{"provider": {"github"}, "limit": {"2"}}, 2)
-	if got, want := slices.Concat(pages...), hexOf([]store.User{adminUser(t, admin), users[1], users[4]}); !slices.Equal(got, want) {
+	if got, want := slices.Concat(pages...), hexOf([]lanyard.User{adminUser(t, admin), users[1], users[4]}); !slices.Equal(got, want) {
 		t.Errorf("provider=github: ids = %v; want %v", got, want)
 	}
 	if pages := listAll(t, env, admin, url.Values{"provider": {"gitlab"}}, 20); len(pages) != 1 || len(pages[0]) != 0 {

@@ -34,15 +34,6 @@ func New(st *store.Store, keys *Keys, now func() time.Time) *Service {
 // LimitConflicts makes l count the links of their own accounts that users find taken.
 func (s *Service) LimitConflicts(l *throttle.Limiter) { s.limiter = l }
 
-// Linked is a linked ID with its external id in clear, for its owner and admins.
-type Linked struct {
-	ID         string
-	Provider   string
-	ExternalID string
-	Label      string
-	CreatedAt  time.Time
-}
-
 // Actor describes who asked, for the audit trail.
 type Actor struct {
 	UserID    string // who acted (the owner, or an admin)
@@ -57,7 +48,9 @@ type Actor struct {
 // what; beyond, every link of theirs is a *lanyard.ThrottledError until the hour
 // ends. An admin linking for someone else is not limited: resolve answers admins
 // that question directly.
-func (s *Service) Link(ctx context.Context, u store.User, provider, externalID, label string, by Actor) (Linked, error) {
+//
+// The link it returns holds its external id in clear, for the caller to show.
+func (s *Service) Link(ctx context.Context, u lanyard.User, provider, externalID, label string, by Actor) (lanyard.LinkedID, error) {
 	p, e, err := Canonical(provider, externalID)
 	bad, _ := err.(*lanyard.InvalidError)
 	if bad == nil {
@@ -67,16 +60,16 @@ func (s *Service) Link(ctx context.Context, u store.User, provider, externalID, 
 		bad.Add("label", msg)
 	}
 	if err := bad.Err(); err != nil {
-		return Linked{}, err
+		return lanyard.LinkedID{}, err
 	}
-	if u.Status != store.StatusActive {
-		return Linked{}, &lanyard.ConflictError{Message: "the account is being deleted"}
+	if !u.IsActive() {
+		return lanyard.LinkedID{}, &lanyard.ConflictError{Message: "the account is being deleted"}
 	}
 	if len(u.Linked) >= MaxPerUser {
-		return Linked{}, tooMany()
+		return lanyard.LinkedID{}, tooMany()
 	}
-	l := store.LinkedID{
-		ID:            store.NewObjectID(),
+	l := lanyard.LinkedID{
+		ID:            store.NewID(),
 		UserID:        u.ID,
 		Provider:      p,
 		Lookup:        s.keys.Lookup(p, e),
@@ -87,7 +80,7 @@ func (s *Service) Link(ctx context.Context, u store.User, provider, externalID, 
 	var claim *throttle.Claim
 	if by.UserID == u.ID.Hex() {
 		if claim, err = s.limiter.BeginClaim(ctx, by.UserID); err != nil {
-			return Linked{}, fmt.Errorf("link id: %w", err)
+			return lanyard.LinkedID{}, fmt.Errorf("link id: %w", err)
 		}
 	}
 	err = s.st.LinkID(ctx, &l, MaxPerUser, s.now())
@@ -97,17 +90,18 @@ func (s *Service) Link(ctx context.Context, u store.User, provider, externalID, 
 	if err != nil {
 		switch {
 		case errors.Is(err, store.ErrDuplicate):
-			return Linked{}, &lanyard.ConflictError{
+			return lanyard.LinkedID{}, &lanyard.ConflictError{
 				Message: "this external id is already linked to an account",
 				Fields:  []lanyard.FieldError{{Location: "external_id", Message: "is already linked to an account"}},
 			}
 		case errors.Is(err, store.ErrTooManyLinks):
-			return Linked{}, tooMany()
+			return lanyard.LinkedID{}, tooMany()
 		}
-		return Linked{}, fmt.Errorf("link id: %w", err)
+		return lanyard.LinkedID{}, fmt.Errorf("link id: %w", err)
 	}
 	s.audit(ctx, u.ID, "linked_id.linked", l, by)
-	return Linked{ID: l.ID.Hex(), Provider: p, ExternalID: e, Label: label, CreatedAt: l.CreatedAt}, nil
+	l.ExternalID = e
+	return l, nil
 }
 
 func tooMany() error {
@@ -115,12 +109,12 @@ func tooMany() error {
 }
 
 // List returns u's linked IDs, newest first, decrypted.
-func (s *Service) List(ctx context.Context, u store.User) ([]Linked, error) {
+func (s *Service) List(ctx context.Context, u lanyard.User) ([]lanyard.LinkedID, error) {
 	ls, err := s.st.LinkedIDsOf(ctx, u, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("list linked ids: %w", err)
 	}
-	out := make([]Linked, 0, len(ls))
+	out := make([]lanyard.LinkedID, 0, len(ls))
 	for _, l := range ls {
 		d, err := s.Decrypt(l)
 		if err != nil {
@@ -131,19 +125,21 @@ func (s *Service) List(ctx context.Context, u store.User) ([]Linked, error) {
 	return out, nil
 }
 
-// Decrypt turns a stored link into its clear form.
-func (s *Service) Decrypt(l store.LinkedID) (Linked, error) {
+// Decrypt returns l with its external id in clear (ExternalID), opened from its
+// ciphertext, which opens only in l's own place (its user and provider).
+func (s *Service) Decrypt(l lanyard.LinkedID) (lanyard.LinkedID, error) {
 	e, err := s.keys.Open(l.UserID.Hex(), l.Provider, l.ExternalIDEnc)
 	if err != nil {
-		return Linked{}, err
+		return lanyard.LinkedID{}, err
 	}
-	return Linked{ID: l.ID.Hex(), Provider: l.Provider, ExternalID: e, Label: l.Label, CreatedAt: l.CreatedAt}, nil
+	l.ExternalID = e
+	return l, nil
 }
 
 // Unlink removes one of u's linked IDs; someone else's, or a malformed id, is
 // lanyard.ErrNotFound.
-func (s *Service) Unlink(ctx context.Context, userID store.ID, linkedID string, by Actor) error {
-	id, err := store.ParseID(linkedID)
+func (s *Service) Unlink(ctx context.Context, userID lanyard.ID, linkedID string, by Actor) error {
+	id, err := lanyard.ParseID(linkedID)
 	if err != nil {
 		return err
 	}
@@ -170,10 +166,10 @@ func (s *Service) Resolve(ctx context.Context, provider, externalID string) (use
 
 // audit records a link or unlink. It is best-effort: the change itself has happened,
 // and failing the request now would invite a retry that conflicts with it.
-func (s *Service) audit(ctx context.Context, userID store.ID, typ string, l store.LinkedID, by Actor) {
+func (s *Service) audit(ctx context.Context, userID lanyard.ID, typ string, l lanyard.LinkedID, by Actor) {
 	detail := map[string]string{"linked_id": l.ID.Hex(), "provider": l.Provider}
 	if by.UserID != "" && by.UserID != userID.Hex() {
 		detail["by"] = by.UserID
 	}
-	_ = s.st.InsertAudit(ctx, &store.AuditEvent{UserID: userID, Type: typ, IP: by.IP, UserAgent: by.UserAgent, Detail: detail}, s.now())
+	_ = s.st.InsertAudit(ctx, &lanyard.AuditEvent{UserID: userID, Type: typ, IP: by.IP, UserAgent: by.UserAgent, Detail: detail}, s.now())
 }

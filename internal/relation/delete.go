@@ -90,14 +90,14 @@ func NewDeleter(st *store.Store, reg *Registry, o DeleterOptions) *Deleter {
 		o.Lease = 60 * time.Second
 	}
 	if o.Owner == "" {
-		o.Owner = store.NewID()
+		o.Owner = store.NewID().Hex()
 	}
 	return &Deleter{st: st, reg: reg, o: o}
 }
 
 // PlanFor counts what deleting u would remove and detach now, and finds any blockers.
 // It changes nothing.
-func (d *Deleter) PlanFor(ctx context.Context, userID store.ID) (Plan, error) {
+func (d *Deleter) PlanFor(ctx context.Context, userID lanyard.ID) (Plan, error) {
 	p := Plan{Report: newReport(userID)}
 	p.Deleted[Users] = 1
 	w := &walker{
@@ -142,7 +142,7 @@ func addBlocker(bs []Blocker, name string, n int64) []Blocker {
 
 // blockers is the pre-check: the restrict relations reachable from the user through
 // cascade edges that hold a document. It reads only as far as needed.
-func (d *Deleter) blockers(ctx context.Context, userID store.ID) ([]Blocker, error) {
+func (d *Deleter) blockers(ctx context.Context, userID lanyard.ID) ([]Blocker, error) {
 	var out []Blocker
 	w := &walker{
 		st: d.st, reg: d.reg, idsOnly: true,
@@ -183,7 +183,7 @@ func (d *Deleter) hasRestrictBelow(name string) bool {
 // for the work until ctx is nearly done; if the work outlives that, it goes on in the
 // background and Delete returns ErrInProgress. A delete already under way is also
 // ErrInProgress.
-func (d *Deleter) Delete(ctx context.Context, userID store.ID, requestedBy string) (Report, error) {
+func (d *Deleter) Delete(ctx context.Context, userID lanyard.ID, requestedBy string) (Report, error) {
 	bs, err := d.blockers(ctx, userID)
 	if err != nil {
 		return Report{}, err
@@ -394,7 +394,7 @@ func (d *Deleter) Resumed() int64 { return d.resumed.Load() }
 // Batches is the number of batches erased since start, for metrics and tests.
 func (d *Deleter) Batches() int64 { return d.batches.Load() }
 
-func newReport(userID store.ID) Report {
+func newReport(userID lanyard.ID) Report {
 	return Report{UserID: userID.Hex(), Deleted: map[string]int64{}, Nullified: map[string]int64{}}
 }
 

@@ -167,6 +167,9 @@ func (x *Expander) expandNode(ctx context.Context, n *Node, parents []*Doc) erro
 
 // parentValue is how a child of this id format refers to a parent with id.
 func parentValue(id any, format string) any {
+	if uid, ok := id.(lanyard.ID); ok {
+		id = bson.ObjectID(uid) // a user's id, as its children store it
+	}
 	if oid, ok := id.(bson.ObjectID); ok && format == String {
 		return oid.Hex()
 	}

@@ -6,12 +6,12 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/lanyard/lanyard/internal/store"
+	"github.com/lanyard/lanyard"
 )
 
 // Export reads every document reachable from the user through the relations, whatever
 // their on_delete policy, grouped by relation name. It changes nothing.
-func (d *Deleter) Export(ctx context.Context, userID store.ID) (map[string][]bson.Raw, error) {
+func (d *Deleter) Export(ctx context.Context, userID lanyard.ID) (map[string][]bson.Raw, error) {
 	out := map[string][]bson.Raw{}
 	for _, rel := range d.reg.all {
 		out[rel.Name] = []bson.Raw{}

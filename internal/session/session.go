@@ -87,12 +87,12 @@ type Pair struct {
 	AccessTTL    time.Duration
 	RefreshToken string
 	RefreshTTL   time.Duration
-	User         store.User
+	User         lanyard.User
 }
 
 // Principal is an authenticated caller.
 type Principal struct {
-	User      store.User
+	User      lanyard.User
 	SessionID string
 }
 
@@ -129,7 +129,7 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (Pair, 
 		attempt.Abandon(ctx)
 		return Pair{}, fmt.Errorf("login: %w", err)
 	}
-	if !ok || u.Status != store.StatusActive {
+	if !ok || u.Status != lanyard.StatusActive {
 		if err := attempt.Failed(ctx); err != nil {
 			return Pair{}, fmt.Errorf("login: %w", err)
 		}
@@ -160,10 +160,10 @@ func isEmail(login string) bool { return strings.ContainsAny(login, "@＠") }
 
 // lookup finds the account a login names. A username never contains '@', so the
 // two kinds cannot be confused.
-func (s *Service) lookup(ctx context.Context, login string) (store.User, error) {
+func (s *Service) lookup(ctx context.Context, login string) (lanyard.User, error) {
 	login = strings.TrimSpace(login)
 	if login == "" {
-		return store.User{}, lanyard.ErrNotFound
+		return lanyard.User{}, lanyard.ErrNotFound
 	}
 	if isEmail(login) {
 		return s.st.UserByEmail(ctx, account.NormalizeEmail(login))
@@ -174,12 +174,12 @@ func (s *Service) lookup(ctx context.Context, login string) (store.User, error) 
 // upgradeHash replaces a bcrypt hash, or an argon2id hash with old parameters, with
 // a current one. It is best-effort: the old hash stays valid, so a failure here only
 // means the upgrade happens at a later login.
-func (s *Service) upgradeHash(ctx context.Context, u *store.User, pw string) {
+func (s *Service) upgradeHash(ctx context.Context, u *lanyard.User, pw string) {
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
 		return
 	}
-	if nu, err := s.st.UpdateUser(ctx, u.ID, store.UserChange{Set: map[string]any{"password_hash": hash}}, s.now()); err == nil {
+	if nu, err := s.st.UpdateUser(ctx, u.ID, store.UserChange{PasswordHash: &hash}, s.now()); err == nil {
 		*u = nu
 	}
 }
@@ -187,10 +187,10 @@ func (s *Service) upgradeHash(ctx context.Context, u *store.User, pw string) {
 // start creates a session for u and issues its first token pair. An account at the
 // cap loses its least recently used session to the new one. known, unless nil,
 // replaces the user's known addresses in the same write that lists the session.
-func (s *Service) start(ctx context.Context, u store.User, c Client, known []store.KnownAddress) (Pair, error) {
+func (s *Service) start(ctx context.Context, u lanyard.User, c Client, known []lanyard.KnownAddress) (Pair, error) {
 	now := s.now()
-	ss := store.Session{
-		ID:           store.NewObjectID(),
+	ss := lanyard.Session{
+		ID:           store.NewID(),
 		UserID:       u.ID,
 		TokenVersion: u.TokenVersion,
 		CreatedAt:    store.Millis(now),
@@ -234,19 +234,19 @@ func (s *Service) start(ctx context.Context, u store.User, c Client, known []sto
 // so it can stop once the next listed use is no earlier than the real uses of the
 // sessions it has picked. A session that is already dead (gone, expired, from before
 // a logout-all) frees a place without ending anything.
-func (s *Service) makeRoom(ctx context.Context, u store.User, now time.Time) (store.SessionsChange, []store.ID, error) {
-	change := store.SessionsChange{List: map[store.ID]time.Time{}}
+func (s *Service) makeRoom(ctx context.Context, u lanyard.User, now time.Time) (store.SessionsChange, []lanyard.ID, error) {
+	change := store.SessionsChange{List: map[lanyard.ID]time.Time{}}
 	excess := len(u.LiveSessions) + 1 - maxLiveSessions
 	if excess <= 0 {
 		return change, nil, nil
 	}
 	type listed struct {
-		id   store.ID
+		id   lanyard.ID
 		used time.Time
 	}
 	var queue []listed
 	for hex, used := range u.LiveSessions {
-		if id, err := store.ParseID(hex); err == nil {
+		if id, err := lanyard.ParseID(hex); err == nil {
 			queue = append(queue, listed{id, used})
 		}
 	}
@@ -271,7 +271,7 @@ func (s *Service) makeRoom(ctx context.Context, u store.User, now time.Time) (st
 		at, _ := slices.BinarySearchFunc(picked, ss.LastUsedAt, func(p listed, t time.Time) int { return p.used.Compare(t) })
 		picked = slices.Insert(picked, at, listed{q.id, ss.LastUsedAt})
 	}
-	var evict []store.ID
+	var evict []lanyard.ID
 	for _, p := range picked[:min(max(excess, 0), len(picked))] {
 		evict = append(evict, p.id)
 		delete(change.List, p.id)
@@ -284,17 +284,17 @@ func (s *Service) makeRoom(ctx context.Context, u store.User, now time.Time) (st
 // that their access tokens are refused at once, and forgets what u's document holds
 // about sessions that ended longer ago than an access token lives. When more than
 // maxEndedSessions would be remembered, the oldest give way to AccessNotBefore.
-func (s *Service) noteEnded(u store.User, now time.Time, ended []store.ID, change *store.SessionsChange) {
+func (s *Service) noteEnded(u lanyard.User, now time.Time, ended []lanyard.ID, change *store.SessionsChange) {
 	if change.End == nil {
-		change.End = map[store.ID]time.Time{}
+		change.End = map[lanyard.ID]time.Time{}
 	}
 	type entry struct {
-		id store.ID
+		id lanyard.ID
 		at time.Time
 	}
 	var kept []entry
 	for hex, at := range u.EndedSessions {
-		id, err := store.ParseID(hex)
+		id, err := lanyard.ParseID(hex)
 		switch {
 		case err != nil:
 		case now.Sub(at) > s.signer.TTL()+endedSlack:
@@ -327,8 +327,8 @@ func (s *Service) noteEnded(u store.User, now time.Time, ended []store.ID, chang
 // passwordAMR is how every session so far was proved: by a password.
 var passwordAMR = []string{"pwd"}
 
-func (s *Service) pair(u store.User, sid, refresh string) (Pair, error) {
-	access, _, err := s.signer.Issue(u.ID.Hex(), sid, u.TokenVersion, u.Role, passwordAMR)
+func (s *Service) pair(u lanyard.User, sid, refresh string) (Pair, error) {
+	access, _, err := s.signer.Issue(u.ID.Hex(), sid, u.TokenVersion, string(u.Role), passwordAMR)
 	if err != nil {
 		return Pair{}, fmt.Errorf("issue access token: %w", err)
 	}
@@ -347,7 +347,7 @@ func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, erro
 	if err != nil {
 		return Pair{}, fmt.Errorf("refresh: %w", errors.Join(lanyard.ErrBadCredentials, err))
 	}
-	sid, err := store.ParseID(sidHex)
+	sid, err := lanyard.ParseID(sidHex)
 	if err != nil {
 		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 	}
@@ -376,12 +376,12 @@ func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, erro
 
 // issue answers a refresh of session ss with refresh token tok, if its user may still
 // have it.
-func (s *Service) issue(ctx context.Context, ss store.Session, tok string) (Pair, error) {
+func (s *Service) issue(ctx context.Context, ss lanyard.Session, tok string) (Pair, error) {
 	u, err := s.st.UserByID(ctx, ss.UserID)
 	if err != nil && !errors.Is(err, lanyard.ErrNotFound) {
 		return Pair{}, fmt.Errorf("refresh: %w", err)
 	}
-	if err != nil || u.Status != store.StatusActive || u.TokenVersion != ss.TokenVersion {
+	if err != nil || u.Status != lanyard.StatusActive || u.TokenVersion != ss.TokenVersion {
 		// The user is gone, being deleted, or logged out everywhere since.
 		_ = s.st.DeleteSession(ctx, ss.ID)
 		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
@@ -396,7 +396,7 @@ func (s *Service) issue(ctx context.Context, ss store.Session, tok string) (Pair
 // notCurrent judges a token that is not session ss's current one: the one spent
 // last, within the grace, gets its successor (next) again; any other spent one ends
 // the session; one the session never issued changes nothing.
-func (s *Service) notCurrent(ctx context.Context, ss store.Session, tok, next string, now time.Time) (Pair, error) {
+func (s *Service) notCurrent(ctx context.Context, ss lanyard.Session, tok, next string, now time.Time) (Pair, error) {
 	k, err := s.refresher.StepsTo(ctx, tok, ss.SecretHash, ss.Generation)
 	switch {
 	case err != nil:
@@ -414,7 +414,7 @@ func (s *Service) notCurrent(ctx context.Context, ss store.Session, tok, next st
 
 // endSession ends session ss with its access tokens (what says why), and answers
 // the refresh that ended it.
-func (s *Service) endSession(ctx context.Context, ss store.Session, now time.Time, what string) error {
+func (s *Service) endSession(ctx context.Context, ss lanyard.Session, now time.Time, what string) error {
 	if err := s.st.DeleteSession(ctx, ss.ID); err != nil {
 		return fmt.Errorf("refresh: %s: %w", what, err)
 	}
@@ -426,7 +426,7 @@ func (s *Service) endSession(ctx context.Context, ss store.Session, now time.Tim
 
 // ended records in the user's document that session sid ended at now, loading the
 // user for what it already holds.
-func (s *Service) ended(ctx context.Context, userID, sid store.ID, now time.Time) error {
+func (s *Service) ended(ctx context.Context, userID, sid lanyard.ID, now time.Time) error {
 	u, err := s.st.UserByID(ctx, userID)
 	if errors.Is(err, lanyard.ErrNotFound) {
 		return nil // no user, no access token that could pass
@@ -434,8 +434,8 @@ func (s *Service) ended(ctx context.Context, userID, sid store.ID, now time.Time
 	if err != nil {
 		return err
 	}
-	change := store.SessionsChange{Unlist: []store.ID{sid}}
-	s.noteEnded(u, now, []store.ID{sid}, &change)
+	change := store.SessionsChange{Unlist: []lanyard.ID{sid}}
+	s.noteEnded(u, now, []lanyard.ID{sid}, &change)
 	return s.st.ChangeUserSessions(ctx, userID, change)
 }
 
@@ -452,7 +452,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", errors.Join(lanyard.ErrUnauthorized, err))
 	}
-	uid, err := store.ParseID(c.UserID)
+	uid, err := lanyard.ParseID(c.UserID)
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
 	}
@@ -463,7 +463,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if u.TokenVersion != c.Version || u.Status != store.StatusActive {
+	if u.TokenVersion != c.Version || u.Status != lanyard.StatusActive {
 		return Principal{}, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
 	}
 	// An access token never outlives its session: the sessions that ended lately are
@@ -481,13 +481,13 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 // of the user and every access token issued before now.
 func (s *Service) Logout(ctx context.Context, p Principal, all bool) error {
 	if all {
-		if _, err := s.st.UpdateUser(ctx, p.User.ID, store.UserChange{Unset: sessionBookkeeping(), BumpVersion: true}, s.now()); err != nil {
+		if _, err := s.st.UpdateUser(ctx, p.User.ID, store.UserChange{ForgetSessions: true, BumpVersion: true}, s.now()); err != nil {
 			return fmt.Errorf("logout all: %w", err)
 		}
-		s.tidySessions(p.User.ID, store.NoID)
+		s.tidySessions(p.User.ID, lanyard.ID{})
 		return nil
 	}
-	sid, err := store.ParseID(p.SessionID)
+	sid, err := lanyard.ParseID(p.SessionID)
 	if err != nil {
 		return nil
 	}
@@ -496,19 +496,12 @@ func (s *Service) Logout(ctx context.Context, p Principal, all bool) error {
 	}
 	// The session is gone first, so that no refresh can start from it once its
 	// access tokens are refused; p.User was loaded by this request's authentication.
-	change := store.SessionsChange{Unlist: []store.ID{sid}}
-	s.noteEnded(p.User, s.now(), []store.ID{sid}, &change)
+	change := store.SessionsChange{Unlist: []lanyard.ID{sid}}
+	s.noteEnded(p.User, s.now(), []lanyard.ID{sid}, &change)
 	if err := s.st.ChangeUserSessions(ctx, p.User.ID, change); err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
 	return nil
-}
-
-// sessionBookkeeping names the fields of the user's session lists, which a
-// token_version bump makes moot: every session and access token from before it is
-// dead anyway.
-func sessionBookkeeping() []string {
-	return []string{"live_sessions", "ended_sessions", "access_not_before"}
 }
 
 // ChangePassword checks the current password, stores the new one, ends every other
@@ -532,7 +525,9 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return Pair{}, fmt.Errorf("change password: %w", err)
 	}
-	u, err := s.st.UpdateUser(ctx, p.User.ID, store.UserChange{Set: map[string]any{"password_hash": hash}, Unset: sessionBookkeeping(), BumpVersion: true}, s.now())
+	// The version bump makes the session lists moot: every session and access token
+	// from before it is dead anyway.
+	u, err := s.st.UpdateUser(ctx, p.User.ID, store.UserChange{PasswordHash: &hash, ForgetSessions: true, BumpVersion: true}, s.now())
 	if err != nil {
 		return Pair{}, fmt.Errorf("change password: %w", err)
 	}
@@ -540,7 +535,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return Pair{}, fmt.Errorf("change password: %w", err)
 	}
-	if sid, err := store.ParseID(pairSessionID(pair.RefreshToken)); err == nil {
+	if sid, err := lanyard.ParseID(pairSessionID(pair.RefreshToken)); err == nil {
 		s.tidySessions(u.ID, sid)
 	}
 	return pair, nil
@@ -549,7 +544,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 // tidySessions deletes a user's sessions other than keep, in the background. The
 // version bump already killed them (refresh checks it), so the request need not wait
 // for what only reclaims space.
-func (s *Service) tidySessions(userID, keep store.ID) {
+func (s *Service) tidySessions(userID, keep lanyard.ID) {
 	s.tidy.Add(1)
 	go func() {
 		defer s.tidy.Done()

@@ -2,16 +2,20 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/lanyard/lanyard"
 )
 
 const collAudit = "audit_events"
 
-// AuditEvent records something that happened to an account. Detail never holds a
-// secret or an external id.
-type AuditEvent struct {
-	ID        ID                `bson:"_id"`
-	UserID    ID                `bson:"user_id"`
+// auditDoc is a lanyard.AuditEvent as stored.
+type auditDoc struct {
+	ID        bson.ObjectID     `bson:"_id"`
+	UserID    bson.ObjectID     `bson:"user_id"`
 	Type      string            `bson:"type"`
 	At        time.Time         `bson:"at"`
 	IP        string            `bson:"ip,omitempty"`
@@ -19,14 +23,30 @@ type AuditEvent struct {
 	Detail    map[string]string `bson:"detail,omitempty"`
 }
 
+func (d *auditDoc) event() lanyard.AuditEvent {
+	return lanyard.AuditEvent{ID: lanyard.ID(d.ID), UserID: lanyard.ID(d.UserID), Type: d.Type, At: d.At, IP: d.IP, UserAgent: d.UserAgent, Detail: d.Detail}
+}
+
+// DecodeAuditEvent reads an audit event document as the built-in relation
+// audit_events returns it (store.Children).
+func DecodeAuditEvent(raw bson.Raw) (lanyard.AuditEvent, error) {
+	var d auditDoc
+	if err := bson.Unmarshal(raw, &d); err != nil {
+		return lanyard.AuditEvent{}, fmt.Errorf("store: decode audit event: %w", err)
+	}
+	return d.event(), nil
+}
+
 // InsertAudit stores an audit event, filling its id and time if unset.
-func (s *Store) InsertAudit(ctx context.Context, e *AuditEvent, now time.Time) error {
+func (s *Store) InsertAudit(ctx context.Context, e *lanyard.AuditEvent, now time.Time) error {
 	if e.ID.IsZero() {
-		e.ID = NewObjectID()
+		e.ID = NewID()
 	}
 	if e.At.IsZero() {
 		e.At = Millis(now)
 	}
-	_, err := s.keyed(collAudit).InsertOne(ctx, e)
+	_, err := s.keyed(collAudit).InsertOne(ctx, &auditDoc{
+		ID: bson.ObjectID(e.ID), UserID: bson.ObjectID(e.UserID), Type: e.Type, At: e.At, IP: e.IP, UserAgent: e.UserAgent, Detail: e.Detail,
+	})
 	return s.translate("insert audit event", err)
 }

@@ -4,14 +4,17 @@ import (
 	"context"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/lanyard/lanyard"
 )
 
 // Account is a user with its linked IDs and sessions, for ImportAccounts.
 type Account struct {
-	User     User
-	Links    []LinkedID // each with UserID set to User.ID
-	Sessions []Session
+	User     lanyard.User
+	Links    []lanyard.LinkedID // each with UserID set to User.ID
+	Sessions []lanyard.Session
 }
 
 // ImportAccounts writes accounts in bulk, in the layout InsertUser, LinkID and
@@ -26,25 +29,28 @@ func (s *Store) ImportAccounts(ctx context.Context, as []Account, now time.Time)
 	for i := range as {
 		a := &as[i]
 		u := a.User
-		userKeys = append(userKeys, userKey{ID: emailKey(u.Email), UserID: u.ID, CreatedAt: Millis(now)})
+		uid := bson.ObjectID(u.ID)
+		userKeys = append(userKeys, userKey{ID: emailKey(u.Email), UserID: uid, CreatedAt: Millis(now)})
 		if u.UsernameKey != "" {
-			userKeys = append(userKeys, userKey{ID: usernameKey(u.UsernameKey), UserID: u.ID, CreatedAt: Millis(now)})
+			userKeys = append(userKeys, userKey{ID: usernameKey(u.UsernameKey), UserID: uid, CreatedAt: Millis(now)})
 		}
 		u.Linked = nil
-		for _, l := range a.Links {
-			linkKeys = append(linkKeys, linkKey{Lookup: l.Lookup, UserID: u.ID, LinkedID: l.ID, CreatedAt: Millis(now)})
-			links = append(links, l)
+		for i := range a.Links {
+			l := &a.Links[i]
+			linkKeys = append(linkKeys, linkKey{Lookup: l.Lookup, UserID: uid, LinkedID: bson.ObjectID(l.ID), CreatedAt: Millis(now)})
+			links = append(links, toLinkedIDDoc(l))
 			u.Linked = append(u.Linked, l.ID)
 		}
 		u.LiveSessions = nil
-		for _, ss := range a.Sessions {
-			sessions = append(sessions, ss)
+		for i := range a.Sessions {
+			ss := &a.Sessions[i]
+			sessions = append(sessions, toSessionDoc(ss))
 			if u.LiveSessions == nil {
 				u.LiveSessions = map[string]time.Time{}
 			}
 			u.LiveSessions[ss.ID.Hex()] = Millis(ss.LastUsedAt)
 		}
-		users = append(users, u)
+		users = append(users, toUserDoc(&u))
 	}
 	for _, step := range []struct {
 		coll string

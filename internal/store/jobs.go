@@ -8,6 +8,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/lanyard/lanyard"
 )
 
 const (
@@ -16,10 +18,22 @@ const (
 )
 
 // DeletionJob records a chain delete in progress, so that any instance can finish it
-// after a crash. Its _id is the user's id: one job per user.
+// after a crash. It is kept under the user's id: one job per user.
 type DeletionJob struct {
-	UserID      ID               `bson:"_id"`
-	Epoch       int64            `bson:"epoch"` // bumped by each claim; see ClaimJob
+	UserID      lanyard.ID
+	Epoch       int64 // bumped by each claim; see ClaimJob
+	LeaseOwner  string
+	LeaseUntil  time.Time
+	RequestedBy string
+	StartedAt   time.Time
+	Deleted     map[string]int64 // per relation name, documents deleted so far
+	Nullified   map[string]int64 // per relation name, documents detached so far
+}
+
+// jobDoc is a DeletionJob as stored.
+type jobDoc struct {
+	UserID      bson.ObjectID    `bson:"_id"`
+	Epoch       int64            `bson:"epoch"`
 	LeaseOwner  string           `bson:"lease_owner"`
 	LeaseUntil  time.Time        `bson:"lease_until"`
 	RequestedBy string           `bson:"requested_by,omitempty"`
@@ -28,13 +42,16 @@ type DeletionJob struct {
 	Nullified   map[string]int64 `bson:"nullified"`
 }
 
-func claimID(userID ID, epoch int64) string { return fmt.Sprintf("%s:%d", userID.Hex(), epoch) }
+func claimID(userID lanyard.ID, epoch int64) string { return fmt.Sprintf("%s:%d", userID.Hex(), epoch) }
 
 // InsertJob records a new job at epoch 1. A job that already exists for this user is
 // ErrDuplicate: the delete is already under way.
 func (s *Store) InsertJob(ctx context.Context, j *DeletionJob) error {
 	j.Epoch = 1
-	_, err := s.keyed(collJobs).InsertOne(ctx, j)
+	_, err := s.keyed(collJobs).InsertOne(ctx, &jobDoc{
+		UserID: bson.ObjectID(j.UserID), Epoch: j.Epoch, LeaseOwner: j.LeaseOwner, LeaseUntil: j.LeaseUntil,
+		RequestedBy: j.RequestedBy, StartedAt: j.StartedAt, Deleted: j.Deleted, Nullified: j.Nullified,
+	})
 	return s.translate("insert deletion job", err)
 }
 
@@ -44,8 +61,18 @@ func (s *Store) ExpiredJobs(ctx context.Context, now time.Time) ([]DeletionJob, 
 	if err != nil {
 		return nil, s.translate("expired deletion jobs", err)
 	}
+	var docs []jobDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, s.translate("expired deletion jobs", err)
+	}
 	var out []DeletionJob
-	return out, s.translate("expired deletion jobs", cur.All(ctx, &out))
+	for _, d := range docs {
+		out = append(out, DeletionJob{
+			UserID: lanyard.ID(d.UserID), Epoch: d.Epoch, LeaseOwner: d.LeaseOwner, LeaseUntil: d.LeaseUntil,
+			RequestedBy: d.RequestedBy, StartedAt: d.StartedAt, Deleted: d.Deleted, Nullified: d.Nullified,
+		})
+	}
+	return out, nil
 }
 
 // ClaimJob takes over job j for owner. The claim is the insert of a document whose _id
@@ -59,7 +86,7 @@ func (s *Store) ClaimJob(ctx context.Context, j *DeletionJob, owner string, unti
 	}
 	j.Epoch, j.LeaseOwner, j.LeaseUntil = next, owner, Millis(until)
 	defer s.lock(collJobs, j.UserID)()
-	_, err := s.keyed(collJobs).UpdateOne(ctx, bson.D{{Key: "_id", Value: j.UserID}}, bson.D{{Key: "$set", Value: bson.M{
+	_, err := s.keyed(collJobs).UpdateOne(ctx, byID(j.UserID), bson.D{{Key: "$set", Value: bson.M{
 		"epoch": j.Epoch, "lease_owner": owner, "lease_until": j.LeaseUntil,
 	}}})
 	return s.translate("claim deletion job", err)
@@ -67,7 +94,7 @@ func (s *Store) ClaimJob(ctx context.Context, j *DeletionJob, owner string, unti
 
 // Superseded reports whether another instance has claimed the job past epoch: its
 // owner must stop.
-func (s *Store) Superseded(ctx context.Context, userID ID, epoch int64) (bool, error) {
+func (s *Store) Superseded(ctx context.Context, userID lanyard.ID, epoch int64) (bool, error) {
 	// A find by _id, not a count: a count is an aggregation, which the embedded store
 	// answers by reading the whole collection.
 	err := s.db.Collection(collClaims).FindOne(ctx, bson.D{{Key: "_id", Value: claimID(userID, epoch+1)}}).Err()
@@ -82,7 +109,7 @@ func (s *Store) Superseded(ctx context.Context, userID ID, epoch int64) (bool, e
 func (s *Store) SaveProgress(ctx context.Context, j *DeletionJob, until time.Time) error {
 	j.LeaseUntil = Millis(until)
 	defer s.lock(collJobs, j.UserID)()
-	_, err := s.keyed(collJobs).UpdateOne(ctx, bson.D{{Key: "_id", Value: j.UserID}}, bson.D{{Key: "$set", Value: bson.M{
+	_, err := s.keyed(collJobs).UpdateOne(ctx, byID(j.UserID), bson.D{{Key: "$set", Value: bson.M{
 		"lease_until": j.LeaseUntil, "deleted": j.Deleted, "nullified": j.Nullified,
 	}}})
 	return s.translate("save deletion progress", err)
@@ -97,13 +124,13 @@ func (s *Store) FinishJob(ctx context.Context, j DeletionJob) error {
 	if _, err := s.DeleteIDs(ctx, collClaims, ids); err != nil {
 		return err
 	}
-	_, err := s.keyed(collJobs).DeleteOne(ctx, bson.D{{Key: "_id", Value: j.UserID}})
+	_, err := s.keyed(collJobs).DeleteOne(ctx, byID(j.UserID))
 	return s.translate("finish deletion job", err)
 }
 
 // MarkDeleting sets the user's status to deleting and bumps its token version, so every
 // token dies and login, refresh and linking refuse it. A user already gone is no error.
-func (s *Store) MarkDeleting(ctx context.Context, id ID, now time.Time) error {
+func (s *Store) MarkDeleting(ctx context.Context, id lanyard.ID, now time.Time) error {
 	u, err := s.UserByID(ctx, id)
 	if err != nil {
 		if isNotFound(err) {
@@ -111,10 +138,11 @@ func (s *Store) MarkDeleting(ctx context.Context, id ID, now time.Time) error {
 		}
 		return err
 	}
-	if u.Status == StatusDeleting {
+	if u.Status == lanyard.StatusDeleting {
 		return nil
 	}
-	_, err = s.UpdateUser(ctx, id, UserChange{Set: map[string]any{"status": StatusDeleting}, BumpVersion: true}, now)
+	deleting := lanyard.StatusDeleting
+	_, err = s.UpdateUser(ctx, id, UserChange{Status: &deleting, BumpVersion: true}, now)
 	if isNotFound(err) {
 		return nil
 	}
@@ -124,7 +152,7 @@ func (s *Store) MarkDeleting(ctx context.Context, id ID, now time.Time) error {
 // DeleteUser removes the user document and then its email and username keys; it
 // reports whether there was a user. Keys left by a crash in between name nobody and
 // are taken over by the next claim.
-func (s *Store) DeleteUser(ctx context.Context, id ID) (bool, error) {
+func (s *Store) DeleteUser(ctx context.Context, id lanyard.ID) (bool, error) {
 	u, err := s.UserByID(ctx, id)
 	if isNotFound(err) {
 		return false, nil
@@ -132,7 +160,7 @@ func (s *Store) DeleteUser(ctx context.Context, id ID) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r, err := s.keyed(collUsers).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	r, err := s.keyed(collUsers).DeleteOne(ctx, byID(id))
 	if err != nil {
 		return false, s.translate("delete user", err)
 	}

@@ -1,25 +1,40 @@
 package store
 
-import "time"
+import (
+	"time"
 
-// KnownAddress is a client address a user logged in from successfully, kept in the
-// user document so that the login that loads the user has it at no extra cost (and
-// writes it with the session's listing: SessionsChange.KnownAddrs). The address
-// itself is not stored: Mark is a keyed hash of it (the throttle's), so the document
-// tells nobody where its user has been.
-type KnownAddress struct {
+	"github.com/lanyard/lanyard"
+)
+
+// knownAddrDoc is a lanyard.KnownAddress as stored in the user document, with short
+// field names: it is read by every login and authenticated request.
+type knownAddrDoc struct {
 	Mark []byte    `bson:"m"`
 	Seen time.Time `bson:"at"`
 }
 
-// knownAddrs is addrs as stored, times in milliseconds. The whole list is replaced:
-// two concurrent logins from new addresses may each write their own, and then one
-// address is remembered only at its next login, which errs towards the throttle,
-// never towards an attacker.
-func knownAddrs(addrs []KnownAddress) []KnownAddress {
-	out := make([]KnownAddress, len(addrs))
+// toKnownAddrDocs is addrs as stored, times in milliseconds. The whole list is
+// replaced: two concurrent logins from new addresses may each write their own, and
+// then one address is remembered only at its next login, which errs towards the
+// throttle, never towards an attacker.
+func toKnownAddrDocs(addrs []lanyard.KnownAddress) []knownAddrDoc {
+	if addrs == nil {
+		return nil
+	}
+	out := make([]knownAddrDoc, len(addrs))
 	for i, a := range addrs {
-		out[i] = KnownAddress{Mark: a.Mark, Seen: Millis(a.Seen)}
+		out[i] = knownAddrDoc{Mark: a.Mark, Seen: Millis(a.Seen)}
+	}
+	return out
+}
+
+func fromKnownAddrDocs(docs []knownAddrDoc) []lanyard.KnownAddress {
+	if docs == nil {
+		return nil
+	}
+	out := make([]lanyard.KnownAddress, len(docs))
+	for i, d := range docs {
+		out[i] = lanyard.KnownAddress{Mark: d.Mark, Seen: d.Seen}
 	}
 	return out
 }

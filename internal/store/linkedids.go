@@ -4,26 +4,54 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/lanyard/lanyard"
 )
 
 const collLinkedIDs = "linked_ids"
 
-// LinkedID is an external identifier attached to a user, as stored: the clear value
-// appears nowhere, only its keyed hash (Lookup, unique) and its ciphertext.
-type LinkedID struct {
-	ID            ID        `bson:"_id"`
-	UserID        ID        `bson:"user_id"`
-	Provider      string    `bson:"provider"`
-	Lookup        string    `bson:"lookup"`
-	ExternalIDEnc []byte    `bson:"external_id_enc"`
-	Label         string    `bson:"label,omitempty"`
-	CreatedAt     time.Time `bson:"created_at"`
+// linkedIDDoc is a lanyard.LinkedID as stored: the clear value appears nowhere, only
+// its keyed hash (Lookup, unique) and its ciphertext.
+type linkedIDDoc struct {
+	ID            bson.ObjectID `bson:"_id"`
+	UserID        bson.ObjectID `bson:"user_id"`
+	Provider      string        `bson:"provider"`
+	Lookup        string        `bson:"lookup"`
+	ExternalIDEnc []byte        `bson:"external_id_enc"`
+	Label         string        `bson:"label,omitempty"`
+	CreatedAt     time.Time     `bson:"created_at"`
+}
+
+// toLinkedIDDoc is l as stored; its clear ExternalID is left out.
+func toLinkedIDDoc(l *lanyard.LinkedID) *linkedIDDoc {
+	return &linkedIDDoc{
+		ID: bson.ObjectID(l.ID), UserID: bson.ObjectID(l.UserID), Provider: l.Provider, Lookup: l.Lookup,
+		ExternalIDEnc: l.ExternalIDEnc, Label: l.Label, CreatedAt: l.CreatedAt,
+	}
+}
+
+func (d *linkedIDDoc) linkedID() lanyard.LinkedID {
+	return lanyard.LinkedID{
+		ID: lanyard.ID(d.ID), UserID: lanyard.ID(d.UserID), Provider: d.Provider, Lookup: d.Lookup,
+		ExternalIDEnc: d.ExternalIDEnc, Label: d.Label, CreatedAt: d.CreatedAt,
+	}
+}
+
+// DecodeLinkedID reads a linked ID document as the built-in relation linked_ids
+// returns it (store.Children).
+func DecodeLinkedID(raw bson.Raw) (lanyard.LinkedID, error) {
+	var d linkedIDDoc
+	if err := bson.Unmarshal(raw, &d); err != nil {
+		return lanyard.LinkedID{}, fmt.Errorf("store: decode linked id: %w", err)
+	}
+	return d.linkedID(), nil
 }
 
 func (s *Store) linkedIDs() *mongo.Collection { return s.db.Collection(collLinkedIDs) }
@@ -33,10 +61,10 @@ func (s *Store) linkedIDs() *mongo.Collection { return s.db.Collection(collLinke
 const collLinkKeys = "linked_id_keys"
 
 type linkKey struct {
-	Lookup    string    `bson:"_id"`
-	UserID    ID        `bson:"user_id"`
-	LinkedID  ID        `bson:"linked_id"`
-	CreatedAt time.Time `bson:"created_at"`
+	Lookup    string        `bson:"_id"`
+	UserID    bson.ObjectID `bson:"user_id"`
+	LinkedID  bson.ObjectID `bson:"linked_id"`
+	CreatedAt time.Time     `bson:"created_at"`
 }
 
 // ErrTooManyLinks means the user already holds the most linked IDs allowed.
@@ -48,7 +76,7 @@ var ErrTooManyLinks = errors.New("too many linked ids")
 // it), the link is stored. A key whose link never got stored is taken over (see
 // staleLinkKey); an id in a user's list without its link is skipped and dropped by
 // LinkedIDsOf.
-func (s *Store) LinkID(ctx context.Context, l *LinkedID, max int, now time.Time) error {
+func (s *Store) LinkID(ctx context.Context, l *lanyard.LinkedID, max int, now time.Time) error {
 	u, err := s.pushLink(ctx, l.UserID, l.ID)
 	if err != nil {
 		return err
@@ -61,7 +89,7 @@ func (s *Store) LinkID(ctx context.Context, l *LinkedID, max int, now time.Time)
 		_ = s.pullLink(ctx, l.UserID, l.ID)
 		return err
 	}
-	if _, err := s.keyed(collLinkedIDs).InsertOne(ctx, l); err != nil {
+	if _, err := s.keyed(collLinkedIDs).InsertOne(ctx, toLinkedIDDoc(l)); err != nil {
 		_, _ = s.keyed(collLinkKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}})
 		_ = s.pullLink(ctx, l.UserID, l.ID)
 		return s.translate("insert linked id", err)
@@ -69,10 +97,10 @@ func (s *Store) LinkID(ctx context.Context, l *LinkedID, max int, now time.Time)
 	return nil
 }
 
-func (s *Store) claimLinkKey(ctx context.Context, l *LinkedID, now time.Time) error {
+func (s *Store) claimLinkKey(ctx context.Context, l *lanyard.LinkedID, now time.Time) error {
 	keys := s.keyed(collLinkKeys)
 	for range 2 {
-		_, err := keys.InsertOne(ctx, linkKey{Lookup: l.Lookup, UserID: l.UserID, LinkedID: l.ID, CreatedAt: Millis(now)})
+		_, err := keys.InsertOne(ctx, linkKey{Lookup: l.Lookup, UserID: bson.ObjectID(l.UserID), LinkedID: bson.ObjectID(l.ID), CreatedAt: Millis(now)})
 		if err = s.translate("claim linked id", err); !errors.Is(err, ErrDuplicate) {
 			return err
 		}
@@ -99,20 +127,20 @@ func (s *Store) staleLinkKey(ctx context.Context, lookup string, now time.Time) 
 	if err = s.translate("linked id key", err); err != nil {
 		return isNotFound(err), ignoreNotFound(err)
 	}
-	if _, err := s.LinkedIDByID(ctx, k.LinkedID); !isNotFound(err) {
+	if _, err := s.LinkedIDByID(ctx, lanyard.ID(k.LinkedID)); !isNotFound(err) {
 		return false, err
 	}
 	if now.Sub(k.CreatedAt) >= keyGrace {
 		return true, nil
 	}
-	u, err := s.UserByID(ctx, k.UserID)
+	u, err := s.UserByID(ctx, lanyard.ID(k.UserID))
 	if isNotFound(err) {
 		return true, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return !slices.Contains(u.Linked, k.LinkedID), nil
+	return !slices.Contains(u.Linked, lanyard.ID(k.LinkedID)), nil
 }
 
 func ignoreNotFound(err error) error {
@@ -123,41 +151,46 @@ func ignoreNotFound(err error) error {
 }
 
 // pushLink adds id to the user's list of links and returns the user afterwards.
-func (s *Store) pushLink(ctx context.Context, userID, id ID) (User, error) {
+func (s *Store) pushLink(ctx context.Context, userID, id lanyard.ID) (lanyard.User, error) {
 	defer s.lock(collUsers, userID)()
-	var u User
-	err := s.keyed(collUsers).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: userID}},
-		bson.D{{Key: "$push", Value: bson.D{{Key: "linked", Value: id}}}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)
-	return u, s.translate("link id: list", err)
+	var d userDoc
+	err := s.keyed(collUsers).FindOneAndUpdate(ctx, byID(userID),
+		bson.D{{Key: "$push", Value: bson.D{{Key: "linked", Value: bson.ObjectID(id)}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if err != nil {
+		return lanyard.User{}, s.translate("link id: list", err)
+	}
+	return d.user(), nil
 }
 
-func (s *Store) pullLink(ctx context.Context, userID, id ID) error {
+func (s *Store) pullLink(ctx context.Context, userID, id lanyard.ID) error {
 	defer s.lock(collUsers, userID)()
-	_, err := s.keyed(collUsers).UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
-		bson.D{{Key: "$pull", Value: bson.D{{Key: "linked", Value: id}}}})
+	_, err := s.keyed(collUsers).UpdateOne(ctx, byID(userID),
+		bson.D{{Key: "$pull", Value: bson.D{{Key: "linked", Value: bson.ObjectID(id)}}}})
 	return s.translate("unlink id: list", err)
 }
 
 // LinkedIDByID loads one link.
-func (s *Store) LinkedIDByID(ctx context.Context, id ID) (LinkedID, error) {
-	var l LinkedID
-	err := s.linkedIDs().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&l)
-	return l, s.translate("linked id", err)
+func (s *Store) LinkedIDByID(ctx context.Context, id lanyard.ID) (lanyard.LinkedID, error) {
+	var d linkedIDDoc
+	if err := s.linkedIDs().FindOne(ctx, byID(id)).Decode(&d); err != nil {
+		return lanyard.LinkedID{}, s.translate("linked id", err)
+	}
+	return d.linkedID(), nil
 }
 
 // LinkedIDsOf loads the links of user u, newest first, one lookup by _id each (the
 // embedded store reads a whole collection for any other filter). Ids in the user's
 // list whose link is missing — left by an interrupted link or unlink — are skipped,
 // and dropped from the list once they are older than keyGrace.
-func (s *Store) LinkedIDsOf(ctx context.Context, u User, now time.Time) ([]LinkedID, error) {
+func (s *Store) LinkedIDsOf(ctx context.Context, u lanyard.User, now time.Time) ([]lanyard.LinkedID, error) {
 	ids := slices.Clone(u.Linked)
-	slices.SortFunc(ids, func(a, b ID) int { return -bytes.Compare(a[:], b[:]) })
-	out := make([]LinkedID, 0, len(ids))
+	slices.SortFunc(ids, func(a, b lanyard.ID) int { return -bytes.Compare(a[:], b[:]) })
+	out := make([]lanyard.LinkedID, 0, len(ids))
 	for _, id := range ids {
 		l, err := s.LinkedIDByID(ctx, id)
 		if isNotFound(err) || (err == nil && l.UserID != u.ID) {
-			if now.Sub(id.Timestamp()) >= keyGrace {
+			if now.Sub(bson.ObjectID(id).Timestamp()) >= keyGrace {
 				_ = s.pullLink(ctx, u.ID, id)
 			}
 			continue
@@ -172,16 +205,16 @@ func (s *Store) LinkedIDsOf(ctx context.Context, u User, now time.Time) ([]Linke
 
 // UnlinkID removes one link of a user, then its key, then its place in the user's
 // list; lanyard.ErrNotFound if the user has no such link.
-func (s *Store) UnlinkID(ctx context.Context, userID, id ID) (LinkedID, error) {
+func (s *Store) UnlinkID(ctx context.Context, userID, id lanyard.ID) (lanyard.LinkedID, error) {
 	l, err := s.LinkedIDByID(ctx, id)
 	if err != nil {
-		return LinkedID{}, err
+		return lanyard.LinkedID{}, err
 	}
 	if l.UserID != userID {
-		return LinkedID{}, notFound("unlink id")
+		return lanyard.LinkedID{}, notFound("unlink id")
 	}
-	if _, err := s.keyed(collLinkedIDs).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
-		return LinkedID{}, s.translate("unlink id", err)
+	if _, err := s.keyed(collLinkedIDs).DeleteOne(ctx, byID(id)); err != nil {
+		return lanyard.LinkedID{}, s.translate("unlink id", err)
 	}
 	if _, err := s.keyed(collLinkKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}}); err != nil {
 		return l, s.translate("unlink id: key", err) // the key names no link now: stale
@@ -190,25 +223,25 @@ func (s *Store) UnlinkID(ctx context.Context, userID, id ID) (LinkedID, error) {
 }
 
 // LinkedIDByLookup finds the link holding this keyed hash.
-func (s *Store) LinkedIDByLookup(ctx context.Context, lookup string) (LinkedID, error) {
+func (s *Store) LinkedIDByLookup(ctx context.Context, lookup string) (lanyard.LinkedID, error) {
 	var k linkKey
 	err := s.db.Collection(collLinkKeys).FindOne(ctx, bson.D{{Key: "_id", Value: lookup}}).Decode(&k)
 	if err = s.translate("linked id by lookup", err); err != nil {
-		return LinkedID{}, err
+		return lanyard.LinkedID{}, err
 	}
-	return s.LinkedIDByID(ctx, k.LinkedID)
+	return s.LinkedIDByID(ctx, lanyard.ID(k.LinkedID))
 }
 
 // ForgetLinkKeys deletes the keys of a deleted user's links, so their external IDs are
 // free again at once.
-func (s *Store) ForgetLinkKeys(ctx context.Context, userID ID) error {
+func (s *Store) ForgetLinkKeys(ctx context.Context, userID lanyard.ID) error {
 	return s.deleteByUser(ctx, collLinkKeys, "forget linked id keys", userID, nil)
 }
 
 // InsertLinkedID stores a link document as it is, bypassing the key and the user's
 // list. Only seeding tools use it.
-func (s *Store) InsertLinkedID(ctx context.Context, l *LinkedID) error {
-	_, err := s.keyed(collLinkedIDs).InsertOne(ctx, l)
+func (s *Store) InsertLinkedID(ctx context.Context, l *lanyard.LinkedID) error {
+	_, err := s.keyed(collLinkedIDs).InsertOne(ctx, toLinkedIDDoc(l))
 	return s.translate("insert linked id", err)
 }
 
@@ -216,14 +249,14 @@ func (s *Store) InsertLinkedID(ctx context.Context, l *LinkedID) error {
 // ascending order: at most limit distinct ids, each greater than after (NoID: from
 // the start). The links are read in user id order and the reading stops once limit
 // users are found, so a page costs what it shows, not what the provider holds.
-func (s *Store) UsersWithProvider(ctx context.Context, provider string, after ID, limit int) ([]ID, error) {
+func (s *Store) UsersWithProvider(ctx context.Context, provider string, after lanyard.ID, limit int) ([]lanyard.ID, error) {
 	if s.lite != nil {
 		ids, err := s.lite.usersWithProvider(ctx, provider, after, limit)
 		return ids, s.translate("users with provider", err)
 	}
 	f := bson.D{{Key: "provider", Value: provider}}
 	if !after.IsZero() {
-		f = append(f, bson.E{Key: "user_id", Value: bson.D{{Key: "$gt", Value: after}}})
+		f = append(f, bson.E{Key: "user_id", Value: bson.D{{Key: "$gt", Value: bson.ObjectID(after)}}})
 	}
 	o := options.Find().
 		SetSort(bson.D{{Key: "user_id", Value: 1}}).
@@ -233,17 +266,17 @@ func (s *Store) UsersWithProvider(ctx context.Context, provider string, after ID
 		return nil, s.translate("users with provider", err)
 	}
 	defer cur.Close(context.WithoutCancel(ctx))
-	var out []ID
+	var out []lanyard.ID
 	for len(out) < limit && cur.Next(ctx) {
 		var l struct {
-			UserID ID `bson:"user_id"`
+			UserID bson.ObjectID `bson:"user_id"`
 		}
 		if err := cur.Decode(&l); err != nil {
 			return nil, s.translate("users with provider", err)
 		}
 		// Sorted by user id, so one user's links are adjacent.
-		if n := len(out); n == 0 || out[n-1] != l.UserID {
-			out = append(out, l.UserID)
+		if n := len(out); n == 0 || out[n-1] != lanyard.ID(l.UserID) {
+			out = append(out, lanyard.ID(l.UserID))
 		}
 	}
 	if err := cur.Err(); err != nil {
@@ -253,12 +286,12 @@ func (s *Store) UsersWithProvider(ctx context.Context, provider string, after ID
 }
 
 // HoldsProvider reports whether the user holds a linked ID of provider.
-func (s *Store) HoldsProvider(ctx context.Context, userID ID, provider string) (bool, error) {
+func (s *Store) HoldsProvider(ctx context.Context, userID lanyard.ID, provider string) (bool, error) {
 	if s.lite != nil {
 		ok, err := s.lite.holdsProvider(ctx, userID, provider)
 		return ok, s.translate("holds provider", err)
 	}
-	err := s.linkedIDs().FindOne(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "provider", Value: provider}},
+	err := s.linkedIDs().FindOne(ctx, bson.D{{Key: "user_id", Value: bson.ObjectID(userID)}, {Key: "provider", Value: provider}},
 		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return false, nil

@@ -10,6 +10,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/lanyard/lanyard"
 )
 
 // The methods below serve the relation registry: they address a collection and field
@@ -22,7 +24,7 @@ import (
 type ChildQuery struct {
 	Coll      string
 	Field     string // the child's field holding the parent's id
-	Parents   []any  // parent id values as the field holds them (ObjectID or hex string)
+	Parents   []any  // parent id values as the field holds them (lanyard.ID, ObjectID or hex string)
 	After     any    // only _id > After (ascending pages); nil for the first page
 	Limit     int    // 0: no limit
 	Newest    bool   // sort by _id descending instead of ascending
@@ -31,7 +33,14 @@ type ChildQuery struct {
 }
 
 func (q ChildQuery) filter() bson.D {
-	f := bson.D{{Key: q.Field, Value: bson.D{{Key: "$in", Value: q.Parents}}}}
+	parents := make([]any, len(q.Parents))
+	for i, p := range q.Parents {
+		if id, ok := p.(lanyard.ID); ok {
+			p = bson.ObjectID(id) // stored as an ObjectId, not as 12 bytes
+		}
+		parents[i] = p
+	}
+	f := bson.D{{Key: q.Field, Value: bson.D{{Key: "$in", Value: parents}}}}
 	if q.After != nil {
 		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: q.After}}})
 	}
@@ -257,7 +266,7 @@ func (s *Store) SQLiteQueries() int64 {
 
 // deleteByUser deletes the documents of one of Lanyard's collections whose user_id is
 // userID, except the one whose _id is except (nil: none).
-func (s *Store) deleteByUser(ctx context.Context, coll, op string, userID ID, except any) error {
+func (s *Store) deleteByUser(ctx context.Context, coll, op string, userID lanyard.ID, except any) error {
 	if s.lite != nil {
 		refs, err := s.lite.childRefs(ctx, ChildQuery{Coll: coll, Field: "user_id", Parents: []any{userID}})
 		if err != nil {
@@ -270,7 +279,7 @@ func (s *Store) deleteByUser(ctx context.Context, coll, op string, userID ID, ex
 		_, err = s.DeleteIDs(ctx, coll, ids)
 		return err
 	}
-	f := bson.D{{Key: "user_id", Value: userID}}
+	f := bson.D{{Key: "user_id", Value: bson.ObjectID(userID)}}
 	if except != nil {
 		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: except}}})
 	}

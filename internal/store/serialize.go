@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/lanyard/lanyard"
 )
 
 // FerretDB (the embedded store) executes an update by reading the document, applying
@@ -26,7 +28,7 @@ func newStripes() *stripes { return &stripes{seed: maphash.MakeSeed()} }
 
 // lock serialises writers of one document of one collection; unlock with the result.
 // On MongoDB (s.stripes nil) it does nothing.
-func (s *Store) lock(coll string, id bson.ObjectID) func() {
+func (s *Store) lock(coll string, id lanyard.ID) func() {
 	if s.stripes == nil {
 		return func() {}
 	}

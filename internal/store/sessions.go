@@ -10,45 +10,67 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/lanyard/lanyard"
 )
 
-// Session is one login: the refresh token's server side. Only hashes of refresh
-// secrets are stored. TokenVersion is the user's token_version when the session was
-// made: once the user's version moves on (logout-all, password change) the session is
-// dead even if deleting it was interrupted. Each secret after the first is derived
-// from the one before (token.Refresher), so SecretHash, Generation (the rotations
-// so far) and RotatedAt (the last one) are enough to recognise every secret the
-// session ever spent.
-type Session struct {
-	ID         bson.ObjectID `bson:"_id"`
-	UserID     bson.ObjectID `bson:"user_id"`
-	SecretHash []byte        `bson:"secret_hash"`
-	// PreviousHash is the hash of the secret spent last. Sessions rotated before
-	// secrets were chained know no other, so a replay of it still ends them.
-	PreviousHash []byte    `bson:"previous_hash,omitempty"`
-	Generation   int64     `bson:"generation,omitempty"`
-	RotatedAt    time.Time `bson:"rotated_at,omitempty"`
-	TokenVersion int64     `bson:"token_version"`
-	CreatedAt    time.Time `bson:"created_at"`
-	LastUsedAt   time.Time `bson:"last_used_at"`
-	ExpiresAt    time.Time `bson:"expires_at"`
-	IP           string    `bson:"ip,omitempty"`
-	UserAgent    string    `bson:"user_agent,omitempty"`
+// sessionDoc is a lanyard.Session as stored.
+type sessionDoc struct {
+	ID           bson.ObjectID `bson:"_id"`
+	UserID       bson.ObjectID `bson:"user_id"`
+	SecretHash   []byte        `bson:"secret_hash"`
+	PreviousHash []byte        `bson:"previous_hash,omitempty"`
+	Generation   int64         `bson:"generation,omitempty"`
+	RotatedAt    time.Time     `bson:"rotated_at,omitempty"`
+	TokenVersion int64         `bson:"token_version"`
+	CreatedAt    time.Time     `bson:"created_at"`
+	LastUsedAt   time.Time     `bson:"last_used_at"`
+	ExpiresAt    time.Time     `bson:"expires_at"`
+	IP           string        `bson:"ip,omitempty"`
+	UserAgent    string        `bson:"user_agent,omitempty"`
+}
+
+func toSessionDoc(ss *lanyard.Session) *sessionDoc {
+	return &sessionDoc{
+		ID: bson.ObjectID(ss.ID), UserID: bson.ObjectID(ss.UserID), SecretHash: ss.SecretHash, PreviousHash: ss.PreviousHash,
+		Generation: ss.Generation, RotatedAt: ss.RotatedAt, TokenVersion: ss.TokenVersion, CreatedAt: ss.CreatedAt,
+		LastUsedAt: ss.LastUsedAt, ExpiresAt: ss.ExpiresAt, IP: ss.IP, UserAgent: ss.UserAgent,
+	}
+}
+
+func (d *sessionDoc) session() lanyard.Session {
+	return lanyard.Session{
+		ID: lanyard.ID(d.ID), UserID: lanyard.ID(d.UserID), SecretHash: d.SecretHash, PreviousHash: d.PreviousHash,
+		Generation: d.Generation, RotatedAt: d.RotatedAt, TokenVersion: d.TokenVersion, CreatedAt: d.CreatedAt,
+		LastUsedAt: d.LastUsedAt, ExpiresAt: d.ExpiresAt, IP: d.IP, UserAgent: d.UserAgent,
+	}
+}
+
+// DecodeSession reads a session document as the built-in relation sessions returns
+// it (store.Children).
+func DecodeSession(raw bson.Raw) (lanyard.Session, error) {
+	var d sessionDoc
+	if err := bson.Unmarshal(raw, &d); err != nil {
+		return lanyard.Session{}, fmt.Errorf("store: decode session: %w", err)
+	}
+	return d.session(), nil
 }
 
 func (s *Store) sessions() *mongo.Collection { return s.db.Collection(collSessions) }
 
 // InsertSession stores a new session.
-func (s *Store) InsertSession(ctx context.Context, ss *Session) error {
-	_, err := s.keyed(collSessions).InsertOne(ctx, ss)
+func (s *Store) InsertSession(ctx context.Context, ss *lanyard.Session) error {
+	_, err := s.keyed(collSessions).InsertOne(ctx, toSessionDoc(ss))
 	return s.translate("insert session", err)
 }
 
 // SessionByID loads one session.
-func (s *Store) SessionByID(ctx context.Context, id bson.ObjectID) (Session, error) {
-	var ss Session
-	err := s.sessions().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&ss)
-	return ss, s.translate("session by id", err)
+func (s *Store) SessionByID(ctx context.Context, id lanyard.ID) (lanyard.Session, error) {
+	var d sessionDoc
+	if err := s.sessions().FindOne(ctx, byID(id)).Decode(&d); err != nil {
+		return lanyard.Session{}, s.translate("session by id", err)
+	}
+	return d.session(), nil
 }
 
 // collRefreshClaims holds one document per spent refresh secret, keyed by session id
@@ -90,7 +112,7 @@ var ErrRefreshExhausted = errors.New("session has rotated as often as it may")
 func (s *Store) refreshClaims() *mongo.Collection { return s.db.Collection(collRefreshClaims) }
 
 // refreshClaimID names the claim on one secret of one session.
-func refreshClaimID(id bson.ObjectID, secretHash []byte) string {
+func refreshClaimID(id lanyard.ID, secretHash []byte) string {
 	return id.Hex() + "." + hex.EncodeToString(secretHash)
 }
 
@@ -106,13 +128,13 @@ func refreshClaimID(id bson.ObjectID, secretHash []byte) string {
 // Either way the caller judges the secret against the session returned. The winner
 // gets its session even if the session is ended while it rotates (a replay detected
 // by a loser ends it).
-func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, newHash []byte, now, expires time.Time, limit int64) (Session, error) {
+func (s *Store) RotateRefresh(ctx context.Context, id lanyard.ID, oldHash, newHash []byte, now, expires time.Time, limit int64) (lanyard.Session, error) {
 	ss, err := s.SessionByID(ctx, id)
 	if err != nil {
-		return Session{}, err
+		return lanyard.Session{}, err
 	}
 	if !ss.ExpiresAt.After(now) {
-		return Session{}, notFound("rotate refresh")
+		return lanyard.Session{}, notFound("rotate refresh")
 	}
 	if !bytes.Equal(ss.SecretHash, oldHash) {
 		return ss, fmt.Errorf("rotate refresh: %w", ErrRefreshNotCurrent)
@@ -122,18 +144,18 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 	}
 	_, err = s.keyed(collRefreshClaims).InsertOne(ctx, bson.D{
 		{Key: "_id", Value: refreshClaimID(id, oldHash)},
-		{Key: "session_id", Value: id},
+		{Key: "session_id", Value: bson.ObjectID(id)},
 		{Key: "expires_at", Value: Millis(now.Add(claimLife))},
 	})
 	if err = s.translate("rotate refresh: claim", err); errors.Is(err, ErrDuplicate) {
 		cur, err := s.finishRotation(ctx, ss, newHash, now, expires)
 		if err != nil {
-			return Session{}, err
+			return lanyard.Session{}, err
 		}
 		return cur, fmt.Errorf("rotate refresh: %w", ErrRefreshSpent)
 	}
 	if err != nil {
-		return Session{}, err
+		return lanyard.Session{}, err
 	}
 	// The claim says oldHash is spent: from here the session must move on to newHash
 	// even if the client goes away, or it would keep a secret that can no longer
@@ -145,10 +167,10 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 	// answer reached a client and came back spent before this one write is sent.
 	next := rotated(ss, newHash, now, expires)
 	unlock := s.lock(collSessions, id)
-	_, err = s.keyed(collSessions).UpdateOne(wctx, bson.D{{Key: "_id", Value: id}}, rotation(next))
+	_, err = s.keyed(collSessions).UpdateOne(wctx, byID(id), rotation(next))
 	unlock()
 	if err != nil {
-		return Session{}, s.translate("rotate refresh", err)
+		return lanyard.Session{}, s.translate("rotate refresh", err)
 	}
 	// The claim before this one has served its purpose once no request can still be
 	// racing for it; younger ones are left to expire.
@@ -166,13 +188,13 @@ func (s *Store) RotateRefresh(ctx context.Context, id bson.ObjectID, oldHash, ne
 // later rotation. On MongoDB the filter makes it atomic; on the embedded store, whose
 // filtered updates are no compare-and-set, the read and the write are made under this
 // process's lock on the session, which every rotation's write takes.
-func (s *Store) finishRotation(ctx context.Context, read Session, newHash []byte, now, expires time.Time) (Session, error) {
+func (s *Store) finishRotation(ctx context.Context, read lanyard.Session, newHash []byte, now, expires time.Time) (lanyard.Session, error) {
 	next := rotated(read, newHash, now, expires)
 	if s.stripes == nil {
 		r, err := s.keyed(collSessions).UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: read.ID}, {Key: "secret_hash", Value: read.SecretHash}}, rotation(next))
+			bson.D{{Key: "_id", Value: bson.ObjectID(read.ID)}, {Key: "secret_hash", Value: read.SecretHash}}, rotation(next))
 		if err != nil {
-			return Session{}, s.translate("finish rotation", err)
+			return lanyard.Session{}, s.translate("finish rotation", err)
 		}
 		if r.MatchedCount == 1 {
 			return next, nil
@@ -184,14 +206,14 @@ func (s *Store) finishRotation(ctx context.Context, read Session, newHash []byte
 	if err != nil || !bytes.Equal(cur.SecretHash, read.SecretHash) {
 		return cur, err
 	}
-	if _, err := s.keyed(collSessions).UpdateOne(ctx, bson.D{{Key: "_id", Value: read.ID}}, rotation(next)); err != nil {
-		return Session{}, s.translate("finish rotation", err)
+	if _, err := s.keyed(collSessions).UpdateOne(ctx, byID(read.ID), rotation(next)); err != nil {
+		return lanyard.Session{}, s.translate("finish rotation", err)
 	}
 	return next, nil
 }
 
 // rotated is session ss moved on to the secret whose hash is newHash at now.
-func rotated(ss Session, newHash []byte, now, expires time.Time) Session {
+func rotated(ss lanyard.Session, newHash []byte, now, expires time.Time) lanyard.Session {
 	ss.SecretHash, ss.PreviousHash = newHash, ss.SecretHash
 	ss.Generation++
 	ss.RotatedAt, ss.LastUsedAt, ss.ExpiresAt = Millis(now), Millis(now), Millis(expires)
@@ -199,7 +221,7 @@ func rotated(ss Session, newHash []byte, now, expires time.Time) Session {
 }
 
 // rotation is the update that stores session ss's rotation.
-func rotation(ss Session) bson.D {
+func rotation(ss lanyard.Session) bson.D {
 	return bson.D{{Key: "$set", Value: bson.M{
 		"secret_hash":   ss.SecretHash,
 		"previous_hash": ss.PreviousHash,
@@ -211,21 +233,21 @@ func rotation(ss Session) bson.D {
 }
 
 // DeleteSession removes one session by id; deleting nothing is not an error.
-func (s *Store) DeleteSession(ctx context.Context, id bson.ObjectID) error {
-	_, err := s.keyed(collSessions).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+func (s *Store) DeleteSession(ctx context.Context, id lanyard.ID) error {
+	_, err := s.keyed(collSessions).DeleteOne(ctx, byID(id))
 	return s.translate("delete session", err)
 }
 
 // SessionsChange is a change of the session bookkeeping in a user's document
 // (User.LiveSessions, EndedSessions and AccessNotBefore).
 type SessionsChange struct {
-	List      map[ID]time.Time // sessions to list as live, or whose last known use moved on
-	Unlist    []ID             // sessions no longer live
-	End       map[ID]time.Time // sessions that ended, with when
-	Forget    []ID             // ended sessions no longer worth remembering
-	NotBefore time.Time        // refuse access tokens issued before this (never moves back); zero: no change
+	List      map[lanyard.ID]time.Time // sessions to list as live, or whose last known use moved on
+	Unlist    []lanyard.ID             // sessions no longer live
+	End       map[lanyard.ID]time.Time // sessions that ended, with when
+	Forget    []lanyard.ID             // ended sessions no longer worth remembering
+	NotBefore time.Time                // refuse access tokens issued before this (never moves back); zero: no change
 	// KnownAddrs replace the user's known addresses (User.KnownAddrs); nil: no change.
-	KnownAddrs []KnownAddress
+	KnownAddrs []lanyard.KnownAddress
 }
 
 // ChangeUserSessions applies c to the user's document in one write. Every session is
@@ -233,7 +255,7 @@ type SessionsChange struct {
 // concurrent changes for different sessions never undo each other on MongoDB; on the
 // embedded store this process serialises them as it does every update of a user. A
 // user that is gone is not an error: there is nothing left to keep track of.
-func (s *Store) ChangeUserSessions(ctx context.Context, userID ID, c SessionsChange) error {
+func (s *Store) ChangeUserSessions(ctx context.Context, userID lanyard.ID, c SessionsChange) error {
 	set, unset := bson.M{}, bson.M{}
 	for id, at := range c.List {
 		set["live_sessions."+id.Hex()] = Millis(at)
@@ -248,7 +270,7 @@ func (s *Store) ChangeUserSessions(ctx context.Context, userID ID, c SessionsCha
 		unset["ended_sessions."+id.Hex()] = ""
 	}
 	if c.KnownAddrs != nil {
-		set["known_addrs"] = knownAddrs(c.KnownAddrs)
+		set["known_addrs"] = toKnownAddrDocs(c.KnownAddrs)
 	}
 	var update bson.D
 	if len(set) > 0 {
@@ -264,15 +286,15 @@ func (s *Store) ChangeUserSessions(ctx context.Context, userID ID, c SessionsCha
 		return nil
 	}
 	defer s.lock(collUsers, userID)()
-	_, err := s.keyed(collUsers).UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}}, update)
+	_, err := s.keyed(collUsers).UpdateOne(ctx, byID(userID), update)
 	return s.translate("change user sessions", err)
 }
 
 // DeleteUserSessions removes every session of a user, except keep when it is not zero.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID, keep bson.ObjectID) error {
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, keep lanyard.ID) error {
 	var except any
 	if !keep.IsZero() {
-		except = keep
+		except = bson.ObjectID(keep)
 	}
 	return s.deleteByUser(ctx, collSessions, "delete user sessions", userID, except)
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/lanyard/lanyard"
 )
 
 // The embedded SQLite store answers only {_id: value} without reading a whole
@@ -202,6 +204,8 @@ func (x *sqliteIndex) query(ctx context.Context, coll string, build func(table s
 func sjsonType(v any) (string, string, bool) {
 	switch t := v.(type) {
 	case bson.ObjectID:
+		return "objectId", t.Hex(), true
+	case lanyard.ID:
 		return "objectId", t.Hex(), true
 	case string:
 		return "string", t, true
@@ -402,7 +406,7 @@ func (x *sqliteIndex) docs(ctx context.Context, coll string, build func(table st
 }
 
 // byIDsStmt selects the documents with these ObjectId _ids, in _id order.
-func byIDsStmt(table string, ids []ID) (string, []any) {
+func byIDsStmt(table string, ids []lanyard.ID) (string, []any) {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = `"` + id.Hex() + `"`
@@ -414,7 +418,7 @@ func byIDsStmt(table string, ids []ID) (string, []any) {
 // pageStmt selects a page of documents with ObjectId _ids after after (NoID: from the
 // start), ascending, through the _id index; with field set, only those whose field
 // equals the string value.
-func pageStmt(table string, after ID, limit int, field, value string) (string, []any) {
+func pageStmt(table string, after lanyard.ID, limit int, field, value string) (string, []any) {
 	// The _id index is on FerretDB's own expression, which yields JSON text: an
 	// ObjectId as its quoted hex, which orders as the ObjectId does.
 	start := `""`
@@ -431,8 +435,8 @@ func pageStmt(table string, after ID, limit int, field, value string) (string, [
 }
 
 // usersWithProvider is UsersWithProvider through the (provider, user_id) index.
-func (x *sqliteIndex) usersWithProvider(ctx context.Context, provider string, after ID, limit int) ([]ID, error) {
-	var out []ID
+func (x *sqliteIndex) usersWithProvider(ctx context.Context, provider string, after lanyard.ID, limit int) ([]lanyard.ID, error) {
+	var out []lanyard.ID
 	err := x.query(ctx, collLinkedIDs, func(table string) (string, []any) {
 		return providerStmt(table, provider, after, limit)
 	}, func(rows *sql.Rows) error {
@@ -441,19 +445,19 @@ func (x *sqliteIndex) usersWithProvider(ctx context.Context, provider string, af
 			return err
 		}
 		id, err := bson.ObjectIDFromHex(hex)
-		out = append(out, id)
+		out = append(out, lanyard.ID(id))
 		return err
 	})
 	return out, err
 }
 
-func providerStmt(table, provider string, after ID, limit int) (string, []any) {
+func providerStmt(table, provider string, after lanyard.ID, limit int) (string, []any) {
 	return fmt.Sprintf(`SELECT DISTINCT %s FROM %q WHERE %s = ? AND %s > ? ORDER BY 1 LIMIT ?`,
 		valueExpr("user_id"), table, valueExpr("provider"), valueExpr("user_id")), []any{provider, hexOrEmpty(after), limit}
 }
 
 // holdsProvider reports whether userID holds a linked ID of provider.
-func (x *sqliteIndex) holdsProvider(ctx context.Context, userID ID, provider string) (bool, error) {
+func (x *sqliteIndex) holdsProvider(ctx context.Context, userID lanyard.ID, provider string) (bool, error) {
 	found := false
 	err := x.query(ctx, collLinkedIDs, func(table string) (string, []any) {
 		return holdsStmt(table, provider, userID)
@@ -464,13 +468,13 @@ func (x *sqliteIndex) holdsProvider(ctx context.Context, userID ID, provider str
 	return found, err
 }
 
-func holdsStmt(table, provider string, userID ID) (string, []any) {
+func holdsStmt(table, provider string, userID lanyard.ID) (string, []any) {
 	return fmt.Sprintf(`SELECT 1 FROM %q WHERE %s = ? AND %s = ? LIMIT 1`,
 		table, valueExpr("provider"), valueExpr("user_id")), []any{provider, userID.Hex()}
 }
 
 // otherAdmin reports whether an active admin other than id exists.
-func (x *sqliteIndex) otherAdmin(ctx context.Context, id ID) (bool, error) {
+func (x *sqliteIndex) otherAdmin(ctx context.Context, id lanyard.ID) (bool, error) {
 	found := false
 	err := x.query(ctx, collUsers, func(table string) (string, []any) {
 		return otherAdminStmt(table, id)
@@ -481,9 +485,9 @@ func (x *sqliteIndex) otherAdmin(ctx context.Context, id ID) (bool, error) {
 	return found, err
 }
 
-func otherAdminStmt(table string, id ID) (string, []any) {
+func otherAdminStmt(table string, id lanyard.ID) (string, []any) {
 	return fmt.Sprintf(`SELECT 1 FROM %q WHERE %s = ? AND %s = ? AND %s <> ? LIMIT 1`,
-		table, valueExpr("role"), valueExpr("status"), valueExpr("_id")), []any{RoleAdmin, StatusActive, id.Hex()}
+		table, valueExpr("role"), valueExpr("status"), valueExpr("_id")), []any{string(lanyard.RoleAdmin), string(lanyard.StatusActive), id.Hex()}
 }
 
 // countType counts the documents of coll whose field holds a value of type typ.
@@ -517,15 +521,15 @@ func (x *sqliteIndex) explain(ctx context.Context, coll string, build func(table
 // relations (coll and field pairs) and of the built-ins, the pages of users by _id and
 // by email, and the users of a provider.
 func (x *sqliteIndex) plans(ctx context.Context, rels [][2]string) (map[string]string, error) {
-	oid := bson.NewObjectID()
+	oid := NewID()
 	type shape struct {
 		coll  string
 		build func(table string) (string, []any)
 	}
 	shapes := map[string]shape{
 		"users page":          {collUsers, func(t string) (string, []any) { return pageStmt(t, oid, 100, "", "") }},
-		"users by ids":        {collUsers, func(t string) (string, []any) { return byIDsStmt(t, []ID{oid, oid}) }},
-		"users by email":      {collUsers, func(t string) (string, []any) { return pageStmt(t, NoID, 100, "email", "a@example.com") }},
+		"users by ids":        {collUsers, func(t string) (string, []any) { return byIDsStmt(t, []lanyard.ID{oid, oid}) }},
+		"users by email":      {collUsers, func(t string) (string, []any) { return pageStmt(t, lanyard.ID{}, 100, "email", "a@example.com") }},
 		"users with provider": {collLinkedIDs, func(t string) (string, []any) { return providerStmt(t, "google", oid, 100) }},
 		"holds provider":      {collLinkedIDs, func(t string) (string, []any) { return holdsStmt(t, "google", oid) }},
 		"other admin":         {collUsers, func(t string) (string, []any) { return otherAdminStmt(t, oid) }},
@@ -551,7 +555,7 @@ func (x *sqliteIndex) plans(ctx context.Context, rels [][2]string) (map[string]s
 	return out, nil
 }
 
-func hexOrEmpty(id ID) string {
+func hexOrEmpty(id lanyard.ID) string {
 	if id.IsZero() {
 		return ""
 	}

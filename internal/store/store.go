@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -15,6 +16,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+
+	"github.com/lanyard/lanyard"
 )
 
 // Collection names.
@@ -23,10 +26,17 @@ const (
 	collSessions = "sessions"
 )
 
+// CommandMonitor observes the store's commands (the driver's type: tests count the
+// commands and read their filters through it).
+type CommandMonitor = event.CommandMonitor
+
 // Options tune a connection.
 type Options struct {
 	// Monitor, when set, sees every command (tests count them).
-	Monitor *event.CommandMonitor
+	Monitor *CommandMonitor
+	// Logger, when it is enabled at debug, gets one line per command (logCommands);
+	// nil: none.
+	Logger *slog.Logger
 	// OnError, when set, is told of every failed store operation other than the
 	// expected ones (not found, duplicate key, cancelled by the caller).
 	OnError func(op string)
@@ -66,8 +76,8 @@ func Open(ctx context.Context, uri, name string, o Options) (*Store, error) {
 			SetConnectTimeout(3 * time.Second).
 			SetAppName("lanyard").
 			SetLoggerOptions(driverLogOff())
-		if o.Monitor != nil {
-			co.SetMonitor(o.Monitor)
+		if m := logCommands(o.Logger, o.Monitor); m != nil {
+			co.SetMonitor(m)
 		}
 		return co
 	}
@@ -182,40 +192,18 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 // they are stored.
 func (s *Store) Raw() *mongo.Database { return s.db }
 
-// NewID returns a fresh ObjectID in its hex form.
-func NewID() string { return bson.NewObjectID().Hex() }
+// NewID returns a fresh id. Its bytes are an ObjectId's (a time, a process and a
+// counter), which is how every document id is stored: making ids is the store's
+// business, the domain only compares and prints them.
+func NewID() lanyard.ID { return lanyard.ID(bson.NewObjectID()) }
 
-// ParseID turns a 24-character lowercase hex id into an ObjectID. Anything else cannot
-// name a stored document, so it is ErrNotFound rather than a validation error.
-func ParseID(hex string) (bson.ObjectID, error) {
-	if len(hex) != 24 {
-		return bson.ObjectID{}, notFound("parse id")
-	}
-	for i := 0; i < len(hex); i++ {
-		if c := hex[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return bson.ObjectID{}, notFound("parse id")
-		}
-	}
-	id, err := bson.ObjectIDFromHex(hex)
-	if err != nil {
-		return bson.ObjectID{}, notFound("parse id")
-	}
-	return id, nil
-}
+// byID is the filter of one document by its ObjectId _id: the one filter the
+// embedded store answers without reading the whole collection.
+func byID(id lanyard.ID) bson.D { return bson.D{{Key: "_id", Value: bson.ObjectID(id)}} }
 
 // Millis truncates t to what MongoDB stores (milliseconds, UTC), so that a value held
 // in memory equals the value read back.
 func Millis(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
-
-// ID is a document id. The alias lets packages above the store hold ids without
-// importing the driver.
-type ID = bson.ObjectID
-
-// NoID is the zero ID, meaning "none".
-var NoID ID
-
-// NewObjectID returns a fresh ObjectID.
-func NewObjectID() ID { return bson.NewObjectID() }
 
 type backgroundKey struct{}
 

@@ -9,6 +9,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/lanyard/lanyard"
 )
 
 // collThrottle holds one counter per throttle key ("login:acct:…", "login:ip:…",
@@ -18,15 +20,24 @@ import (
 // and ThrottleSweep removes such counters (the embedded store has no TTL indexes).
 const collThrottle = "throttle"
 
-// ThrottleEntry is one throttle counter as stored.
+// ThrottleEntry is one throttle counter.
 type ThrottleEntry struct {
-	Key string `bson:"_id"`
+	Key string
 	// Failures counts failed logins, or registration attempts, since WindowStart.
+	Failures     int
+	WindowStart  time.Time
+	BlockedUntil time.Time
+	// ExpiresAt is when the counter is forgotten; from then on it reads as absent.
+	ExpiresAt time.Time
+}
+
+// throttleDoc is a ThrottleEntry as stored.
+type throttleDoc struct {
+	Key          string    `bson:"_id"`
 	Failures     int       `bson:"failures"`
 	WindowStart  time.Time `bson:"window_start"`
 	BlockedUntil time.Time `bson:"blocked_until,omitempty"`
-	// ExpiresAt is when the counter is forgotten; from then on it reads as absent.
-	ExpiresAt time.Time `bson:"expires_at"`
+	ExpiresAt    time.Time `bson:"expires_at"`
 }
 
 func (s *Store) throttle() *mongo.Collection { return s.db.Collection(collThrottle) }
@@ -36,7 +47,7 @@ func (s *Store) throttle() *mongo.Collection { return s.db.Collection(collThrott
 // operators are atomic.
 func (s *Store) throttleLock(key string) func() {
 	sum := sha256.Sum256([]byte(key))
-	var id bson.ObjectID
+	var id lanyard.ID
 	copy(id[:], sum[:])
 	return s.lock(collThrottle, id)
 }
@@ -72,7 +83,7 @@ func (s *Store) EnsureExpiryIndexes(ctx context.Context) error {
 func (s *Store) ThrottleAdd(ctx context.Context, key string, now time.Time, window time.Duration) (ThrottleEntry, error) {
 	now = Millis(now)
 	defer s.throttleLock(key)()
-	var e ThrottleEntry
+	var d throttleDoc
 	upsert := func() error {
 		return s.keyed(collThrottle).FindOneAndUpdate(ctx, byKey(key),
 			bson.D{
@@ -82,7 +93,7 @@ func (s *Store) ThrottleAdd(ctx context.Context, key string, now time.Time, wind
 					{Key: "expires_at", Value: now.Add(window)},
 				}},
 			},
-			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&e)
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&d)
 	}
 	err := upsert()
 	if errors.Is(s.translate("throttle add", err), ErrDuplicate) {
@@ -93,6 +104,7 @@ func (s *Store) ThrottleAdd(ctx context.Context, key string, now time.Time, wind
 	if err != nil {
 		return ThrottleEntry{}, s.translate("throttle add", err)
 	}
+	e := ThrottleEntry(d)
 	if e.ExpiresAt.After(now) {
 		return e, nil
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/lanyard/lanyard"
 )
 
 // collUserKeys maps each email and username to its user, keyed by _id
@@ -21,35 +23,35 @@ const collUserKeys = "user_keys"
 const keyGrace = time.Minute
 
 type userKey struct {
-	ID        string    `bson:"_id"`
-	UserID    ID        `bson:"user_id"`
-	CreatedAt time.Time `bson:"created_at"`
+	ID        string        `bson:"_id"`
+	UserID    bson.ObjectID `bson:"user_id"`
+	CreatedAt time.Time     `bson:"created_at"`
 }
 
 func emailKey(email string) string  { return "email:" + email }
 func usernameKey(key string) string { return "username:" + key }
-func holdsEmail(e string) func(User) bool {
-	return func(u User) bool { return u.Email == e }
+func holdsEmail(e string) func(lanyard.User) bool {
+	return func(u lanyard.User) bool { return u.Email == e }
 }
-func holdsUsername(k string) func(User) bool {
-	return func(u User) bool { return u.UsernameKey == k }
+func holdsUsername(k string) func(lanyard.User) bool {
+	return func(u lanyard.User) bool { return u.UsernameKey == k }
 }
 
 // keyHolder returns the user a key names, if that user still holds it. A key whose
 // user is gone, or has since changed that email or username, names nobody: a crash
 // between two steps of a write leaves such keys behind.
-func (s *Store) keyHolder(ctx context.Context, key string, holds func(User) bool) (User, userKey, error) {
+func (s *Store) keyHolder(ctx context.Context, key string, holds func(lanyard.User) bool) (lanyard.User, userKey, error) {
 	var k userKey
 	err := s.db.Collection(collUserKeys).FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&k)
 	if err = s.translate("user key", err); err != nil {
-		return User{}, k, err
+		return lanyard.User{}, k, err
 	}
-	u, err := s.UserByID(ctx, k.UserID)
+	u, err := s.UserByID(ctx, lanyard.ID(k.UserID))
 	if err != nil {
-		return User{}, k, err
+		return lanyard.User{}, k, err
 	}
 	if !holds(u) {
-		return User{}, k, notFound("user key")
+		return lanyard.User{}, k, notFound("user key")
 	}
 	return u, k, nil
 }
@@ -57,23 +59,23 @@ func (s *Store) keyHolder(ctx context.Context, key string, holds func(User) bool
 // claimKey makes key name user id. A key held by another user is ErrDuplicate; a key
 // left behind by an interrupted write (its user does not hold it) is taken over once it
 // is older than keyGrace.
-func (s *Store) claimKey(ctx context.Context, key string, id ID, holds func(User) bool, now time.Time) error {
+func (s *Store) claimKey(ctx context.Context, key string, id lanyard.ID, holds func(lanyard.User) bool, now time.Time) error {
 	keys := s.keyed(collUserKeys)
 	for range 2 {
-		_, err := keys.InsertOne(ctx, userKey{ID: key, UserID: id, CreatedAt: Millis(now)})
+		_, err := keys.InsertOne(ctx, userKey{ID: key, UserID: bson.ObjectID(id), CreatedAt: Millis(now)})
 		if err = s.translate("claim user key", err); !errors.Is(err, ErrDuplicate) {
 			return err
 		}
 		_, k, err := s.keyHolder(ctx, key, holds)
 		switch {
 		case err == nil:
-			if k.UserID == id {
+			if k.UserID == bson.ObjectID(id) {
 				return nil
 			}
 			return &opError{op: "claim user key", kind: ErrDuplicate}
 		case !errors.Is(err, errNotFoundKind):
 			return err
-		case k.UserID == id:
+		case k.UserID == bson.ObjectID(id):
 			return nil // ours already, from an earlier step of this very write
 		case k.ID != "" && now.Sub(k.CreatedAt) < keyGrace:
 			return &opError{op: "claim user key", kind: ErrDuplicate}
@@ -87,7 +89,7 @@ func (s *Store) claimKey(ctx context.Context, key string, id ID, holds func(User
 }
 
 // releaseKey deletes key if it still names user id.
-func (s *Store) releaseKey(ctx context.Context, key string, id ID) error {
+func (s *Store) releaseKey(ctx context.Context, key string, id lanyard.ID) error {
 	keys := s.db.Collection(collUserKeys)
 	var k userKey
 	err := keys.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&k)
@@ -97,7 +99,7 @@ func (s *Store) releaseKey(ctx context.Context, key string, id ID) error {
 		}
 		return err
 	}
-	if k.UserID != id {
+	if k.UserID != bson.ObjectID(id) {
 		return nil
 	}
 	_, err = s.keyed(collUserKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: key}})
@@ -105,13 +107,13 @@ func (s *Store) releaseKey(ctx context.Context, key string, id ID) error {
 }
 
 // UserByEmail loads the user with this (already lower-cased) email.
-func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+func (s *Store) UserByEmail(ctx context.Context, email string) (lanyard.User, error) {
 	u, _, err := s.keyHolder(ctx, emailKey(email), holdsEmail(email))
 	return u, err
 }
 
 // UserByUsernameKey loads the user with this lower-cased username.
-func (s *Store) UserByUsernameKey(ctx context.Context, key string) (User, error) {
+func (s *Store) UserByUsernameKey(ctx context.Context, key string) (lanyard.User, error) {
 	u, _, err := s.keyHolder(ctx, usernameKey(key), holdsUsername(key))
 	return u, err
 }

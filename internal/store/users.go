@@ -3,55 +3,82 @@ package store
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/lanyard/lanyard"
 )
 
-// User is an account as stored. Optional profile fields are empty when unset and then
-// absent from the document.
-type User struct {
-	ID           bson.ObjectID `bson:"_id"`
-	Email        string        `bson:"email"`
-	Username     string        `bson:"username,omitempty"`
-	UsernameKey  string        `bson:"username_key,omitempty"` // lower-cased Username: unique case-insensitively
-	FirstName    string        `bson:"first_name,omitempty"`
-	LastName     string        `bson:"last_name,omitempty"`
-	Contact      string        `bson:"contact,omitempty"`
-	Birthday     string        `bson:"birthday,omitempty"`
-	PasswordHash string        `bson:"password_hash"`
-	Role         string        `bson:"role"`
-	Status       string        `bson:"status"`
-	TokenVersion int64         `bson:"token_version"`
-	Linked       []ID          `bson:"linked,omitempty"` // ids of the user's linked IDs (at most a few dozen)
-	CreatedAt    time.Time     `bson:"created_at"`
-	UpdatedAt    time.Time     `bson:"updated_at"`
-
-	// Session bookkeeping lives here because every authenticated request loads the
-	// user anyway (see ChangeUserSessions). Keys are session ids in hex.
-	// LiveSessions: the user's sessions, each with its last use as last known here
-	// (a session's own last_used_at can only be later); the cap on sessions picks
-	// the least recently used one from it. EndedSessions: sessions ended in the last
-	// access-token lifetime, with when; their access tokens are refused.
-	// AccessNotBefore: access tokens issued before it are refused (set when the list
-	// of ended sessions overflowed).
+// userDoc is a lanyard.User as stored. Optional profile fields are absent from the
+// document when empty.
+type userDoc struct {
+	ID              bson.ObjectID        `bson:"_id"`
+	Email           string               `bson:"email"`
+	Username        string               `bson:"username,omitempty"`
+	UsernameKey     string               `bson:"username_key,omitempty"`
+	FirstName       string               `bson:"first_name,omitempty"`
+	LastName        string               `bson:"last_name,omitempty"`
+	Contact         string               `bson:"contact,omitempty"`
+	Birthday        string               `bson:"birthday,omitempty"`
+	PasswordHash    string               `bson:"password_hash"`
+	Role            string               `bson:"role"`
+	Status          string               `bson:"status"`
+	TokenVersion    int64                `bson:"token_version"`
+	Linked          []bson.ObjectID      `bson:"linked,omitempty"`
+	CreatedAt       time.Time            `bson:"created_at"`
+	UpdatedAt       time.Time            `bson:"updated_at"`
 	LiveSessions    map[string]time.Time `bson:"live_sessions,omitempty"`
 	EndedSessions   map[string]time.Time `bson:"ended_sessions,omitempty"`
 	AccessNotBefore time.Time            `bson:"access_not_before,omitempty"`
-	// KnownAddrs are where the user logged in from lately (see KnownAddress).
-	KnownAddrs []KnownAddress `bson:"known_addrs,omitempty"`
+	KnownAddrs      []knownAddrDoc       `bson:"known_addrs,omitempty"`
 }
 
-// Roles and statuses.
-const (
-	RoleUser       = "user"
-	RoleAdmin      = "admin"
-	StatusActive   = "active"
-	StatusDeleting = "deleting"
-)
+func toUserDoc(u *lanyard.User) *userDoc {
+	return &userDoc{
+		ID: bson.ObjectID(u.ID), Email: u.Email, Username: u.Username, UsernameKey: u.UsernameKey,
+		FirstName: u.FirstName, LastName: u.LastName, Contact: u.Contact, Birthday: u.Birthday,
+		PasswordHash: u.PasswordHash, Role: string(u.Role), Status: string(u.Status), TokenVersion: u.TokenVersion,
+		Linked: toObjectIDs(u.Linked), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		LiveSessions: u.LiveSessions, EndedSessions: u.EndedSessions, AccessNotBefore: u.AccessNotBefore,
+		KnownAddrs: toKnownAddrDocs(u.KnownAddrs),
+	}
+}
+
+func (d *userDoc) user() lanyard.User {
+	return lanyard.User{
+		ID: lanyard.ID(d.ID), Email: d.Email, Username: d.Username, UsernameKey: d.UsernameKey,
+		FirstName: d.FirstName, LastName: d.LastName, Contact: d.Contact, Birthday: d.Birthday,
+		PasswordHash: d.PasswordHash, Role: lanyard.Role(d.Role), Status: lanyard.Status(d.Status), TokenVersion: d.TokenVersion,
+		Linked: fromObjectIDs(d.Linked), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		LiveSessions: d.LiveSessions, EndedSessions: d.EndedSessions, AccessNotBefore: d.AccessNotBefore,
+		KnownAddrs: fromKnownAddrDocs(d.KnownAddrs),
+	}
+}
+
+func toObjectIDs(ids []lanyard.ID) []bson.ObjectID {
+	if ids == nil {
+		return nil
+	}
+	out := make([]bson.ObjectID, len(ids))
+	for i, id := range ids {
+		out[i] = bson.ObjectID(id)
+	}
+	return out
+}
+
+func fromObjectIDs(ids []bson.ObjectID) []lanyard.ID {
+	if ids == nil {
+		return nil
+	}
+	out := make([]lanyard.ID, len(ids))
+	for i, id := range ids {
+		out[i] = lanyard.ID(id)
+	}
+	return out
+}
 
 func (s *Store) users() *mongo.Collection { return s.db.Collection(collUsers) }
 
@@ -59,11 +86,11 @@ func (s *Store) users() *mongo.Collection { return s.db.Collection(collUsers) }
 // the database decides races: a taken email or username is a *DuplicateError naming
 // which. A crash part-way leaves at most keys that name no user, which a later claim
 // takes over.
-func (s *Store) InsertUser(ctx context.Context, u *User, now time.Time) error {
+func (s *Store) InsertUser(ctx context.Context, u *lanyard.User, now time.Time) error {
 	if err := s.claimUserKeys(ctx, u.ID, u.Email, u.UsernameKey, now); err != nil {
 		return err
 	}
-	_, err := s.keyed(collUsers).InsertOne(ctx, u)
+	_, err := s.keyed(collUsers).InsertOne(ctx, toUserDoc(u))
 	if err = s.translate("insert user", err); err != nil {
 		// The unique indexes of users are the second line; give the keys back.
 		_ = s.releaseUserKeys(ctx, u.ID, u.Email, u.UsernameKey)
@@ -77,10 +104,10 @@ func (s *Store) InsertUser(ctx context.Context, u *User, now time.Time) error {
 
 // claimUserKeys claims the keys of a new email and username (either may be empty) for
 // user id, all or none, and names every one that is taken.
-func (s *Store) claimUserKeys(ctx context.Context, id ID, email, usernameKey_ string, now time.Time) error {
+func (s *Store) claimUserKeys(ctx context.Context, id lanyard.ID, email, usernameKey_ string, now time.Time) error {
 	type want struct {
 		field, key string
-		holds      func(User) bool
+		holds      func(lanyard.User) bool
 	}
 	var wants []want
 	if email != "" {
@@ -115,7 +142,7 @@ func (s *Store) claimUserKeys(ctx context.Context, id ID, email, usernameKey_ st
 	return nil
 }
 
-func (s *Store) releaseUserKeys(ctx context.Context, id ID, email, usernameKey_ string) error {
+func (s *Store) releaseUserKeys(ctx context.Context, id lanyard.ID, email, usernameKey_ string) error {
 	var errs []error
 	if email != "" {
 		errs = append(errs, s.releaseKey(ctx, emailKey(email), id))
@@ -127,34 +154,97 @@ func (s *Store) releaseUserKeys(ctx context.Context, id ID, email, usernameKey_ 
 }
 
 // UserByID loads one user; lanyard.ErrNotFound when absent.
-func (s *Store) UserByID(ctx context.Context, id bson.ObjectID) (User, error) {
-	var u User
-	err := s.users().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&u)
-	return u, s.translate("user by id", err)
+func (s *Store) UserByID(ctx context.Context, id lanyard.ID) (lanyard.User, error) {
+	var d userDoc
+	if err := s.users().FindOne(ctx, byID(id)).Decode(&d); err != nil {
+		return lanyard.User{}, s.translate("user by id", err)
+	}
+	return d.user(), nil
 }
 
-// UserChange is a partial update of a user. Set holds new field values by bson name,
-// Unset the optional fields to remove.
+// UserChange is a partial update of a user: every field left nil is kept. The
+// optional profile fields (Username, FirstName, LastName, Contact, Birthday) are
+// removed when set to "". Callers say what changes, never how it is stored.
 type UserChange struct {
-	Set         bson.M
-	Unset       []string
-	BumpVersion bool // invalidates every outstanding access token and session
+	Email *string // lower-cased; never removed
+	// Username and UsernameKey change together: the name as shown and its
+	// lower-cased key, which is unique; both "" removes the username.
+	Username, UsernameKey                  *string
+	FirstName, LastName, Contact, Birthday *string
+	PasswordHash                           *string
+	Role                                   *lanyard.Role
+	Status                                 *lanyard.Status
+	// ForgetSessions drops the user's session bookkeeping (LiveSessions,
+	// EndedSessions, AccessNotBefore), which a BumpVersion makes moot: every session
+	// and access token from before it is dead anyway.
+	ForgetSessions bool
+	BumpVersion    bool // invalidates every outstanding access token and session
+}
+
+// update is c as the update document of users, at now.
+func (c UserChange) update(now time.Time) bson.D {
+	set, unset := bson.M{"updated_at": Millis(now)}, bson.M{}
+	opt := func(name string, v *string) {
+		switch {
+		case v == nil:
+		case *v == "":
+			unset[name] = ""
+		default:
+			set[name] = *v
+		}
+	}
+	if c.Email != nil {
+		set["email"] = *c.Email
+	}
+	opt("username", c.Username)
+	opt("username_key", c.UsernameKey)
+	opt("first_name", c.FirstName)
+	opt("last_name", c.LastName)
+	opt("contact", c.Contact)
+	opt("birthday", c.Birthday)
+	if c.PasswordHash != nil {
+		set["password_hash"] = *c.PasswordHash
+	}
+	if c.Role != nil {
+		set["role"] = string(*c.Role)
+	}
+	if c.Status != nil {
+		set["status"] = string(*c.Status)
+	}
+	if c.ForgetSessions {
+		for _, f := range []string{"live_sessions", "ended_sessions", "access_not_before"} {
+			unset[f] = ""
+		}
+	}
+	update := bson.D{{Key: "$set", Value: set}}
+	if len(unset) > 0 {
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
+	if c.BumpVersion {
+		update = append(update, bson.E{Key: "$inc", Value: bson.M{"token_version": 1}})
+	}
+	return update
 }
 
 // UpdateUser applies c to user id and returns the user as it is afterwards. Taking an
 // email or username that another user holds is a *DuplicateError.
-func (s *Store) UpdateUser(ctx context.Context, id bson.ObjectID, c UserChange, now time.Time) (User, error) {
-	newEmail, _ := c.Set["email"].(string)
-	newKey, _ := c.Set["username_key"].(string)
-	dropsUsername := slices.Contains(c.Unset, "username_key")
-	var before User
+func (s *Store) UpdateUser(ctx context.Context, id lanyard.ID, c UserChange, now time.Time) (lanyard.User, error) {
+	newEmail, newKey := "", ""
+	if c.Email != nil {
+		newEmail = *c.Email
+	}
+	if c.UsernameKey != nil {
+		newKey = *c.UsernameKey
+	}
+	dropsUsername := c.UsernameKey != nil && *c.UsernameKey == ""
+	var before lanyard.User
 	if newEmail != "" || newKey != "" || dropsUsername {
 		// A change of email or username moves its key: claim the new one first, then
 		// change the user, then release the old one. A crash in between leaves a key
 		// that names nobody (taken over later), never a user without a key.
 		var err error
 		if before, err = s.UserByID(ctx, id); err != nil {
-			return User{}, err
+			return lanyard.User{}, err
 		}
 		if newEmail == before.Email {
 			newEmail = ""
@@ -163,36 +253,22 @@ func (s *Store) UpdateUser(ctx context.Context, id bson.ObjectID, c UserChange, 
 			newKey = ""
 		}
 		if err := s.claimUserKeys(ctx, id, newEmail, newKey, now); err != nil {
-			return User{}, err
+			return lanyard.User{}, err
 		}
-	}
-	set := bson.M{"updated_at": Millis(now)}
-	for k, v := range c.Set {
-		set[k] = v
-	}
-	update := bson.D{{Key: "$set", Value: set}}
-	if len(c.Unset) > 0 {
-		unset := bson.M{}
-		for _, k := range c.Unset {
-			unset[k] = ""
-		}
-		update = append(update, bson.E{Key: "$unset", Value: unset})
-	}
-	if c.BumpVersion {
-		update = append(update, bson.E{Key: "$inc", Value: bson.M{"token_version": 1}})
 	}
 	unlock := s.lock(collUsers, id)
-	var u User
-	err := s.keyed(collUsers).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)
+	var d userDoc
+	err := s.keyed(collUsers).FindOneAndUpdate(ctx, byID(id), c.update(now),
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 	unlock()
 	if err = s.translate("update user", err); err != nil {
 		_ = s.releaseUserKeys(ctx, id, newEmail, newKey)
 		if errors.Is(err, ErrDuplicate) {
-			return User{}, &DuplicateError{Keys: []string{"email"}}
+			return lanyard.User{}, &DuplicateError{Keys: []string{"email"}}
 		}
-		return User{}, err
+		return lanyard.User{}, err
 	}
+	u := d.user()
 	oldEmail, oldKey := "", ""
 	if newEmail != "" {
 		oldEmail = before.Email
@@ -206,13 +282,13 @@ func (s *Store) UpdateUser(ctx context.Context, id bson.ObjectID, c UserChange, 
 
 // UserQuery selects a page of users, by id ascending.
 type UserQuery struct {
-	After ID     // only ids greater than this; NoID for the first page
-	Limit int    // at most this many; 0: no limit
-	Email string // only the user with this (already lower-cased) email; "" for any
+	After lanyard.ID // only ids greater than this; the zero ID for the first page
+	Limit int        // at most this many; 0: no limit
+	Email string     // only the user with this (already lower-cased) email; "" for any
 }
 
 // Users lists the users q selects, by id ascending.
-func (s *Store) Users(ctx context.Context, q UserQuery) ([]User, error) {
+func (s *Store) Users(ctx context.Context, q UserQuery) ([]lanyard.User, error) {
 	if s.lite != nil {
 		return s.usersFromIndex(ctx, q)
 	}
@@ -221,7 +297,7 @@ func (s *Store) Users(ctx context.Context, q UserQuery) ([]User, error) {
 		f = append(f, bson.E{Key: "email", Value: q.Email})
 	}
 	if !q.After.IsZero() {
-		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: q.After}}})
+		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: bson.ObjectID(q.After)}}})
 	}
 	o := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
 	if q.Limit > 0 {
@@ -233,7 +309,7 @@ func (s *Store) Users(ctx context.Context, q UserQuery) ([]User, error) {
 
 // usersFromIndex is Users on the embedded SQLite store: the page is read through its
 // indexes.
-func (s *Store) usersFromIndex(ctx context.Context, q UserQuery) ([]User, error) {
+func (s *Store) usersFromIndex(ctx context.Context, q UserQuery) ([]lanyard.User, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
@@ -252,25 +328,25 @@ func (s *Store) usersFromIndex(ctx context.Context, q UserQuery) ([]User, error)
 }
 
 // decodeUsers decodes users read from SQLite rows (see decodeRefs).
-func (s *Store) decodeUsers(ctx context.Context, rows [][]byte) ([]User, error) {
-	out := make([]User, 0, len(rows))
+func (s *Store) decodeUsers(ctx context.Context, rows [][]byte) ([]lanyard.User, error) {
+	out := make([]lanyard.User, 0, len(rows))
 	for _, row := range rows {
-		var u User
+		var d userDoc
 		raw, err := s.lite.dec.decode(row)
 		if err == nil {
-			err = bson.Unmarshal(raw, &u)
+			err = bson.Unmarshal(raw, &d)
 		}
 		if err != nil {
 			return nil, s.translate("decode user", err)
 		}
-		out = append(out, u)
+		out = append(out, d.user())
 	}
 	return out, nil
 }
 
 // UsersByIDs loads the users with these ids, by id ascending; ids of users that do
 // not exist are left out.
-func (s *Store) UsersByIDs(ctx context.Context, ids []ID) ([]User, error) {
+func (s *Store) UsersByIDs(ctx context.Context, ids []lanyard.ID) ([]lanyard.User, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -281,19 +357,23 @@ func (s *Store) UsersByIDs(ctx context.Context, ids []ID) ([]User, error) {
 		}
 		return s.decodeUsers(ctx, rows)
 	}
-	f := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
+	f := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: toObjectIDs(ids)}}}}
 	o := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(int32(len(ids)))
 	return s.findUsers(ctx, "users by ids", f, o)
 }
 
-func (s *Store) findUsers(ctx context.Context, what string, f bson.D, o *options.FindOptionsBuilder) ([]User, error) {
+func (s *Store) findUsers(ctx context.Context, what string, f bson.D, o *options.FindOptionsBuilder) ([]lanyard.User, error) {
 	cur, err := s.users().Find(ctx, f, o)
 	if err != nil {
 		return nil, s.translate(what, err)
 	}
-	var out []User
-	if err := cur.All(ctx, &out); err != nil {
+	var docs []userDoc
+	if err := cur.All(ctx, &docs); err != nil {
 		return nil, s.translate(what, err)
+	}
+	var out []lanyard.User
+	for i := range docs {
+		out = append(out, docs[i].user())
 	}
 	return out, nil
 }

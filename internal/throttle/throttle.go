@@ -148,11 +148,11 @@ func New(o Options) (*Limiter, error) {
 // Account is an account as the login throttle counts it.
 type Account struct {
 	key   string
-	known []store.KnownAddress
+	known []lanyard.KnownAddress
 }
 
 // KnownAccount is the account of u, with the addresses it logged in from lately.
-func KnownAccount(u store.User) Account {
+func KnownAccount(u lanyard.User) Account {
 	return Account{key: "login:acct:" + u.ID.Hex(), known: u.KnownAddrs}
 }
 
@@ -200,7 +200,7 @@ func (acct Account) knows(m []byte, now time.Time) bool {
 // caller to store (store.SessionsChange.KnownAddrs), or nil when they need no change
 // because addr is known already, freshly enough. Addresses older than KnownFor are
 // dropped, and beyond MaxKnown the least recent.
-func (l *Limiter) Remember(u store.User, addr string) []store.KnownAddress {
+func (l *Limiter) Remember(u lanyard.User, addr string) []lanyard.KnownAddress {
 	if l == nil {
 		return nil
 	}
@@ -209,7 +209,7 @@ func (l *Limiter) Remember(u store.User, addr string) []store.KnownAddress {
 		return nil
 	}
 	now := l.now()
-	kept := []store.KnownAddress{{Mark: m, Seen: now}}
+	kept := []lanyard.KnownAddress{{Mark: m, Seen: now}}
 	for _, k := range u.KnownAddrs {
 		if hmac.Equal(k.Mark, m) {
 			if now.Sub(k.Seen) < knownRefresh {
@@ -221,7 +221,7 @@ func (l *Limiter) Remember(u store.User, addr string) []store.KnownAddress {
 			kept = append(kept, k)
 		}
 	}
-	slices.SortStableFunc(kept[1:], func(a, b store.KnownAddress) int { return b.Seen.Compare(a.Seen) })
+	slices.SortStableFunc(kept[1:], func(a, b lanyard.KnownAddress) int { return b.Seen.Compare(a.Seen) })
 	return kept[:min(len(kept), MaxKnown)]
 }
 

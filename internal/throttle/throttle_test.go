@@ -53,7 +53,7 @@ func dataKey() []byte {
 }
 
 // user is an account that exists, with no known address yet.
-func user() store.User { return store.User{ID: store.NewObjectID()} }
+func user() lanyard.User { return lanyard.User{ID: store.NewID()} }
 
 // retryAfter is the wait a refusal asks for; ok is false when err is no refusal.
 func retryAfter(err error) (wait time.Duration, ok bool) {
@@ -550,7 +550,7 @@ func TestRegister_AtMostTheLimitPerAddressInAFixedHourFromTheFirst(t *testing.T)
 func TestClaim_TwentyConflictsPerAccountPerHourThenEveryClaimIsRefused(t *testing.T) {
 	t.Parallel()
 	l, clock := newLimiter(t, limits{login: 1})
-	me, other := store.NewID(), store.NewID()
+	me, other := store.NewID().Hex(), store.NewID().Hex()
 	for range 50 { // released claims, which did not conflict, count for nothing
 		c, err := l.BeginClaim(context.Background(), me)
 		if err != nil {

@@ -1,4 +1,4 @@
-package app
+package store
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // tracing, which prints every document, is kept out of the log. Below debug it adds
 // nothing.
 func logCommands(log *slog.Logger, next *event.CommandMonitor) *event.CommandMonitor {
-	if !log.Enabled(context.Background(), slog.LevelDebug) {
+	if log == nil || !log.Enabled(context.Background(), slog.LevelDebug) {
 		return next
 	}
 	if next == nil {
