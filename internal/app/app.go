@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lanyard/lanyard/internal/account"
+	"github.com/lanyard/lanyard/internal/audit"
 	"github.com/lanyard/lanyard/internal/config"
 	"github.com/lanyard/lanyard/internal/httpapi"
 	"github.com/lanyard/lanyard/internal/keyfile"
@@ -134,13 +135,20 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	})
 	linkIDs := linkid.New(st, linkKeys, o.Now)
 	linkIDs.LimitConflicts(limiter)
+	// Expand and export hand out the built-ins' documents only through these views.
+	for name, v := range map[string]relation.View{"sessions": session.View, "linked_ids": linkIDs.View, "audit_events": audit.View} {
+		if err := rels.SetView(name, v); err != nil {
+			_ = st.Close(context.Background())
+			return nil, err
+		}
+	}
 	deleter := relation.NewDeleter(st, rels, relation.DeleterOptions{Now: o.Now, Lease: o.DeletionLease, AfterBatch: o.AfterDeleteBatch})
 	h := httpapi.New(httpapi.Deps{
 		Accounts:       accounts,
 		Sessions:       sessions,
 		LinkIDs:        linkIDs,
 		Relations:      rels,
-		Expander:       relation.NewExpander(st),
+		Expander:       relation.NewExpander(st, rels),
 		Deleter:        deleter,
 		RequestTimeout: o.RequestTimeout,
 		Now:            o.Now,

@@ -3,17 +3,17 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/lanyard/lanyard"
+	"github.com/lanyard/lanyard/internal/audit"
+	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/relation"
-	"github.com/lanyard/lanyard/internal/store"
+	"github.com/lanyard/lanyard/internal/session"
 )
 
 // Expansion is an object's expanded relations, rendered once per request straight
@@ -163,17 +163,19 @@ func (r *expandRenderer) truncated(names []string) {
 // collection's document as relaxed Extended JSON with its own expansion spliced in.
 func (r *expandRenderer) child(n *relation.Node, c *relation.Doc) error {
 	if n.Rel.BuiltIn {
-		v, err := r.builtIn(n.Rel.Name, c.Raw)
+		v, err := r.public(c.Public)
 		if err != nil {
 			return err
 		}
 		return r.enc.Encode(v) // its trailing newline is whitespace, dropped on output
 	}
-	raw := c.Raw
+	doc := c.Document
 	if len(n.Children) > 0 {
-		raw = withoutExpandKeys(raw)
+		// The expansion spliced in below takes the place of the document's own
+		// top-level expand and expand_truncated, so no key appears twice.
+		doc = doc.Without("expand", "expand_truncated")
 	}
-	js, err := bson.MarshalExtJSON(raw, false, false)
+	js, err := doc.MarshalJSON()
 	if err != nil {
 		return err
 	}
@@ -198,61 +200,20 @@ func (r *expandRenderer) child(n *relation.Node, c *relation.Doc) error {
 	return nil
 }
 
-// withoutExpandKeys drops a document's own top-level expand and expand_truncated, so
-// the expansion spliced in their place leaves no duplicate keys.
-func withoutExpandKeys(raw bson.Raw) bson.Raw {
-	if raw.Lookup("expand").Type == 0 && raw.Lookup("expand_truncated").Type == 0 {
-		return raw
-	}
-	els, err := raw.Elements()
-	if err != nil {
-		return raw
-	}
-	out := make([]byte, 4, len(raw))
-	for _, e := range els {
-		if k := e.Key(); k != "expand" && k != "expand_truncated" {
-			out = append(out, e...)
-		}
-	}
-	out = append(out, 0)
-	binary.LittleEndian.PutUint32(out, uint32(len(out)))
-	return out
-}
-
-// builtIn decodes a document of a built-in relation into its public object. The
-// endpoints that expand are restricted to the user and admins, so linked IDs show
-// their external ids in clear.
-func (r *expandRenderer) builtIn(name string, raw bson.Raw) (any, error) {
-	switch name {
-	case "linked_ids":
-		l, err := store.DecodeLinkedID(raw)
-		if err != nil {
-			return nil, err
-		}
-		d, err := r.s.linkIDs.Decrypt(l)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", l.ID.Hex(), err)
-		}
-		return renderLinked(d), nil
-	case "sessions":
-		ss, err := store.DecodeSession(raw)
-		if err != nil {
-			return nil, err
-		}
-		id := ss.ID.Hex()
+// public turns the public value of a built-in relation's document (its package's
+// view) into its API object. The endpoints that expand and export answer only the
+// user and admins, so linked IDs show their external ids in clear.
+func (r *expandRenderer) public(v any) (any, error) {
+	switch v := v.(type) {
+	case linkid.Public:
+		return LinkedID{ID: v.ID, Provider: v.Provider, ExternalID: v.ExternalID, Label: v.Label, CreatedAt: formatTime(v.CreatedAt)}, nil
+	case session.Public:
 		return Session{
-			ID: id, CreatedAt: formatTime(ss.CreatedAt), LastUsedAt: formatTime(ss.LastUsedAt),
-			ExpiresAt: formatTime(ss.ExpiresAt), IP: ss.IP, UserAgent: ss.UserAgent, Current: id == r.current,
+			ID: v.ID, CreatedAt: formatTime(v.CreatedAt), LastUsedAt: formatTime(v.LastUsedAt),
+			ExpiresAt: formatTime(v.ExpiresAt), IP: v.IP, UserAgent: v.UserAgent, Current: v.ID == r.current,
 		}, nil
-	case "audit_events":
-		e, err := store.DecodeAuditEvent(raw)
-		if err != nil {
-			return nil, err
-		}
-		if e.Detail == nil {
-			e.Detail = map[string]string{}
-		}
-		return AuditEvent{ID: e.ID.Hex(), Type: e.Type, At: formatTime(e.At), IP: e.IP, Detail: e.Detail}, nil
+	case audit.Event:
+		return AuditEvent{ID: v.ID, Type: v.Type, At: formatTime(v.At), IP: v.IP, Detail: v.Detail}, nil
 	}
-	return nil, fmt.Errorf("no public form for built-in relation %q", name)
+	return nil, fmt.Errorf("no API object for a %T", v)
 }

@@ -8,10 +8,10 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/relation"
+	"github.com/lanyard/lanyard/internal/store"
 )
 
 // deletionRoutes registers chain delete, its dry-run plan and the data export.
@@ -56,21 +56,16 @@ func (s *Server) exportMe(ctx context.Context, _ *struct{}) (*exportOutput, erro
 	}
 	r := newExpandRenderer(s, p.SessionID)
 	out := Export{ExportedAt: formatTime(s.now()), User: renderUser(p.User), Relations: make(map[string][]json.RawMessage, len(docs))}
-	for name, raws := range docs {
-		rel, _ := s.rels.Get(name)
-		items := make([]json.RawMessage, 0, len(raws))
-		for _, raw := range raws {
+	for name, vals := range docs {
+		items := make([]json.RawMessage, 0, len(vals))
+		for _, v := range vals {
 			var b []byte
-			if rel != nil && rel.BuiltIn {
-				v, err := r.builtIn(name, raw)
-				if err != nil {
-					return nil, fmt.Errorf("export %s: %w", name, err)
-				}
+			if doc, ok := v.(store.Document); ok {
+				b, err = doc.MarshalJSON()
+			} else if v, err = r.public(v); err == nil {
 				b, err = json.Marshal(v)
-				if err != nil {
-					return nil, fmt.Errorf("export %s: %w", name, err)
-				}
-			} else if b, err = bson.MarshalExtJSON(raw, false, false); err != nil {
+			}
+			if err != nil {
 				return nil, fmt.Errorf("export %s: %w", name, err)
 			}
 			items = append(items, b)

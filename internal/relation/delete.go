@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/store"
 )
@@ -103,7 +101,7 @@ func (d *Deleter) PlanFor(ctx context.Context, userID lanyard.ID) (Plan, error) 
 	w := &walker{
 		st: d.st, reg: d.reg, idsOnly: true,
 		follow: func(rel *Relation) bool { return rel.OnDelete == Cascade },
-		page: func(_ context.Context, rel *Relation, docs []bson.Raw) error {
+		page: func(_ context.Context, rel *Relation, docs []store.Document) error {
 			p.Deleted[rel.Name] += int64(len(docs))
 			return nil
 		},

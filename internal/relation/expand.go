@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/store"
 )
@@ -91,20 +89,30 @@ func (r *Registry) validBelow(parent string) string {
 }
 
 // Doc is one document of an expanded tree.
+// What may be shown of it is in one of two fields: Public for a built-in relation's
+// document, Document for a declared relation's; neither for the users the caller
+// passes in.
 type Doc struct {
-	ID        any      // the document's _id as stored
-	Raw       bson.Raw // the document; nil for the users the caller passes in
+	ID any // the document's _id as stored
+	// Public is a built-in relation's document as its public value (its View's result:
+	// session.Public, linkid.Public, audit.Event).
+	Public any
+	// Document is a declared relation's document, opaque, rendered only as relaxed
+	// Extended JSON. It is a field of its own, not boxed into Public, so that expand
+	// allocates nothing more per document than the store's read.
+	Document  store.Document
 	Expand    map[string][]*Doc
 	Truncated []string
 }
 
 // Expander runs expand requests against the store.
 type Expander struct {
-	st *store.Store
+	st  *store.Store
+	reg *Registry
 }
 
-// NewExpander returns an Expander.
-func NewExpander(st *store.Store) *Expander { return &Expander{st: st} }
+// NewExpander returns an Expander of reg's relations.
+func NewExpander(st *store.Store, reg *Registry) *Expander { return &Expander{st: st, reg: reg} }
 
 // Expand fills the Expand and Truncated fields of parents (users) for the requested
 // nodes. It costs one query per node, whatever the number of parents: the children of
@@ -136,13 +144,13 @@ func (x *Expander) expandNode(ctx context.Context, n *Node, parents []*Doc) erro
 		return nil
 	}
 	// One more than is shown per parent tells that a parent has more.
-	raws, err := x.st.Children(ctx, store.ChildQuery{Coll: n.Rel.Collection, Field: n.Rel.Field, Parents: vals, Newest: true, PerParent: MaxChildren + 1})
+	docs, err := x.st.Children(ctx, store.ChildQuery{Coll: n.Rel.Collection, Field: n.Rel.Field, Parents: vals, Newest: true, PerParent: MaxChildren + 1})
 	if err != nil {
 		return fmt.Errorf("expand %s: %w", n.Rel.Name, err)
 	}
 	var kept []*Doc
-	for _, raw := range raws {
-		p := byKey[rawKey(raw.Lookup(n.Rel.Field))]
+	for _, doc := range docs {
+		p := byKey[keyOf(doc.Value(n.Rel.Field))]
 		if p == nil {
 			continue
 		}
@@ -152,8 +160,12 @@ func (x *Expander) expandNode(ctx context.Context, n *Node, parents []*Doc) erro
 			}
 			continue
 		}
-		d := &Doc{Raw: raw}
-		_ = raw.Lookup("_id").Unmarshal(&d.ID)
+		d := &Doc{ID: doc.ID()}
+		if !n.Rel.BuiltIn {
+			d.Document = doc
+		} else if d.Public, err = x.reg.public(n.Rel, doc); err != nil {
+			return fmt.Errorf("expand: %w", err)
+		}
 		p.Expand[n.Rel.Name] = append(p.Expand[n.Rel.Name], d)
 		kept = append(kept, d)
 	}
@@ -167,31 +179,23 @@ func (x *Expander) expandNode(ctx context.Context, n *Node, parents []*Doc) erro
 
 // parentValue is how a child of this id format refers to a parent with id.
 func parentValue(id any, format string) any {
-	if uid, ok := id.(lanyard.ID); ok {
-		id = bson.ObjectID(uid) // a user's id, as its children store it
-	}
-	if oid, ok := id.(bson.ObjectID); ok && format == String {
+	if oid, ok := id.(lanyard.ID); ok && format == String {
 		return oid.Hex()
 	}
 	return id
 }
 
-// keyOf and rawKey give the same grouping key for a parent id value and a child's
-// field: an ObjectID and its 24-character hex form group together.
+// keyOf gives the same grouping key for a parent id value and a child's field: an
+// ObjectId (a lanyard.ID, as the store reads it) and its 24-character hex form group
+// together.
 func keyOf(v any) string {
 	switch t := v.(type) {
-	case bson.ObjectID:
+	case lanyard.ID:
 		return t.Hex()
 	case string:
 		return t
-	}
-	return fmt.Sprintf("%T:%v", v, v)
-}
-
-func rawKey(v bson.RawValue) string {
-	var x any
-	if err := v.Unmarshal(&x); err != nil {
+	case nil:
 		return ""
 	}
-	return keyOf(x)
+	return fmt.Sprintf("%T:%v", v, v)
 }

@@ -46,11 +46,13 @@ type Relation struct {
 	BuiltIn    bool   `json:"built_in" yaml:"-"`
 }
 
-// Registry is the validated tree rooted at users. It is read-only once built.
+// Registry is the validated tree rooted at users. It is read-only once built and its
+// views set.
 type Registry struct {
 	all      []*Relation
 	byName   map[string]*Relation
 	children map[string][]*Relation // by parent name, in declaration order
+	views    map[string]View        // the built-ins' public views, by name (SetView)
 }
 
 // builtIns are Lanyard's own relations; they cannot be redeclared.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/lanyard/lanyard/internal/store"
 )
 
@@ -21,7 +19,7 @@ type walker struct {
 	// follow reports whether the walk descends into rel (and reads its documents).
 	follow func(rel *Relation) bool
 	// page sees each page of rel's documents before their descendants are visited.
-	page func(ctx context.Context, rel *Relation, docs []bson.Raw) error
+	page func(ctx context.Context, rel *Relation, docs []store.Document) error
 	// done is called with a page's ids after all their descendants were visited:
 	// deleting there deletes children before parents.
 	done func(ctx context.Context, rel *Relation, ids []any) error
@@ -68,8 +66,8 @@ func (w *walker) relation(ctx context.Context, rel *Relation, vals []any) error 
 		}
 		ids := make([]any, len(docs))
 		for i, d := range docs {
-			if err := d.Lookup("_id").Unmarshal(&ids[i]); err != nil {
-				return fmt.Errorf("%s: read _id: %w", rel.Name, err)
+			if ids[i] = d.ID(); ids[i] == nil {
+				return fmt.Errorf("%s: a document without a readable _id", rel.Name)
 			}
 		}
 		if w.page != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -25,16 +24,6 @@ type auditDoc struct {
 
 func (d *auditDoc) event() lanyard.AuditEvent {
 	return lanyard.AuditEvent{ID: lanyard.ID(d.ID), UserID: lanyard.ID(d.UserID), Type: d.Type, At: d.At, IP: d.IP, UserAgent: d.UserAgent, Detail: d.Detail}
-}
-
-// DecodeAuditEvent reads an audit event document as the built-in relation
-// audit_events returns it (store.Children).
-func DecodeAuditEvent(raw bson.Raw) (lanyard.AuditEvent, error) {
-	var d auditDoc
-	if err := bson.Unmarshal(raw, &d); err != nil {
-		return lanyard.AuditEvent{}, fmt.Errorf("store: decode audit event: %w", err)
-	}
-	return d.event(), nil
 }
 
 // InsertAudit stores an audit event, filling its id and time if unset.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -42,16 +41,6 @@ func (d *linkedIDDoc) linkedID() lanyard.LinkedID {
 		ID: lanyard.ID(d.ID), UserID: lanyard.ID(d.UserID), Provider: d.Provider, Lookup: d.Lookup,
 		ExternalIDEnc: d.ExternalIDEnc, Label: d.Label, CreatedAt: d.CreatedAt,
 	}
-}
-
-// DecodeLinkedID reads a linked ID document as the built-in relation linked_ids
-// returns it (store.Children).
-func DecodeLinkedID(raw bson.Raw) (lanyard.LinkedID, error) {
-	var d linkedIDDoc
-	if err := bson.Unmarshal(raw, &d); err != nil {
-		return lanyard.LinkedID{}, fmt.Errorf("store: decode linked id: %w", err)
-	}
-	return d.linkedID(), nil
 }
 
 func (s *Store) linkedIDs() *mongo.Collection { return s.db.Collection(collLinkedIDs) }

@@ -33,27 +33,38 @@ type ChildQuery struct {
 }
 
 func (q ChildQuery) filter() bson.D {
-	parents := make([]any, len(q.Parents))
-	for i, p := range q.Parents {
-		if id, ok := p.(lanyard.ID); ok {
-			p = bson.ObjectID(id) // stored as an ObjectId, not as 12 bytes
-		}
-		parents[i] = p
-	}
-	f := bson.D{{Key: q.Field, Value: bson.D{{Key: "$in", Value: parents}}}}
+	f := bson.D{{Key: q.Field, Value: bson.D{{Key: "$in", Value: idValues(q.Parents)}}}}
 	if q.After != nil {
-		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: q.After}}})
+		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: idValue(q.After)}}})
 	}
 	return f
 }
 
-// Children reads the documents q selects, as raw BSON.
-func (s *Store) Children(ctx context.Context, q ChildQuery) ([]bson.Raw, error) {
+// idValue is v as a query compares it: a lanyard.ID (as Document hands out ids and
+// references) is an ObjectId, not 12 bytes; any other value is itself.
+func idValue(v any) any {
+	if id, ok := v.(lanyard.ID); ok {
+		return bson.ObjectID(id)
+	}
+	return v
+}
+
+func idValues(vs []any) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = idValue(v)
+	}
+	return out
+}
+
+// Children reads the documents q selects (with IDsOnly, documents of only _id and
+// q.Field).
+func (s *Store) Children(ctx context.Context, q ChildQuery) ([]Document, error) {
 	if s.lite != nil {
 		refs, err := s.lite.childRefs(ctx, q)
 		if err == nil {
 			if q.IDsOnly {
-				return refDocs(q.Field, refs)
+				return refDocs(q.Coll, q.Field, refs)
 			}
 			return s.decodeRefs(ctx, q.Coll, refs)
 		}
@@ -77,9 +88,9 @@ func (s *Store) Children(ctx context.Context, q ChildQuery) ([]bson.Raw, error) 
 		return nil, s.translate("find "+q.Coll, err)
 	}
 	defer cur.Close(context.WithoutCancel(ctx))
-	var out []bson.Raw
+	var out []Document
 	for cur.Next(ctx) {
-		out = append(out, append(bson.Raw(nil), cur.Current...))
+		out = append(out, Document{coll: q.Coll, raw: append(bson.Raw(nil), cur.Current...)})
 	}
 	if err := cur.Err(); err != nil {
 		return nil, s.translate("find "+q.Coll, err)
@@ -88,14 +99,14 @@ func (s *Store) Children(ctx context.Context, q ChildQuery) ([]bson.Raw, error) 
 }
 
 // refDocs builds {_id, field} documents from refs, as an IDsOnly query returns them.
-func refDocs(field string, refs []idRef) ([]bson.Raw, error) {
-	out := make([]bson.Raw, 0, len(refs))
+func refDocs(coll, field string, refs []idRef) ([]Document, error) {
+	out := make([]Document, 0, len(refs))
 	for _, r := range refs {
 		raw, err := bson.Marshal(bson.D{{Key: "_id", Value: r.ID}, {Key: field, Value: r.Field}})
 		if err != nil {
 			return nil, fmt.Errorf("store: ids: %w", err)
 		}
-		out = append(out, raw)
+		out = append(out, Document{coll: coll, raw: raw})
 	}
 	return out, nil
 }
@@ -111,8 +122,8 @@ func refIDs(refs []idRef) []any {
 // decodeRefs turns the rows the SQLite index read into documents. A row it cannot
 // decode is read through FerretDB by _id instead; one that is gone by then was deleted
 // meanwhile and is left out.
-func (s *Store) decodeRefs(ctx context.Context, coll string, refs []idRef) ([]bson.Raw, error) {
-	out := make([]bson.Raw, 0, len(refs))
+func (s *Store) decodeRefs(ctx context.Context, coll string, refs []idRef) ([]Document, error) {
+	out := make([]Document, 0, len(refs))
 	for _, r := range refs {
 		raw, err := s.lite.dec.decode(r.Doc)
 		if err != nil {
@@ -124,7 +135,7 @@ func (s *Store) decodeRefs(ctx context.Context, coll string, refs []idRef) ([]bs
 				return nil, s.translate("find "+coll, err)
 			}
 		}
-		out = append(out, raw)
+		out = append(out, Document{coll: coll, raw: raw})
 	}
 	return out, nil
 }
@@ -147,13 +158,13 @@ func (s *Store) CountChildren(ctx context.Context, q ChildQuery) (int64, error) 
 // trips, small enough that other keyed writes are not held up long behind one.
 const writeChunk = 200
 
-// DeleteIDs deletes the documents of coll with these ids.
+// DeleteIDs deletes the documents of coll with these ids (as Document.ID gives them).
 func (s *Store) DeleteIDs(ctx context.Context, coll string, ids []any) (int64, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
 	if s.lite == nil {
-		r, err := s.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+		r, err := s.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: idValues(ids)}}}})
 		if err != nil {
 			return 0, s.translate("delete from "+coll, err)
 		}
@@ -166,7 +177,7 @@ func (s *Store) DeleteIDs(ctx context.Context, coll string, ids []any) (int64, e
 		chunk := ids[start:min(start+writeChunk, len(ids))]
 		models := make([]mongo.WriteModel, len(chunk))
 		for i, id := range chunk {
-			models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
+			models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: idValue(id)}})
 		}
 		r, err := s.keyed(coll).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 		if err != nil {

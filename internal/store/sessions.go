@@ -46,16 +46,6 @@ func (d *sessionDoc) session() lanyard.Session {
 	}
 }
 
-// DecodeSession reads a session document as the built-in relation sessions returns
-// it (store.Children).
-func DecodeSession(raw bson.Raw) (lanyard.Session, error) {
-	var d sessionDoc
-	if err := bson.Unmarshal(raw, &d); err != nil {
-		return lanyard.Session{}, fmt.Errorf("store: decode session: %w", err)
-	}
-	return d.session(), nil
-}
-
 func (s *Store) sessions() *mongo.Collection { return s.db.Collection(collSessions) }
 
 // InsertSession stores a new session.
