@@ -15,6 +15,7 @@ import (
 	"github.com/lanyard/lanyard/internal/account"
 	"github.com/lanyard/lanyard/internal/audit"
 	"github.com/lanyard/lanyard/internal/config"
+	"github.com/lanyard/lanyard/internal/flow"
 	"github.com/lanyard/lanyard/internal/httpapi"
 	"github.com/lanyard/lanyard/internal/keyfile"
 	"github.com/lanyard/lanyard/internal/linkid"
@@ -54,6 +55,7 @@ type App struct {
 	Store    *store.Store
 	Accounts *account.Service
 	Sessions *session.Service
+	Flows    *flow.Service
 	LinkIDs  *linkid.Service
 	Throttle *throttle.Limiter
 	Deleter  *relation.Deleter
@@ -133,6 +135,11 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		Store: st, Accounts: accounts, Hasher: hasher, Signer: signer, Refresher: refresher, Limiter: limiter,
 		RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.RefreshReuseGrace, Now: o.Now,
 	})
+	flows, err := flow.New(st, dataKey, o.Now)
+	if err != nil {
+		_ = st.Close(context.Background())
+		return nil, err
+	}
 	linkIDs := linkid.New(st, linkKeys, o.Now)
 	linkIDs.LimitConflicts(limiter)
 	// Expand and export hand out the built-ins' documents only through these views.
@@ -176,7 +183,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 			return nil, err
 		}
 	}
-	a := &App{Store: st, Accounts: accounts, Sessions: sessions, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h, idIndexes: idIndexes, now: o.Now, log: o.Logger}
+	a := &App{Store: st, Accounts: accounts, Sessions: sessions, Flows: flows, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h, idIndexes: idIndexes, now: o.Now, log: o.Logger}
 	a.startBackground(ctx, o.ResumeInterval)
 	return a, nil
 }
@@ -245,6 +252,12 @@ func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration) {
 	wg.Go(func() {
 		a.every(bg, "session sweep", sessionSweepEvery, func(ctx context.Context) error {
 			_, err := a.Store.SweepSessions(ctx, a.now())
+			return err
+		})
+	})
+	wg.Go(func() {
+		a.every(bg, "flow sweep", flow.SweepEvery, func(ctx context.Context) error {
+			_, err := a.Flows.Sweep(ctx)
 			return err
 		})
 	})

@@ -63,6 +63,7 @@ var builtInIndexes = map[string][]string{
 	// The sweeps of expired documents.
 	collRefreshClaims: {"expires_at"},
 	collThrottle:      {"expires_at"},
+	collFlows:         {"expires_at"},
 }
 
 func (x *sqliteIndex) close() error { return x.db.Close() }

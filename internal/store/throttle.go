@@ -55,7 +55,7 @@ func (s *Store) throttleLock(key string) func() {
 func byKey(key string) bson.D { return bson.D{{Key: "_id", Value: key}} }
 
 // EnsureExpiryIndexes creates the index on expires_at that the sweeps use, on the
-// throttle counters, the sessions and the refresh claims. It does so only on MongoDB:
+// throttle counters, the sessions, the refresh claims and the flows. It does so only on MongoDB:
 // the embedded store pushes down no filter but {_id: value}, so there an index would
 // only slow every write down. Call it after EnsureIndexes, which finds out what the
 // server is.
@@ -67,7 +67,7 @@ func (s *Store) EnsureExpiryIndexes(ctx context.Context) error {
 		Keys:    bson.D{{Key: "expires_at", Value: 1}},
 		Options: options.Index().SetName("expires_at"),
 	}
-	for _, coll := range []string{collThrottle, collSessions, collRefreshClaims} {
+	for _, coll := range []string{collThrottle, collSessions, collRefreshClaims, collFlows} {
 		if _, err := s.db.Collection(coll).Indexes().CreateOne(ctx, model); err != nil {
 			return s.translate("create index "+coll+".expires_at", err)
 		}
