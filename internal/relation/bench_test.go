@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/store"
 )
 
@@ -81,7 +82,7 @@ func BenchmarkExpand_10000Children(b *testing.B) {
 	for b.Loop() {
 		parents := make([]*Doc, len(parentIDs))
 		for i, id := range parentIDs {
-			parents[i] = &Doc{ID: id}
+			parents[i] = &Doc{ID: lanyard.ID(id)} // a user's id, as httpapi passes it
 		}
 		if err := x.Expand(b.Context(), nodes, parents); err != nil {
 			b.Fatal(err)
