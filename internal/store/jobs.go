@@ -2,12 +2,10 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/lanyard/lanyard"
 )
@@ -81,38 +79,30 @@ func (s *Store) ExpiredJobs(ctx context.Context, now time.Time) ([]DeletionJob, 
 // updates are not compare-and-set. The winner then moves the job to that epoch.
 func (s *Store) ClaimJob(ctx context.Context, j *DeletionJob, owner string, until time.Time) error {
 	next := j.Epoch + 1
-	if _, err := s.keyed(collClaims).InsertOne(ctx, bson.D{{Key: "_id", Value: claimID(j.UserID, next)}}); err != nil {
-		return s.translate("claim deletion job", err)
+	if err := s.claim(ctx, "claim deletion job", collClaims, bson.D{{Key: "_id", Value: claimID(j.UserID, next)}}); err != nil {
+		return err
 	}
 	j.Epoch, j.LeaseOwner, j.LeaseUntil = next, owner, Millis(until)
-	defer s.lock(collJobs, j.UserID)()
-	_, err := s.keyed(collJobs).UpdateOne(ctx, byID(j.UserID), bson.D{{Key: "$set", Value: bson.M{
+	_, err := s.updateByID(ctx, "claim deletion job", collJobs, j.UserID, bson.D{{Key: "$set", Value: bson.M{
 		"epoch": j.Epoch, "lease_owner": owner, "lease_until": j.LeaseUntil,
 	}}})
-	return s.translate("claim deletion job", err)
+	return err
 }
 
 // Superseded reports whether another instance has claimed the job past epoch: its
 // owner must stop.
 func (s *Store) Superseded(ctx context.Context, userID lanyard.ID, epoch int64) (bool, error) {
-	// A find by _id, not a count: a count is an aggregation, which the embedded store
-	// answers by reading the whole collection.
-	err := s.db.Collection(collClaims).FindOne(ctx, bson.D{{Key: "_id", Value: claimID(userID, epoch+1)}}).Err()
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return false, nil
-	}
-	return err == nil, s.translate("deletion job claim", err)
+	return s.claimed(ctx, "deletion job claim", collClaims, claimID(userID, epoch+1))
 }
 
 // SaveProgress records the counts so far and renews the lease. Only the lease holder
 // writes, so setting absolute values is safe.
 func (s *Store) SaveProgress(ctx context.Context, j *DeletionJob, until time.Time) error {
 	j.LeaseUntil = Millis(until)
-	defer s.lock(collJobs, j.UserID)()
-	_, err := s.keyed(collJobs).UpdateOne(ctx, byID(j.UserID), bson.D{{Key: "$set", Value: bson.M{
+	_, err := s.updateByID(ctx, "save deletion progress", collJobs, j.UserID, bson.D{{Key: "$set", Value: bson.M{
 		"lease_until": j.LeaseUntil, "deleted": j.Deleted, "nullified": j.Nullified,
 	}}})
-	return s.translate("save deletion progress", err)
+	return err
 }
 
 // FinishJob removes the job and its claims.

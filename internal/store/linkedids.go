@@ -79,32 +79,27 @@ func (s *Store) LinkID(ctx context.Context, l *lanyard.LinkedID, max int, now ti
 		return err
 	}
 	if _, err := s.keyed(collLinkedIDs).InsertOne(ctx, toLinkedIDDoc(l)); err != nil {
-		_, _ = s.keyed(collLinkKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}})
+		_ = s.dropKey(ctx, collLinkKeys, l.Lookup)
 		_ = s.pullLink(ctx, l.UserID, l.ID)
 		return s.translate("insert linked id", err)
 	}
 	return nil
 }
 
+// claimLinkKey claims the external ID of l for its link: ErrDuplicate when another
+// link holds it; a key whose link never got stored is taken over (see staleLinkKey).
 func (s *Store) claimLinkKey(ctx context.Context, l *lanyard.LinkedID, now time.Time) error {
-	keys := s.keyed(collLinkKeys)
-	for range 2 {
-		_, err := keys.InsertOne(ctx, linkKey{Lookup: l.Lookup, UserID: bson.ObjectID(l.UserID), LinkedID: bson.ObjectID(l.ID), CreatedAt: Millis(now)})
-		if err = s.translate("claim linked id", err); !errors.Is(err, ErrDuplicate) {
-			return err
-		}
+	doc := linkKey{Lookup: l.Lookup, UserID: bson.ObjectID(l.UserID), LinkedID: bson.ObjectID(l.ID), CreatedAt: Millis(now)}
+	return s.claimKey(ctx, "claim linked id", collLinkKeys, l.Lookup, doc, func(ctx context.Context) (keyVerdict, error) {
 		stale, err := s.staleLinkKey(ctx, l.Lookup, now)
-		if err != nil {
-			return err
+		switch {
+		case err != nil:
+			return 0, err
+		case stale:
+			return keyStale, nil
 		}
-		if !stale {
-			return &opError{op: "claim linked id", kind: ErrDuplicate}
-		}
-		if _, err := keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}}); err != nil {
-			return s.translate("claim linked id", err)
-		}
-	}
-	return &opError{op: "claim linked id", kind: ErrDuplicate}
+		return keyHeld, nil
+	})
 }
 
 // staleLinkKey reports whether the key of lookup names no link: its link is not
@@ -141,22 +136,18 @@ func ignoreNotFound(err error) error {
 
 // pushLink adds id to the user's list of links and returns the user afterwards.
 func (s *Store) pushLink(ctx context.Context, userID, id lanyard.ID) (lanyard.User, error) {
-	defer s.lock(collUsers, userID)()
 	var d userDoc
-	err := s.keyed(collUsers).FindOneAndUpdate(ctx, byID(userID),
-		bson.D{{Key: "$push", Value: bson.D{{Key: "linked", Value: bson.ObjectID(id)}}}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
-	if err != nil {
-		return lanyard.User{}, s.translate("link id: list", err)
+	if err := s.modifyByID(ctx, "link id: list", collUsers, userID,
+		bson.D{{Key: "$push", Value: bson.D{{Key: "linked", Value: bson.ObjectID(id)}}}}, &d); err != nil {
+		return lanyard.User{}, err
 	}
 	return d.user(), nil
 }
 
 func (s *Store) pullLink(ctx context.Context, userID, id lanyard.ID) error {
-	defer s.lock(collUsers, userID)()
-	_, err := s.keyed(collUsers).UpdateOne(ctx, byID(userID),
+	_, err := s.updateByID(ctx, "unlink id: list", collUsers, userID,
 		bson.D{{Key: "$pull", Value: bson.D{{Key: "linked", Value: bson.ObjectID(id)}}}})
-	return s.translate("unlink id: list", err)
+	return err
 }
 
 // LinkedIDByID loads one link.
@@ -205,7 +196,7 @@ func (s *Store) UnlinkID(ctx context.Context, userID, id lanyard.ID) (lanyard.Li
 	if _, err := s.keyed(collLinkedIDs).DeleteOne(ctx, byID(id)); err != nil {
 		return lanyard.LinkedID{}, s.translate("unlink id", err)
 	}
-	if _, err := s.keyed(collLinkKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Lookup}}); err != nil {
+	if err := s.dropKey(ctx, collLinkKeys, l.Lookup); err != nil {
 		return l, s.translate("unlink id: key", err) // the key names no link now: stale
 	}
 	return l, s.pullLink(ctx, userID, id)

@@ -132,12 +132,12 @@ func (s *Store) RotateRefresh(ctx context.Context, id lanyard.ID, oldHash, newHa
 	if ss.Generation >= limit {
 		return ss, fmt.Errorf("rotate refresh: %w", ErrRefreshExhausted)
 	}
-	_, err = s.keyed(collRefreshClaims).InsertOne(ctx, bson.D{
+	err = s.claim(ctx, "rotate refresh: claim", collRefreshClaims, bson.D{
 		{Key: "_id", Value: refreshClaimID(id, oldHash)},
 		{Key: "session_id", Value: bson.ObjectID(id)},
 		{Key: "expires_at", Value: Millis(now.Add(claimLife))},
 	})
-	if err = s.translate("rotate refresh: claim", err); errors.Is(err, ErrDuplicate) {
+	if errors.Is(err, ErrDuplicate) {
 		cur, err := s.finishRotation(ctx, ss, newHash, now, expires)
 		if err != nil {
 			return lanyard.Session{}, err
@@ -156,16 +156,13 @@ func (s *Store) RotateRefresh(ctx context.Context, id lanyard.ID, oldHash, newHa
 	// (finishRotation); this write could only undo a later one if that request's
 	// answer reached a client and came back spent before this one write is sent.
 	next := rotated(ss, newHash, now, expires)
-	unlock := s.lock(collSessions, id)
-	_, err = s.keyed(collSessions).UpdateOne(wctx, byID(id), rotation(next))
-	unlock()
-	if err != nil {
-		return lanyard.Session{}, s.translate("rotate refresh", err)
+	if _, err := s.updateByID(wctx, "rotate refresh", collSessions, id, rotation(next)); err != nil {
+		return lanyard.Session{}, err
 	}
 	// The claim before this one has served its purpose once no request can still be
 	// racing for it; younger ones are left to expire.
 	if len(ss.PreviousHash) > 0 && now.Sub(ss.LastUsedAt) > claimTidyAfter {
-		_, _ = s.keyed(collRefreshClaims).DeleteOne(ctx, bson.D{{Key: "_id", Value: refreshClaimID(id, ss.PreviousHash)}})
+		_ = s.dropKey(ctx, collRefreshClaims, refreshClaimID(id, ss.PreviousHash))
 	}
 	return next, nil
 }
@@ -174,32 +171,19 @@ func (s *Store) RotateRefresh(ctx context.Context, id lanyard.ID, oldHash, newHa
 // was current) to newHash unless the session has moved on from that secret, and
 // returns the session as it is then. Done twice, by the claimer and by a request that
 // found the claim, the rotation is the same both times (the successor is derived, the
-// generation read.Generation+1); the check is what keeps a late one from undoing a
-// later rotation. On MongoDB the filter makes it atomic; on the embedded store, whose
-// filtered updates are no compare-and-set, the read and the write are made under this
-// process's lock on the session, which every rotation's write takes.
+// generation read.Generation+1); the compare-and-set on the secret is what keeps a
+// late one from undoing a later rotation.
 func (s *Store) finishRotation(ctx context.Context, read lanyard.Session, newHash []byte, now, expires time.Time) (lanyard.Session, error) {
 	next := rotated(read, newHash, now, expires)
-	if s.stripes == nil {
-		r, err := s.keyed(collSessions).UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: bson.ObjectID(read.ID)}, {Key: "secret_hash", Value: read.SecretHash}}, rotation(next))
-		if err != nil {
-			return lanyard.Session{}, s.translate("finish rotation", err)
-		}
-		if r.MatchedCount == 1 {
-			return next, nil
-		}
-		return s.SessionByID(ctx, read.ID)
+	var cur sessionDoc
+	swapped, err := s.swapByID(ctx, "finish rotation", collSessions, read.ID, "secret_hash", read.SecretHash, rotation(next), &cur)
+	switch {
+	case err != nil:
+		return lanyard.Session{}, err
+	case swapped:
+		return next, nil
 	}
-	defer s.lock(collSessions, read.ID)()
-	cur, err := s.SessionByID(ctx, read.ID)
-	if err != nil || !bytes.Equal(cur.SecretHash, read.SecretHash) {
-		return cur, err
-	}
-	if _, err := s.keyed(collSessions).UpdateOne(ctx, byID(read.ID), rotation(next)); err != nil {
-		return lanyard.Session{}, s.translate("finish rotation", err)
-	}
-	return next, nil
+	return cur.session(), nil
 }
 
 // rotated is session ss moved on to the secret whose hash is newHash at now.
@@ -275,9 +259,8 @@ func (s *Store) ChangeUserSessions(ctx context.Context, userID lanyard.ID, c Ses
 	if len(update) == 0 {
 		return nil
 	}
-	defer s.lock(collUsers, userID)()
-	_, err := s.keyed(collUsers).UpdateOne(ctx, byID(userID), update)
-	return s.translate("change user sessions", err)
+	_, err := s.updateByID(ctx, "change user sessions", collUsers, userID, update)
+	return err
 }
 
 // DeleteUserSessions removes every session of a user, except keep when it is not zero.

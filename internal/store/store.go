@@ -1,7 +1,17 @@
 // Package store owns Lanyard's connection to MongoDB (or to the embedded
 // MongoDB-protocol store), its collections, indexes and the translation of driver
-// errors. Callers use its methods and never build filters, so the collection layout
-// can change in one place.
+// errors. Callers use its methods with the domain types of package lanyard and never
+// build filters, so the collection layout can change in one place.
+//
+// Each entity file (users.go, userkeys.go, sessions.go, linkedids.go, jobs.go,
+// throttle.go, audit.go, admins.go, relations.go) holds its private documents, its
+// filters and the order of its writes. What the embedded store lacks is made up for
+// in files of their own, which the entity code reaches only through their
+// primitives: claims.go (claim, claimed, claimKey, dropKey: decisions by a unique
+// _id), serialize.go (lock, lockKey, updateByID, modifyByID, swapByID: this process's
+// updates of one document in order, and a compare-and-set), serialwrites.go (keyed:
+// one connection for single-document writes), sqlite.go with sjson.go (queries other
+// than by _id answered by SQLite indexes) and sqliteindex.go (the _id index).
 package store
 
 import (
@@ -124,9 +134,6 @@ type discardSink struct{}
 
 func (discardSink) Info(int, string, ...any)    {}
 func (discardSink) Error(error, string, ...any) {}
-
-// keyed returns coll for a write of one document by _id (see Options.SerialWrites).
-func (s *Store) keyed(coll string) *mongo.Collection { return s.w.Collection(coll) }
 
 // Close disconnects.
 func (s *Store) Close(ctx context.Context) error {

@@ -2,15 +2,12 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/lanyard/lanyard"
 )
 
 // collThrottle holds one counter per throttle key ("login:acct:…", "login:ip:…",
@@ -44,13 +41,8 @@ func (s *Store) throttle() *mongo.Collection { return s.db.Collection(collThrott
 
 // throttleLock serialises this process's read-modify-writes of one counter on the
 // embedded store (see serialize.go); it does nothing on MongoDB, whose update
-// operators are atomic.
-func (s *Store) throttleLock(key string) func() {
-	sum := sha256.Sum256([]byte(key))
-	var id lanyard.ID
-	copy(id[:], sum[:])
-	return s.lock(collThrottle, id)
-}
+// operators are atomic. ThrottleAdd holds it across its two writes.
+func (s *Store) throttleLock(key string) func() { return s.lockKey(collThrottle, key) }
 
 func byKey(key string) bson.D { return bson.D{{Key: "_id", Value: key}} }
 

@@ -56,36 +56,28 @@ func (s *Store) keyHolder(ctx context.Context, key string, holds func(lanyard.Us
 	return u, k, nil
 }
 
-// claimKey makes key name user id. A key held by another user is ErrDuplicate; a key
-// left behind by an interrupted write (its user does not hold it) is taken over once it
-// is older than keyGrace.
-func (s *Store) claimKey(ctx context.Context, key string, id lanyard.ID, holds func(lanyard.User) bool, now time.Time) error {
-	keys := s.keyed(collUserKeys)
-	for range 2 {
-		_, err := keys.InsertOne(ctx, userKey{ID: key, UserID: bson.ObjectID(id), CreatedAt: Millis(now)})
-		if err = s.translate("claim user key", err); !errors.Is(err, ErrDuplicate) {
-			return err
-		}
+// claimUserKey makes key name user id. A key held by another user is ErrDuplicate; a
+// key left behind by an interrupted write (its user does not hold it) is taken over
+// once it is older than keyGrace.
+func (s *Store) claimUserKey(ctx context.Context, key string, id lanyard.ID, holds func(lanyard.User) bool, now time.Time) error {
+	doc := userKey{ID: key, UserID: bson.ObjectID(id), CreatedAt: Millis(now)}
+	return s.claimKey(ctx, "claim user key", collUserKeys, key, doc, func(ctx context.Context) (keyVerdict, error) {
 		_, k, err := s.keyHolder(ctx, key, holds)
 		switch {
 		case err == nil:
 			if k.UserID == bson.ObjectID(id) {
-				return nil
+				return keyOurs, nil
 			}
-			return &opError{op: "claim user key", kind: ErrDuplicate}
+			return keyHeld, nil
 		case !errors.Is(err, errNotFoundKind):
-			return err
+			return 0, err
 		case k.UserID == bson.ObjectID(id):
-			return nil // ours already, from an earlier step of this very write
+			return keyOurs, nil // ours already, from an earlier step of this very write
 		case k.ID != "" && now.Sub(k.CreatedAt) < keyGrace:
-			return &opError{op: "claim user key", kind: ErrDuplicate}
+			return keyHeld, nil
 		}
-		// Stale: remove it and try once more.
-		if _, err := keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}}); err != nil {
-			return s.translate("claim user key", err)
-		}
-	}
-	return &opError{op: "claim user key", kind: ErrDuplicate}
+		return keyStale, nil
+	})
 }
 
 // releaseKey deletes key if it still names user id.
@@ -102,8 +94,7 @@ func (s *Store) releaseKey(ctx context.Context, key string, id lanyard.ID) error
 	if k.UserID != bson.ObjectID(id) {
 		return nil
 	}
-	_, err = s.keyed(collUserKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: key}})
-	return s.translate("release user key", err)
+	return s.translate("release user key", s.dropKey(ctx, collUserKeys, key))
 }
 
 // UserByEmail loads the user with this (already lower-cased) email.

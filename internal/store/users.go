@@ -124,7 +124,7 @@ func (s *Store) claimUserKeys(ctx context.Context, id lanyard.ID, email, usernam
 	}
 	d := &DuplicateError{}
 	for _, w := range wants {
-		err := s.claimKey(ctx, w.key, id, w.holds, now)
+		err := s.claimUserKey(ctx, w.key, id, w.holds, now)
 		switch {
 		case errors.Is(err, ErrDuplicate):
 			d.Keys = append(d.Keys, w.field)
@@ -256,12 +256,8 @@ func (s *Store) UpdateUser(ctx context.Context, id lanyard.ID, c UserChange, now
 			return lanyard.User{}, err
 		}
 	}
-	unlock := s.lock(collUsers, id)
 	var d userDoc
-	err := s.keyed(collUsers).FindOneAndUpdate(ctx, byID(id), c.update(now),
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
-	unlock()
-	if err = s.translate("update user", err); err != nil {
+	if err := s.modifyByID(ctx, "update user", collUsers, id, c.update(now), &d); err != nil {
 		_ = s.releaseUserKeys(ctx, id, newEmail, newKey)
 		if errors.Is(err, ErrDuplicate) {
 			return lanyard.User{}, &DuplicateError{Keys: []string{"email"}}
