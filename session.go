@@ -10,8 +10,11 @@ import "time"
 // so far) and RotatedAt (the last one) are enough to recognise every secret the
 // session ever spent.
 type Session struct {
-	ID         ID
-	UserID     ID
+	ID     ID
+	UserID ID
+	// AMR is how the user proved themselves for the session (RFC 8176 values), which
+	// its access tokens carry. Sessions stored before it was recorded have none.
+	AMR        []string
 	SecretHash []byte
 	// PreviousHash is the hash of the secret spent last. Sessions rotated before
 	// secrets were chained know no other, so a replay of it still ends them.

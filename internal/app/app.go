@@ -19,6 +19,7 @@ import (
 	"github.com/lanyard/lanyard/internal/httpapi"
 	"github.com/lanyard/lanyard/internal/keyfile"
 	"github.com/lanyard/lanyard/internal/linkid"
+	"github.com/lanyard/lanyard/internal/method"
 	"github.com/lanyard/lanyard/internal/password"
 	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/session"
@@ -132,7 +133,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	accounts.UseLimiter(limiter)
 	accounts.RequirePasswordScore(cfg.PasswordMinScore)
 	sessions := session.New(session.Options{
-		Store: st, Accounts: accounts, Hasher: hasher, Signer: signer, Refresher: refresher, Limiter: limiter,
+		Store: st, Accounts: accounts, Hasher: hasher, Signer: signer, Refresher: refresher,
 		RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.RefreshReuseGrace, Now: o.Now,
 	})
 	flows, err := flow.New(st, dataKey, o.Now)
@@ -153,6 +154,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	h := httpapi.New(httpapi.Deps{
 		Accounts:       accounts,
 		Sessions:       sessions,
+		Password:       method.NewPassword(st, hasher, limiter, o.Now),
 		LinkIDs:        linkIDs,
 		Relations:      rels,
 		Expander:       relation.NewExpander(st, rels),

@@ -71,7 +71,12 @@ func (s *Server) login(ctx context.Context, in *loginInput) (*tokenOutput, error
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
-	pair, err := s.sessions.Login(ctx, given[0], b.Password, clientOf(ctx))
+	c := clientOf(ctx)
+	proof, err := s.password.Prove(ctx, given[0], b.Password, c.IP)
+	if err != nil {
+		return nil, err
+	}
+	pair, err := s.sessions.Issue(ctx, proof, c)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lanyard/lanyard/internal/account"
 	"github.com/lanyard/lanyard/internal/linkid"
+	"github.com/lanyard/lanyard/internal/method"
 	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/session"
 )
@@ -34,6 +35,7 @@ type Pinger interface {
 type Deps struct {
 	Accounts       *account.Service
 	Sessions       *session.Service
+	Password       *method.Password // the password way in
 	LinkIDs        *linkid.Service
 	Relations      *relation.Registry
 	Expander       *relation.Expander
@@ -57,6 +59,7 @@ type Deps struct {
 type Server struct {
 	accounts *account.Service
 	sessions *session.Service
+	password *method.Password
 	linkIDs  *linkid.Service
 	rels     *relation.Registry
 	expander *relation.Expander
@@ -92,6 +95,7 @@ func New(d Deps) *Server {
 	s := &Server{
 		accounts: d.Accounts,
 		sessions: d.Sessions,
+		password: d.Password,
 		linkIDs:  d.LinkIDs,
 		rels:     d.Relations,
 		expander: d.Expander,

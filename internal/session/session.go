@@ -1,6 +1,6 @@
-// Package session owns logins: password verification, access and refresh tokens,
-// refresh rotation with reuse detection, logout, password change, and the
-// authentication of every request.
+// Package session owns sessions: issuing one for a proof (internal/method), access
+// and refresh tokens, refresh rotation with reuse detection, logout, password change,
+// and the authentication of every request.
 package session
 
 import (
@@ -18,7 +18,6 @@ import (
 	"github.com/lanyard/lanyard/internal/account"
 	"github.com/lanyard/lanyard/internal/password"
 	"github.com/lanyard/lanyard/internal/store"
-	"github.com/lanyard/lanyard/internal/throttle"
 	"github.com/lanyard/lanyard/internal/token"
 )
 
@@ -44,7 +43,6 @@ type Service struct {
 	hasher     *password.Hasher
 	signer     *token.Signer
 	refresher  *token.Refresher
-	limiter    *throttle.Limiter
 	refreshTTL time.Duration
 	reuseGrace time.Duration
 	now        func() time.Time
@@ -57,8 +55,7 @@ type Options struct {
 	Accounts   *account.Service
 	Hasher     *password.Hasher
 	Signer     *token.Signer
-	Refresher  *token.Refresher  // chains each session's refresh secrets
-	Limiter    *throttle.Limiter // failed-login throttling; nil: none
+	Refresher  *token.Refresher // chains each session's refresh secrets
 	RefreshTTL time.Duration
 	// ReuseGrace is how long after a rotation the spent token still answers with
 	// its successor (LANYARD_REFRESH_REUSE_GRACE); zero: never.
@@ -71,7 +68,7 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{st: o.Store, accounts: o.Accounts, hasher: o.Hasher, signer: o.Signer, refresher: o.Refresher, limiter: o.Limiter,
+	return &Service{st: o.Store, accounts: o.Accounts, hasher: o.Hasher, signer: o.Signer, refresher: o.Refresher,
 		refreshTTL: o.RefreshTTL, reuseGrace: o.ReuseGrace, now: o.Now}
 }
 
@@ -96,102 +93,27 @@ type Principal struct {
 	SessionID string
 }
 
-// Login checks a login (email or username) and password. Unknown accounts, wrong
-// passwords and accounts being deleted fail alike, with lanyard.ErrBadCredentials, after
-// the same amount of hashing. Before any hashing the throttle decides whether the
-// account and the client address may try now; if not, the answer is a
-// *lanyard.ThrottledError, whatever the password. A successful login makes its
-// address one the throttle knows for the account.
-func (s *Service) Login(ctx context.Context, login, pw string, c Client) (Pair, error) {
-	u, err := s.lookup(ctx, login)
-	if err != nil && !errors.Is(err, lanyard.ErrNotFound) {
-		return Pair{}, fmt.Errorf("login: %w", err)
+// Issue starts a session for what p proved and signs its first token pair: the one
+// place a session begins. It does not judge p — the method that made it decided that
+// its user may have a session — and records how they proved themselves (p.AMR) on the
+// session, which every access token of the session then carries. An account at the
+// cap loses its least recently used session to the new one.
+func (s *Service) Issue(ctx context.Context, p lanyard.Proof, c Client) (Pair, error) {
+	if len(p.AMR) == 0 {
+		return Pair{}, errors.New("issue session: the proof says not how")
 	}
-	known := err == nil
-	who := throttle.KnownAccount(u)
-	if !known {
-		who = s.limiter.UnknownAccount(normalizeLogin(login))
-	}
-	attempt, err := s.limiter.BeginLogin(ctx, who, c.IP)
-	if err != nil {
-		return Pair{}, fmt.Errorf("login: %w", err)
-	}
-	var ok, rehash bool
-	if known {
-		ok, rehash, err = s.hasher.Verify(ctx, pw, u.PasswordHash)
-		if errors.Is(err, password.ErrMalformed) {
-			err = nil
-		}
-	} else {
-		err = s.hasher.VerifyDummy(ctx, pw)
-	}
-	if err != nil {
-		attempt.Abandon(ctx)
-		return Pair{}, fmt.Errorf("login: %w", err)
-	}
-	if !ok || u.Status != lanyard.StatusActive {
-		if err := attempt.Failed(ctx); err != nil {
-			return Pair{}, fmt.Errorf("login: %w", err)
-		}
-		return Pair{}, fmt.Errorf("login: %w", lanyard.ErrBadCredentials)
-	}
-	if err := attempt.Succeeded(ctx); err != nil {
-		return Pair{}, fmt.Errorf("login: %w", err)
-	}
-	if rehash {
-		s.upgradeHash(ctx, &u, pw)
-	}
-	return s.start(ctx, u, c, s.limiter.Remember(u, c.IP))
+	return s.start(ctx, p, c)
 }
 
-// normalizeLogin is a login as lookup searches for it, which is also how the
-// throttle counts a login that names no account.
-func normalizeLogin(login string) string {
-	login = strings.TrimSpace(login)
-	if isEmail(login) {
-		return account.NormalizeEmail(login)
-	}
-	return account.NormalizeUsername(login)
-}
-
-// isEmail reports whether a login names an email: it holds an '@', perhaps a
-// fullwidth one that the email's normal form maps to '@'.
-func isEmail(login string) bool { return strings.ContainsAny(login, "@＠") }
-
-// lookup finds the account a login names. A username never contains '@', so the
-// two kinds cannot be confused.
-func (s *Service) lookup(ctx context.Context, login string) (lanyard.User, error) {
-	login = strings.TrimSpace(login)
-	if login == "" {
-		return lanyard.User{}, lanyard.ErrNotFound
-	}
-	if isEmail(login) {
-		return s.st.UserByEmail(ctx, account.NormalizeEmail(login))
-	}
-	return s.st.UserByUsernameKey(ctx, account.NormalizeUsername(login))
-}
-
-// upgradeHash replaces a bcrypt hash, or an argon2id hash with old parameters, with
-// a current one. It is best-effort: the old hash stays valid, so a failure here only
-// means the upgrade happens at a later login.
-func (s *Service) upgradeHash(ctx context.Context, u *lanyard.User, pw string) {
-	hash, err := s.hasher.Hash(ctx, pw)
-	if err != nil {
-		return
-	}
-	if nu, err := s.st.UpdateUser(ctx, u.ID, store.UserChange{PasswordHash: &hash}, s.now()); err == nil {
-		*u = nu
-	}
-}
-
-// start creates a session for u and issues its first token pair. An account at the
-// cap loses its least recently used session to the new one. known, unless nil,
-// replaces the user's known addresses in the same write that lists the session.
-func (s *Service) start(ctx context.Context, u lanyard.User, c Client, known []lanyard.KnownAddress) (Pair, error) {
-	now := s.now()
+// start creates a session for p and issues its first token pair. p.KnownAddrs,
+// unless nil, replace the user's known addresses in the same write that lists the
+// session.
+func (s *Service) start(ctx context.Context, p lanyard.Proof, c Client) (Pair, error) {
+	now, u := s.now(), p.User
 	ss := lanyard.Session{
 		ID:           store.NewID(),
 		UserID:       u.ID,
+		AMR:          p.AMR,
 		TokenVersion: u.TokenVersion,
 		CreatedAt:    store.Millis(now),
 		LastUsedAt:   store.Millis(now),
@@ -217,14 +139,14 @@ func (s *Service) start(ctx context.Context, u lanyard.User, c Client, known []l
 		}
 	}
 	change.List[ss.ID] = now
-	change.KnownAddrs = known
+	change.KnownAddrs = p.KnownAddrs
 	s.noteEnded(u, now, evict, &change)
 	if err := s.st.ChangeUserSessions(ctx, u.ID, change); err != nil {
 		// Unlisted, the session would escape the cap: better no session at all.
 		_ = s.st.DeleteSession(ctx, ss.ID)
 		return Pair{}, fmt.Errorf("start session: %w", err)
 	}
-	return s.pair(u, ss.ID.Hex(), refresh)
+	return s.pair(u, ss, refresh)
 }
 
 // makeRoom decides which sessions end so that u, with one more, holds at most
@@ -324,11 +246,17 @@ func (s *Service) noteEnded(u lanyard.User, now time.Time, ended []lanyard.ID, c
 	}
 }
 
-// passwordAMR is how every session so far was proved: by a password.
-var passwordAMR = []string{"pwd"}
+// legacyAMR is the amr of a session stored before sessions recorded one: every such
+// session came from a password login or a password change.
+var legacyAMR = []string{lanyard.AMRPassword}
 
-func (s *Service) pair(u lanyard.User, sid, refresh string) (Pair, error) {
-	access, _, err := s.signer.Issue(u.ID.Hex(), sid, u.TokenVersion, string(u.Role), passwordAMR)
+// pair signs an access token for session ss of u, to go with refresh token refresh.
+func (s *Service) pair(u lanyard.User, ss lanyard.Session, refresh string) (Pair, error) {
+	amr := ss.AMR
+	if len(amr) == 0 {
+		amr = legacyAMR
+	}
+	access, _, err := s.signer.Issue(u.ID.Hex(), ss.ID.Hex(), u.TokenVersion, string(u.Role), amr)
 	if err != nil {
 		return Pair{}, fmt.Errorf("issue access token: %w", err)
 	}
@@ -371,12 +299,12 @@ func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, erro
 	case err != nil:
 		return Pair{}, fmt.Errorf("refresh: %w", err)
 	}
-	return s.issue(ctx, ss, next)
+	return s.refreshed(ctx, ss, next)
 }
 
-// issue answers a refresh of session ss with refresh token tok, if its user may still
-// have it.
-func (s *Service) issue(ctx context.Context, ss lanyard.Session, tok string) (Pair, error) {
+// refreshed answers a refresh of session ss with refresh token tok, if its user may
+// still have it.
+func (s *Service) refreshed(ctx context.Context, ss lanyard.Session, tok string) (Pair, error) {
 	u, err := s.st.UserByID(ctx, ss.UserID)
 	if err != nil && !errors.Is(err, lanyard.ErrNotFound) {
 		return Pair{}, fmt.Errorf("refresh: %w", err)
@@ -390,7 +318,7 @@ func (s *Service) issue(ctx context.Context, ss lanyard.Session, tok string) (Pa
 		// Ended while this request rotated it.
 		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 	}
-	return s.pair(u, ss.ID.Hex(), tok)
+	return s.pair(u, ss, tok)
 }
 
 // notCurrent judges a token that is not session ss's current one: the one spent
@@ -402,7 +330,7 @@ func (s *Service) notCurrent(ctx context.Context, ss lanyard.Session, tok, next 
 	case err != nil:
 		return Pair{}, fmt.Errorf("refresh: %w", err)
 	case k == 1 && s.reuseGrace > 0 && now.Before(ss.RotatedAt.Add(s.reuseGrace)):
-		return s.issue(ctx, ss, next)
+		return s.refreshed(ctx, ss, next)
 	case k > 0:
 		return Pair{}, s.endSession(ctx, ss, now, "end replayed session")
 	case len(ss.PreviousHash) > 0 && bytes.Equal(ss.PreviousHash, secretHash(tok)):
@@ -531,7 +459,9 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return Pair{}, fmt.Errorf("change password: %w", err)
 	}
-	pair, err := s.start(ctx, u, c, nil)
+	// The new session is proved by the current password, just checked; the address
+	// stays as unknown to the throttle as it was (no login happened).
+	pair, err := s.Issue(ctx, lanyard.Proof{User: u, AMR: []string{lanyard.AMRPassword}}, c)
 	if err != nil {
 		return Pair{}, fmt.Errorf("change password: %w", err)
 	}

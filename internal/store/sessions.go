@@ -18,6 +18,7 @@ import (
 type sessionDoc struct {
 	ID           bson.ObjectID `bson:"_id"`
 	UserID       bson.ObjectID `bson:"user_id"`
+	AMR          []string      `bson:"amr,omitempty"`
 	SecretHash   []byte        `bson:"secret_hash"`
 	PreviousHash []byte        `bson:"previous_hash,omitempty"`
 	Generation   int64         `bson:"generation,omitempty"`
@@ -32,7 +33,7 @@ type sessionDoc struct {
 
 func toSessionDoc(ss *lanyard.Session) *sessionDoc {
 	return &sessionDoc{
-		ID: bson.ObjectID(ss.ID), UserID: bson.ObjectID(ss.UserID), SecretHash: ss.SecretHash, PreviousHash: ss.PreviousHash,
+		ID: bson.ObjectID(ss.ID), UserID: bson.ObjectID(ss.UserID), AMR: ss.AMR, SecretHash: ss.SecretHash, PreviousHash: ss.PreviousHash,
 		Generation: ss.Generation, RotatedAt: ss.RotatedAt, TokenVersion: ss.TokenVersion, CreatedAt: ss.CreatedAt,
 		LastUsedAt: ss.LastUsedAt, ExpiresAt: ss.ExpiresAt, IP: ss.IP, UserAgent: ss.UserAgent,
 	}
@@ -40,7 +41,7 @@ func toSessionDoc(ss *lanyard.Session) *sessionDoc {
 
 func (d *sessionDoc) session() lanyard.Session {
 	return lanyard.Session{
-		ID: lanyard.ID(d.ID), UserID: lanyard.ID(d.UserID), SecretHash: d.SecretHash, PreviousHash: d.PreviousHash,
+		ID: lanyard.ID(d.ID), UserID: lanyard.ID(d.UserID), AMR: d.AMR, SecretHash: d.SecretHash, PreviousHash: d.PreviousHash,
 		Generation: d.Generation, RotatedAt: d.RotatedAt, TokenVersion: d.TokenVersion, CreatedAt: d.CreatedAt,
 		LastUsedAt: d.LastUsedAt, ExpiresAt: d.ExpiresAt, IP: d.IP, UserAgent: d.UserAgent,
 	}
