@@ -76,7 +76,8 @@ func TestProve_RefusesAlikeAfterTheSameHashing(t *testing.T) {
 	t.Parallel()
 	r := setup(t, 100)
 	deleting := setup(t, 100)
-	if err := deleting.st.MarkDeleting(context.Background(), deleting.ada.ID, deleting.clock.Now()); err != nil {
+	status := lanyard.StatusDeleting // as a chain delete marks its user
+	if _, err := deleting.st.UpdateUser(context.Background(), deleting.ada.ID, store.UserChange{Status: &status, BumpVersion: true}, deleting.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

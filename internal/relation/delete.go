@@ -244,9 +244,30 @@ func (d *Deleter) await(ctx context.Context, ch <-chan outcome) (Report, error) 
 	}
 }
 
+// markDeleting starts the user's deletion: status deleting and a new token version,
+// so every token it holds dies and login, refresh and linking refuse it from here on.
+// A user already gone, or already marked (a resumed job), is left as it is.
+func (d *Deleter) markDeleting(ctx context.Context, id lanyard.ID) error {
+	u, err := d.st.UserByID(ctx, id)
+	switch {
+	case errors.Is(err, lanyard.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case u.Status == lanyard.StatusDeleting:
+		return nil
+	}
+	deleting := lanyard.StatusDeleting
+	_, err = d.st.UpdateUser(ctx, id, store.UserChange{Status: &deleting, BumpVersion: true}, d.o.Now())
+	if errors.Is(err, lanyard.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
 // run carries a claimed job to its end: steps 2 (again, idempotently) to 6.
 func (d *Deleter) run(ctx context.Context, job *store.DeletionJob) (Report, error) {
-	if err := d.st.MarkDeleting(ctx, job.UserID, d.o.Now()); err != nil {
+	if err := d.markDeleting(ctx, job.UserID); err != nil {
 		return Report{}, fmt.Errorf("delete user: mark: %w", err)
 	}
 	batch := 0

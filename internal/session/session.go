@@ -286,14 +286,26 @@ func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, erro
 		return Pair{}, fmt.Errorf("refresh: %w", errors.Join(lanyard.ErrBadCredentials, err))
 	}
 	now := s.now()
-	ss, err := s.st.RotateRefresh(ctx, sid, oldHash, nextHash, now, now.Add(s.refreshTTL), token.MaxRotations)
+	ss, err := s.st.SessionByID(ctx, sid)
 	switch {
-	case errors.Is(err, store.ErrRefreshNotCurrent), errors.Is(err, store.ErrRefreshSpent):
+	case errors.Is(err, lanyard.ErrNotFound):
+		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
+	case err != nil:
+		return Pair{}, fmt.Errorf("refresh: %w", err)
+	case !ss.ExpiresAt.After(now):
+		// An expired session is as good as gone; the sweep deletes it.
+		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
+	case !bytes.Equal(ss.SecretHash, oldHash):
+		return s.notCurrent(ctx, ss, tok, next, now)
+	case ss.Generation >= token.MaxRotations:
+		return Pair{}, s.endSession(ctx, ss, now, "end a session that rotated as often as it may")
+	}
+	ss, err = s.st.RotateRefresh(ctx, ss, nextHash, now, now.Add(s.refreshTTL))
+	switch {
+	case errors.Is(err, store.ErrRefreshSpent):
 		// Spent by another request at the same moment, the token is now the one spent
 		// last, like any other.
 		return s.notCurrent(ctx, ss, tok, next, now)
-	case errors.Is(err, store.ErrRefreshExhausted):
-		return Pair{}, s.endSession(ctx, ss, now, "end a session that rotated as often as it may")
 	case errors.Is(err, lanyard.ErrNotFound):
 		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 	case err != nil:

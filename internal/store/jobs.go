@@ -118,27 +118,6 @@ func (s *Store) FinishJob(ctx context.Context, j DeletionJob) error {
 	return s.translate("finish deletion job", err)
 }
 
-// MarkDeleting sets the user's status to deleting and bumps its token version, so every
-// token dies and login, refresh and linking refuse it. A user already gone is no error.
-func (s *Store) MarkDeleting(ctx context.Context, id lanyard.ID, now time.Time) error {
-	u, err := s.UserByID(ctx, id)
-	if err != nil {
-		if isNotFound(err) {
-			return nil
-		}
-		return err
-	}
-	if u.Status == lanyard.StatusDeleting {
-		return nil
-	}
-	deleting := lanyard.StatusDeleting
-	_, err = s.UpdateUser(ctx, id, UserChange{Status: &deleting, BumpVersion: true}, now)
-	if isNotFound(err) {
-		return nil
-	}
-	return err
-}
-
 // DeleteUser removes the user document and then its email and username keys; it
 // reports whether there was a user. Keys left by a crash in between name nobody and
 // are taken over by the next claim.

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -92,14 +91,6 @@ const rotationWriteTimeout = 10 * time.Second
 // the same moment: it was current when this request read the session.
 var ErrRefreshSpent = errors.New("refresh secret already spent")
 
-// ErrRefreshNotCurrent means the refresh secret is not the session's current one:
-// spent earlier, or never issued.
-var ErrRefreshNotCurrent = errors.New("refresh secret is not current")
-
-// ErrRefreshExhausted means the secret is the session's current one, but the session
-// has already rotated as many times as it may.
-var ErrRefreshExhausted = errors.New("session has rotated as often as it may")
-
 func (s *Store) refreshClaims() *mongo.Collection { return s.db.Collection(collRefreshClaims) }
 
 // refreshClaimID names the claim on one secret of one session.
@@ -107,33 +98,19 @@ func refreshClaimID(id lanyard.ID, secretHash []byte) string {
 	return id.Hex() + "." + hex.EncodeToString(secretHash)
 }
 
-// RotateRefresh swaps the session's secret hash from oldHash to newHash, counts the
-// rotation and renews the session, so of two concurrent rotations of one token
-// exactly one wins. It is lanyard.ErrNotFound when the session is gone or expired,
-// and ErrRefreshExhausted when oldHash is current but the session has rotated limit
-// times already. When oldHash is not current it is ErrRefreshNotCurrent, with the
-// session as read. When another request spent oldHash first it is ErrRefreshSpent,
-// with the session as it stands once that rotation is stored: the other request may
-// have been cut off between its claim and its update (a crash, a store error), and
-// then this one stores the rotation for it, which is what it would have stored.
-// Either way the caller judges the secret against the session returned. The winner
-// gets its session even if the session is ended while it rotates (a replay detected
-// by a loser ends it).
-func (s *Store) RotateRefresh(ctx context.Context, id lanyard.ID, oldHash, newHash []byte, now, expires time.Time, limit int64) (lanyard.Session, error) {
-	ss, err := s.SessionByID(ctx, id)
-	if err != nil {
-		return lanyard.Session{}, err
-	}
-	if !ss.ExpiresAt.After(now) {
-		return lanyard.Session{}, notFound("rotate refresh")
-	}
-	if !bytes.Equal(ss.SecretHash, oldHash) {
-		return ss, fmt.Errorf("rotate refresh: %w", ErrRefreshNotCurrent)
-	}
-	if ss.Generation >= limit {
-		return ss, fmt.Errorf("rotate refresh: %w", ErrRefreshExhausted)
-	}
-	err = s.claim(ctx, "rotate refresh: claim", collRefreshClaims, bson.D{
+// RotateRefresh spends the current secret of session ss (the session as the caller
+// read it and judged the secret it holds to be current, unexpired and allowed to
+// rotate) and stores its successor newHash, counting the rotation and renewing the
+// session until expires, so of two concurrent rotations of one secret exactly one
+// wins. The winner gets its session even if the session is ended while it rotates (a
+// replay detected by a loser ends it). When another request spent the secret first it
+// is ErrRefreshSpent, with the session as it stands once that rotation is stored: the
+// other request may have been cut off between its claim and its update (a crash, a
+// store error), and then this one stores the rotation for it, which is what it would
+// have stored. The caller then judges the secret against the session returned.
+func (s *Store) RotateRefresh(ctx context.Context, ss lanyard.Session, newHash []byte, now, expires time.Time) (lanyard.Session, error) {
+	id, oldHash := ss.ID, ss.SecretHash
+	err := s.claim(ctx, "rotate refresh: claim", collRefreshClaims, bson.D{
 		{Key: "_id", Value: refreshClaimID(id, oldHash)},
 		{Key: "session_id", Value: bson.ObjectID(id)},
 		{Key: "expires_at", Value: Millis(now.Add(claimLife))},
