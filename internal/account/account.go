@@ -267,7 +267,7 @@ func (s *Service) Demote(ctx context.Context, email string) (lanyard.User, error
 	if err != nil {
 		return lanyard.User{}, fmt.Errorf("demote: %w", err)
 	}
-	if u.Role != lanyard.RoleAdmin {
+	if !u.IsAdmin() {
 		return u, nil
 	}
 	if _, err := s.StepDown(ctx, u); err != nil {
@@ -286,7 +286,7 @@ func (s *Service) Demote(ctx context.Context, email string) (lanyard.User, error
 // admin left: its error (from restore, or joined to StepDown's own) says so, for the
 // log line of the request.
 func (s *Service) StepDown(ctx context.Context, u lanyard.User) (restore func() error, err error) {
-	if u.Role != lanyard.RoleAdmin {
+	if !u.IsAdmin() {
 		return func() error { return nil }, nil
 	}
 	setRole := func(ctx context.Context, role lanyard.Role) error {

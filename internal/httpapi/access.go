@@ -72,9 +72,9 @@ func (a access) allows(p session.Principal, userID string) bool {
 	case accessPublic, accessAuthenticated:
 		return true
 	case accessAdmin:
-		return p.User.Role == lanyard.RoleAdmin
+		return p.User.IsAdmin()
 	case accessSelfOrAdmin:
-		return namesCaller(p, userID) || p.User.Role == lanyard.RoleAdmin
+		return namesCaller(p, userID) || p.User.IsAdmin()
 	}
 	return false
 }
