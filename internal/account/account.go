@@ -1,4 +1,5 @@
-// Package account owns users: registration, profile changes and promotion to admin.
+// Package account owns users: registration, profile changes, promotion to admin and
+// the rules of an account's deletion (the password that proves it, the last admin).
 // It validates every rule of the contract itself, so any caller (HTTP or the command
 // line) gets the same checks, all problems at once.
 package account
@@ -12,6 +13,7 @@ import (
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/password"
+	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/store"
 	"github.com/lanyard/lanyard/internal/throttle"
 )
@@ -21,6 +23,7 @@ type Service struct {
 	st      *store.Store
 	hasher  *password.Hasher
 	limiter *throttle.Limiter
+	deleter *relation.Deleter
 	now     func() time.Time
 	// minScore is the zxcvbn score a new password needs (CheckNewPassword).
 	minScore int
@@ -223,6 +226,12 @@ func (s *Service) Update(ctx context.Context, u lanyard.User, p Patch) (lanyard.
 // attempt to the throttle: it counts against the same failures, and past the limit
 // it is a *lanyard.ThrottledError before any hashing, whatever the password.
 func (s *Service) CheckPassword(ctx context.Context, u lanyard.User, pw, addr string) error {
+	return s.checkPassword(ctx, u, pw, addr, "current_password")
+}
+
+// checkPassword is CheckPassword with a mismatch reported on field, the input that
+// carried the password.
+func (s *Service) checkPassword(ctx context.Context, u lanyard.User, pw, addr, field string) error {
 	attempt, err := s.limiter.BeginLogin(ctx, throttle.KnownAccount(u), addr)
 	if err != nil {
 		return fmt.Errorf("check password: %w", err)
@@ -237,7 +246,7 @@ func (s *Service) CheckPassword(ctx context.Context, u lanyard.User, pw, addr st
 			return fmt.Errorf("check password: %w", err)
 		}
 		e := &lanyard.InvalidError{}
-		e.Add("current_password", "is not correct")
+		e.Add(field, "is not correct")
 		return e
 	}
 	if err := attempt.Succeeded(ctx); err != nil {

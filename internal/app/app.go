@@ -151,6 +151,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		}
 	}
 	deleter := relation.NewDeleter(st, rels, relation.DeleterOptions{Now: o.Now, Lease: o.DeletionLease, AfterBatch: o.AfterDeleteBatch})
+	accounts.UseDeleter(deleter)
 	h := httpapi.New(httpapi.Deps{
 		Accounts:       accounts,
 		Sessions:       sessions,

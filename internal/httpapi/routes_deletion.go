@@ -9,7 +9,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/store"
 )
@@ -124,17 +123,7 @@ type deletionOutput struct {
 }
 
 func (s *Server) deleteMe(ctx context.Context, in *deleteMeInput) (*deletionOutput, error) {
-	p := principal(ctx)
-	if err := s.accounts.CheckPassword(ctx, p.User, in.Body.Password, clientOf(ctx).IP); err != nil {
-		var inv *lanyard.InvalidError
-		if errors.As(err, &inv) {
-			bad := &lanyard.InvalidError{}
-			bad.Add("password", "is not correct")
-			return nil, bad
-		}
-		return nil, err
-	}
-	return s.runDelete(ctx, p.User)
+	return renderDeletion(s.accounts.DeleteSelf(ctx, principal(ctx).User, in.Body.Password, clientOf(ctx).IP))
 }
 
 func (s *Server) deleteUser(ctx context.Context, in *userIDInput) (*deletionOutput, error) {
@@ -142,22 +131,12 @@ func (s *Server) deleteUser(ctx context.Context, in *userIDInput) (*deletionOutp
 	if err != nil {
 		return nil, err
 	}
-	return s.runDelete(ctx, u)
+	return renderDeletion(s.accounts.Delete(ctx, u, principal(ctx).User.ID))
 }
 
-// runDelete chain-deletes u. An admin steps down first, which the last admin cannot
-// (409), and gets the role back if the delete does not go ahead.
-func (s *Server) runDelete(ctx context.Context, u lanyard.User) (_ *deletionOutput, err error) {
-	restore, err := s.accounts.StepDown(ctx, u)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, restore())
-		}
-	}()
-	r, err := s.deleter.Delete(ctx, u.ID, principal(ctx).User.ID.Hex())
+// renderDeletion answers a chain delete: 200 with its report, or 202 while it goes on
+// in the background.
+func renderDeletion(r relation.Report, err error) (*deletionOutput, error) {
 	if errors.Is(err, relation.ErrInProgress) {
 		return &deletionOutput{Status: http.StatusAccepted, Body: map[string]string{"status": "in_progress"}}, nil
 	}
