@@ -206,7 +206,7 @@ func (r *expandRenderer) child(n *relation.Node, c *relation.Doc) error {
 func (r *expandRenderer) public(v any) (any, error) {
 	switch v := v.(type) {
 	case linkid.Public:
-		return LinkedID{ID: v.ID, Provider: v.Provider, ExternalID: v.ExternalID, Label: v.Label, CreatedAt: formatTime(v.CreatedAt)}, nil
+		return renderLinked(v), nil
 	case session.Public:
 		return Session{
 			ID: v.ID, CreatedAt: formatTime(v.CreatedAt), LastUsedAt: formatTime(v.LastUsedAt),

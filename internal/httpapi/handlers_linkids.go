@@ -17,8 +17,10 @@ type LinkedID struct {
 	CreatedAt  string `json:"created_at" format:"date-time"`
 }
 
-func renderLinked(l lanyard.LinkedID) LinkedID {
-	return LinkedID{ID: l.ID.Hex(), Provider: l.Provider, ExternalID: l.ExternalID, Label: l.Label, CreatedAt: formatTime(l.CreatedAt)}
+// renderLinked is the one rendering of a linked ID, from its public view: httpapi
+// never holds a link's lookup hash or ciphertext.
+func renderLinked(l linkid.Public) LinkedID {
+	return LinkedID{ID: l.ID, Provider: l.Provider, ExternalID: l.ExternalID, Label: l.Label, CreatedAt: formatTime(l.CreatedAt)}
 }
 
 type linkBody struct {
@@ -66,7 +68,7 @@ func (s *Server) link(ctx context.Context, u lanyard.User, b linkBody) (*linkedC
 	if err != nil {
 		return nil, err
 	}
-	return &linkedCreated{Location: "/api/users/" + u.ID.Hex() + "/linked-ids/" + l.ID.Hex(), Body: renderLinked(l)}, nil
+	return &linkedCreated{Location: "/api/users/" + u.ID.Hex() + "/linked-ids/" + l.ID, Body: renderLinked(l)}, nil
 }
 
 func (s *Server) list(ctx context.Context, u lanyard.User) (*linkedList, error) {

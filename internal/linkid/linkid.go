@@ -49,8 +49,9 @@ type Actor struct {
 // ends. An admin linking for someone else is not limited: resolve answers admins
 // that question directly.
 //
-// The link it returns holds its external id in clear, for the caller to show.
-func (s *Service) Link(ctx context.Context, u lanyard.User, provider, externalID, label string, by Actor) (lanyard.LinkedID, error) {
+// It returns the link's public view, its external id in clear, for the caller to
+// show: neither the lookup hash nor the ciphertext leaves the package.
+func (s *Service) Link(ctx context.Context, u lanyard.User, provider, externalID, label string, by Actor) (Public, error) {
 	p, e, err := Canonical(provider, externalID)
 	bad, _ := err.(*lanyard.InvalidError)
 	if bad == nil {
@@ -60,13 +61,13 @@ func (s *Service) Link(ctx context.Context, u lanyard.User, provider, externalID
 		bad.Add("label", msg)
 	}
 	if err := bad.Err(); err != nil {
-		return lanyard.LinkedID{}, err
+		return Public{}, err
 	}
 	if !u.IsActive() {
-		return lanyard.LinkedID{}, &lanyard.ConflictError{Message: "the account is being deleted"}
+		return Public{}, &lanyard.ConflictError{Message: "the account is being deleted"}
 	}
 	if len(u.Linked) >= MaxPerUser {
-		return lanyard.LinkedID{}, tooMany()
+		return Public{}, tooMany()
 	}
 	l := lanyard.LinkedID{
 		ID:            store.NewID(),
@@ -80,7 +81,7 @@ func (s *Service) Link(ctx context.Context, u lanyard.User, provider, externalID
 	var claim *throttle.Claim
 	if by.UserID == u.ID.Hex() {
 		if claim, err = s.limiter.BeginClaim(ctx, by.UserID); err != nil {
-			return lanyard.LinkedID{}, fmt.Errorf("link id: %w", err)
+			return Public{}, fmt.Errorf("link id: %w", err)
 		}
 	}
 	err = s.st.LinkID(ctx, &l, MaxPerUser, s.now())
@@ -90,44 +91,44 @@ func (s *Service) Link(ctx context.Context, u lanyard.User, provider, externalID
 	if err != nil {
 		switch {
 		case errors.Is(err, store.ErrDuplicate):
-			return lanyard.LinkedID{}, &lanyard.ConflictError{
+			return Public{}, &lanyard.ConflictError{
 				Message: "this external id is already linked to an account",
 				Fields:  []lanyard.FieldError{{Location: "external_id", Message: "is already linked to an account"}},
 			}
 		case errors.Is(err, store.ErrTooManyLinks):
-			return lanyard.LinkedID{}, tooMany()
+			return Public{}, tooMany()
 		}
-		return lanyard.LinkedID{}, fmt.Errorf("link id: %w", err)
+		return Public{}, fmt.Errorf("link id: %w", err)
 	}
 	s.audit(ctx, u.ID, "linked_id.linked", l, by)
 	l.ExternalID = e
-	return l, nil
+	return PublicOf(l), nil
 }
 
 func tooMany() error {
 	return &lanyard.ConflictError{Message: fmt.Sprintf("the account already holds %d linked ids", MaxPerUser)}
 }
 
-// List returns u's linked IDs, newest first, decrypted.
-func (s *Service) List(ctx context.Context, u lanyard.User) ([]lanyard.LinkedID, error) {
+// List returns u's linked IDs, newest first, as their public views (decrypted).
+func (s *Service) List(ctx context.Context, u lanyard.User) ([]Public, error) {
 	ls, err := s.st.LinkedIDsOf(ctx, u, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("list linked ids: %w", err)
 	}
-	out := make([]lanyard.LinkedID, 0, len(ls))
+	out := make([]Public, 0, len(ls))
 	for _, l := range ls {
-		d, err := s.Decrypt(l)
+		d, err := s.decrypt(l)
 		if err != nil {
 			return nil, fmt.Errorf("list linked ids: %s: %w", l.ID.Hex(), err)
 		}
-		out = append(out, d)
+		out = append(out, PublicOf(d))
 	}
 	return out, nil
 }
 
-// Decrypt returns l with its external id in clear (ExternalID), opened from its
+// decrypt returns l with its external id in clear (ExternalID), opened from its
 // ciphertext, which opens only in l's own place (its user and provider).
-func (s *Service) Decrypt(l lanyard.LinkedID) (lanyard.LinkedID, error) {
+func (s *Service) decrypt(l lanyard.LinkedID) (lanyard.LinkedID, error) {
 	e, err := s.keys.Open(l.UserID.Hex(), l.Provider, l.ExternalIDEnc)
 	if err != nil {
 		return lanyard.LinkedID{}, err

@@ -18,7 +18,7 @@ type Public struct {
 	CreatedAt  time.Time
 }
 
-// PublicOf is the public view of l, whose external id Decrypt has opened.
+// PublicOf is the public view of l, whose external id has been opened.
 func PublicOf(l lanyard.LinkedID) Public {
 	return Public{ID: l.ID.Hex(), Provider: l.Provider, ExternalID: l.ExternalID, Label: l.Label, CreatedAt: l.CreatedAt}
 }
@@ -31,7 +31,7 @@ func (s *Service) View(d store.Document) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("linked id view: %w", err)
 	}
-	open, err := s.Decrypt(l)
+	open, err := s.decrypt(l)
 	if err != nil {
 		return nil, fmt.Errorf("linked id view: %s: %w", l.ID.Hex(), err)
 	}
