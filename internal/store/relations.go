@@ -125,7 +125,7 @@ func refIDs(refs []idRef) []any {
 func (s *Store) decodeRefs(ctx context.Context, coll string, refs []idRef) ([]Document, error) {
 	out := make([]Document, 0, len(refs))
 	for _, r := range refs {
-		raw, err := s.lite.dec.decode(r.Doc)
+		raw, err := s.lite.decode(r.Doc)
 		if err != nil {
 			raw, err = s.db.Collection(coll).FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}).Raw()
 			if errors.Is(err, mongo.ErrNoDocuments) {

@@ -406,6 +406,21 @@ func (x *sqliteIndex) docs(ctx context.Context, coll string, build func(table st
 	return out, err
 }
 
+// page reads the rows of a page of coll's documents with ObjectId _ids after after
+// (the zero ID: from the start), ascending, at most limit (-1: no limit), through the
+// _id index; with field set, only those whose field equals the string value.
+func (x *sqliteIndex) page(ctx context.Context, coll string, after lanyard.ID, limit int, field, value string) ([][]byte, error) {
+	return x.docs(ctx, coll, func(table string) (string, []any) { return pageStmt(table, after, limit, field, value) })
+}
+
+// byIDs reads the rows of coll's documents with these ObjectId _ids, in _id order.
+func (x *sqliteIndex) byIDs(ctx context.Context, coll string, ids []lanyard.ID) ([][]byte, error) {
+	return x.docs(ctx, coll, func(table string) (string, []any) { return byIDsStmt(table, ids) })
+}
+
+// decode turns a row the index read into the document as FerretDB answers it.
+func (x *sqliteIndex) decode(row []byte) (bson.Raw, error) { return x.dec.decode(row) }
+
 // byIDsStmt selects the documents with these ObjectId _ids, in _id order.
 func byIDsStmt(table string, ids []lanyard.ID) (string, []any) {
 	args := make([]any, len(ids))

@@ -314,9 +314,7 @@ func (s *Store) usersFromIndex(ctx context.Context, q UserQuery) ([]lanyard.User
 	if q.Email != "" {
 		field = "email"
 	}
-	rows, err := s.lite.docs(ctx, collUsers, func(table string) (string, []any) {
-		return pageStmt(table, q.After, limit, field, q.Email)
-	})
+	rows, err := s.lite.page(ctx, collUsers, q.After, limit, field, q.Email)
 	if err != nil {
 		return nil, s.translate("list users", err)
 	}
@@ -328,7 +326,7 @@ func (s *Store) decodeUsers(ctx context.Context, rows [][]byte) ([]lanyard.User,
 	out := make([]lanyard.User, 0, len(rows))
 	for _, row := range rows {
 		var d userDoc
-		raw, err := s.lite.dec.decode(row)
+		raw, err := s.lite.decode(row)
 		if err == nil {
 			err = bson.Unmarshal(raw, &d)
 		}
@@ -347,7 +345,7 @@ func (s *Store) UsersByIDs(ctx context.Context, ids []lanyard.ID) ([]lanyard.Use
 		return nil, nil
 	}
 	if s.lite != nil {
-		rows, err := s.lite.docs(ctx, collUsers, func(table string) (string, []any) { return byIDsStmt(table, ids) })
+		rows, err := s.lite.byIDs(ctx, collUsers, ids)
 		if err != nil {
 			return nil, s.translate("users by ids", err)
 		}
