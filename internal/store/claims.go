@@ -77,3 +77,16 @@ func (s *Store) dropKey(ctx context.Context, coll, key string) error {
 	_, err := s.keyed(coll).DeleteOne(ctx, bson.D{{Key: "_id", Value: key}})
 	return err
 }
+
+// take deletes the document with this _id from coll and reports whether this call
+// deleted it. A delete by _id is atomic on the embedded store as on MongoDB, and
+// FerretDB reports the rows SQLite deleted, so of concurrent takes of one document
+// exactly one gets true: the other decision by _id there is, for state that is spent
+// once (a flow). A read before it decides nothing, a filtered delete would not help.
+func (s *Store) take(ctx context.Context, op, coll string, id any) (bool, error) {
+	r, err := s.keyed(coll).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return false, s.translate(op, err)
+	}
+	return r.DeletedCount == 1, nil
+}

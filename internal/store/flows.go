@@ -52,14 +52,10 @@ func (s *Store) FlowByID(ctx context.Context, id string) (lanyard.Flow, error) {
 
 // DeleteFlow deletes a flow and reports whether this call deleted it. Of concurrent
 // deletes of one flow exactly one reports true, on MongoDB and on the embedded store
-// alike (FerretDB reports the rows SQLite deleted), so it is what decides who takes a
-// flow: a filtered update or findAndModify would be no compare-and-set there.
+// alike (take, claims.go), so it is what decides who takes a flow: a filtered update
+// or findAndModify would be no compare-and-set on the embedded store.
 func (s *Store) DeleteFlow(ctx context.Context, id string) (bool, error) {
-	r, err := s.keyed(collFlows).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
-	if err != nil {
-		return false, s.translate("delete flow", err)
-	}
-	return r.DeletedCount == 1, nil
+	return s.take(ctx, "delete flow", collFlows, id)
 }
 
 // SweepFlows deletes the flows that expired by now and says how many. An expired flow
