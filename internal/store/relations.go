@@ -153,11 +153,6 @@ func (s *Store) CountChildren(ctx context.Context, q ChildQuery) (int64, error) 
 	return n, s.translate("count "+q.Coll, err)
 }
 
-// writeChunk is how many single-document statements one delete or update command
-// carries on the embedded store: large enough that a chain delete costs few round
-// trips, small enough that other keyed writes are not held up long behind one.
-const writeChunk = 200
-
 // DeleteIDs deletes the documents of coll with these ids (as Document.ID gives them).
 func (s *Store) DeleteIDs(ctx context.Context, coll string, ids []any) (int64, error) {
 	if len(ids) == 0 {
@@ -170,22 +165,9 @@ func (s *Store) DeleteIDs(ctx context.Context, coll string, ids []any) (int64, e
 		}
 		return r.DeletedCount, nil
 	}
-	// The embedded store answers {_id: {$in: …}} by reading the whole collection, and
-	// {_id: value} through the index: one statement per document, in few commands.
-	var n int64
-	for start := 0; start < len(ids); start += writeChunk {
-		chunk := ids[start:min(start+writeChunk, len(ids))]
-		models := make([]mongo.WriteModel, len(chunk))
-		for i, id := range chunk {
-			models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: idValue(id)}})
-		}
-		r, err := s.keyed(coll).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-		if err != nil {
-			return n, s.translate("delete from "+coll, err)
-		}
-		n += r.DeletedCount
-	}
-	return n, nil
+	return s.writeEach(ctx, "delete from "+coll, coll, len(ids), func(i int) mongo.WriteModel {
+		return mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: idValue(ids[i])}})
+	})
 }
 
 // UnsetChildren removes q.Field from every document q selects, detaching them from
@@ -196,20 +178,9 @@ func (s *Store) UnsetChildren(ctx context.Context, q ChildQuery) (int64, error) 
 		q.After, q.Limit, q.PerParent = nil, 0, 0
 		refs, err := s.lite.childRefs(ctx, q)
 		if err == nil {
-			var n int64
-			for start := 0; start < len(refs); start += writeChunk {
-				chunk := refs[start:min(start+writeChunk, len(refs))]
-				models := make([]mongo.WriteModel, len(chunk))
-				for i, r := range chunk {
-					models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: r.ID}}).SetUpdate(unset)
-				}
-				r, err := s.keyed(q.Coll).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-				if err != nil {
-					return n, s.translate("unset "+q.Coll+"."+q.Field, err)
-				}
-				n += r.ModifiedCount
-			}
-			return n, nil
+			return s.writeEach(ctx, "unset "+q.Coll+"."+q.Field, q.Coll, len(refs), func(i int) mongo.WriteModel {
+				return mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: refs[i].ID}}).SetUpdate(unset)
+			})
 		}
 		if !errors.Is(err, errUnindexable) {
 			return 0, s.translate("unset "+q.Coll+"."+q.Field, err)

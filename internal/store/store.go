@@ -9,8 +9,8 @@
 // in files of their own, which the entity code reaches only through their
 // primitives: claims.go (claim, claimed, claimKey, dropKey: decisions by a unique
 // _id), serialize.go (lock, lockKey, updateByID, modifyByID, swapByID: this process's
-// updates of one document in order, and a compare-and-set), serialwrites.go (keyed:
-// one connection for single-document writes), sqlite.go with sjson.go (queries other
+// updates of one document in order, and a compare-and-set), serialwrites.go (keyed,
+// writeEach: one connection for single-document writes, many documents by _id), sqlite.go with sjson.go (queries other
 // than by _id answered by SQLite indexes) and sqliteindex.go (the _id index).
 package store
 
