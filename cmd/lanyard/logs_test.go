@@ -19,6 +19,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/lanyard/lanyard/internal/lanyardtest"
 )
 
 // storeURIInLog is the embedded store's URI as serve logs it at start, in either format.
@@ -116,8 +118,8 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 				ID   bson.ObjectID `bson:"_id"`
 				Hash string        `bson:"password_hash"`
 			}
-			if err := db.Collection("users").FindOne(context.Background(), bson.D{{Key: "email", Value: email}}).Decode(&u); err != nil {
-				t.Fatalf("read the user: %v", err)
+			if !lanyardtest.RawDoc(t, db, "users", bson.D{{Key: "email", Value: email}}, &u) {
+				t.Fatal("the user is not stored")
 			}
 			forbidden["password hash"] = u.Hash
 			for i, part := range strings.Split(u.Hash, "$") {
@@ -129,9 +131,8 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 				Secret   []byte `bson:"secret_hash"`
 				Previous []byte `bson:"previous_hash"`
 			}
-			cur, err := db.Collection("sessions").Find(context.Background(), bson.D{{Key: "user_id", Value: u.ID}})
-			if err != nil || cur.All(context.Background(), &sessions) != nil || len(sessions) == 0 {
-				t.Fatalf("read the sessions: %v (%d)", err, len(sessions))
+			if lanyardtest.RawAll(t, db, "sessions", bson.D{{Key: "user_id", Value: u.ID}}, &sessions); len(sessions) == 0 {
+				t.Fatal("no sessions stored")
 			}
 			for i, s := range sessions {
 				addBinary(fmt.Sprintf("session %d secret hash", i), s.Secret)
@@ -143,8 +144,8 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 				Lookup string `bson:"lookup"`
 				Enc    []byte `bson:"external_id_enc"`
 			}
-			if err := db.Collection("linked_ids").FindOne(context.Background(), bson.D{{Key: "user_id", Value: u.ID}}).Decode(&link); err != nil {
-				t.Fatalf("read the linked id: %v", err)
+			if !lanyardtest.RawDoc(t, db, "linked_ids", bson.D{{Key: "user_id", Value: u.ID}}, &link) {
+				t.Fatal("the linked id is not stored")
 			}
 			forbidden["linked id lookup hash"] = link.Lookup
 			addBinary("linked id ciphertext", link.Enc)

@@ -507,17 +507,9 @@ func testChainDeleteResumedAcrossInstances(t *testing.T, bin, storeURI string) {
 			if r.Parent != "users" {
 				continue
 			}
-			n, err := c.db.Collection(r.Collection).CountDocuments(ctx, bson.D{{Key: r.Field, Value: id}})
-			if err != nil {
-				t.Fatalf("count %s: %v", r.Collection, err)
-			}
-			out[r.Name] = n
+			out[r.Name] = lanyardtest.RawCount(t, c.db, r.Collection, bson.D{{Key: r.Field, Value: id}})
 		}
-		n, err := c.db.Collection("users").CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
-		if err != nil {
-			t.Fatalf("count users: %v", err)
-		}
-		out["users"] = n
+		out["users"] = lanyardtest.RawCount(t, c.db, "users", bson.D{{Key: "_id", Value: id}})
 		return out
 	}
 	otherBefore := holdings(otherID)
@@ -534,14 +526,13 @@ func testChainDeleteResumedAcrossInstances(t *testing.T, bin, storeURI string) {
 	waitFor(t, 60*time.Second, "A to pause its chain delete", func() bool {
 		return strings.Contains(a.stderr.String(), "chain delete paused")
 	}, func() string { return "A's stderr:\n" + a.stderr.String() })
-	jobs := c.db.Collection("deletion_jobs")
 	var job struct {
 		Epoch   int64            `bson:"epoch"`
 		Owner   string           `bson:"lease_owner"`
 		Deleted map[string]int64 `bson:"deleted"`
 	}
-	if err := jobs.FindOne(ctx, bson.D{{Key: "_id", Value: victimID}}).Decode(&job); err != nil {
-		t.Fatalf("the deletion job while A is paused: %v", err)
+	if !lanyardtest.RawDoc(t, c.db, "deletion_jobs", bson.D{{Key: "_id", Value: victimID}}, &job) {
+		t.Fatal("no deletion job while A is paused")
 	}
 	atKill := holdings(victimID)
 	if atKill["posts"] == 0 || atKill["posts"] >= victimPosts {
@@ -562,13 +553,10 @@ func testChainDeleteResumedAcrossInstances(t *testing.T, bin, storeURI string) {
 		var j struct {
 			Epoch int64 `bson:"epoch"`
 		}
-		err := jobs.FindOne(ctx, bson.D{{Key: "_id", Value: victimID}}).Decode(&j)
 		switch {
-		case errors.Is(err, mongo.ErrNoDocuments):
+		case !lanyardtest.RawDoc(t, c.db, "deletion_jobs", bson.D{{Key: "_id", Value: victimID}}, &j):
 			finished = time.Now()
 			return true
-		case err != nil:
-			t.Fatalf("read the deletion job: %v", err)
 		case j.Epoch > job.Epoch && claimed.IsZero():
 			claimed = time.Now()
 		}
@@ -600,9 +588,8 @@ func testChainDeleteResumedAcrossInstances(t *testing.T, bin, storeURI string) {
 			t.Errorf("after the resumed delete the victim still has %d %s", n, name)
 		}
 	}
-	claims, err := c.db.Collection("deletion_claims").CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$regex", Value: "^" + victim.id + ":"}}}})
-	if err != nil || claims != 0 {
-		t.Errorf("deletion claims of the victim left: %d (%v); want 0", claims, err)
+	if claims := lanyardtest.RawCount(t, c.db, "deletion_claims", bson.D{{Key: "_id", Value: bson.D{{Key: "$regex", Value: "^" + victim.id + ":"}}}}); claims != 0 {
+		t.Errorf("deletion claims of the victim left: %d; want 0", claims)
 	}
 	if otherAfter := holdings(otherID); !mapsEqual(otherAfter, otherBefore) {
 		t.Errorf("the other user held %v before the delete and %v after; want it untouched", otherBefore, otherAfter)

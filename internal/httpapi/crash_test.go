@@ -99,8 +99,8 @@ func TestCrash_LinkInterruptedAfterListingNeitherShowsNorBlocks(t *testing.T) {
 	var u struct {
 		Linked []bson.ObjectID `bson:"linked"`
 	}
-	if err := env.DB.Collection("users").FindOne(context.Background(), bson.M{"_id": oid(t, a.ID)}).Decode(&u); err != nil {
-		t.Fatal(err)
+	if !lanyardtest.RawDoc(t, env.DB, "users", bson.M{"_id": oid(t, a.ID)}, &u) {
+		t.Fatal("user not stored")
 	}
 	if len(u.Linked) != 0 {
 		t.Fatalf("user's list after the grace period = %v; want the dangling id dropped", u.Linked)

@@ -61,11 +61,7 @@ func insertMany(t *testing.T, env *lanyardtest.Env, coll string, docs []any) {
 
 func count(t *testing.T, env *lanyardtest.Env, coll string, filter any) int64 {
 	t.Helper()
-	n, err := env.DB.Collection(coll).CountDocuments(context.Background(), filter)
-	if err != nil {
-		t.Fatalf("count %s: %v", coll, err)
-	}
-	return n
+	return lanyardtest.RawCount(t, env.DB, coll, filter)
 }
 
 type report struct {

@@ -82,11 +82,7 @@ func wantLocations(t *testing.T, p problemDoc, req string, want ...string) {
 // userCount is the number of stored users, for checks that a request changed nothing.
 func userCount(t *testing.T, env *lanyardtest.Env) int64 {
 	t.Helper()
-	n, err := env.DB.Collection("users").CountDocuments(t.Context(), map[string]any{})
-	if err != nil {
-		t.Fatalf("count users: %v", err)
-	}
-	return n
+	return lanyardtest.RawCount(t, env.DB, "users", nil)
 }
 
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -94,8 +93,8 @@ func TestLogin_KnownAddressesAreStoredAsAtMostTenKeyedHashes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc bson.M
-	if err := env.DB.Collection("users").FindOne(context.Background(), bson.D{{Key: "_id", Value: oid}}).Decode(&doc); err != nil {
-		t.Fatal(err)
+	if !lanyardtest.RawDoc(t, env.DB, "users", bson.D{{Key: "_id", Value: oid}}, &doc) {
+		t.Fatal("user not stored")
 	}
 	known, _ := doc["known_addrs"].(bson.A)
 	if len(known) != 10 {
@@ -135,8 +134,8 @@ func TestLogin_RemembersANewAddressAtNoExtraStoreCommand(t *testing.T) {
 		var doc struct {
 			Known []bson.M `bson:"known_addrs"`
 		}
-		if err := env.DB.Collection("users").FindOne(context.Background(), bson.D{{Key: "_id", Value: oid}}).Decode(&doc); err != nil {
-			t.Fatal(err)
+		if !lanyardtest.RawDoc(t, env.DB, "users", bson.D{{Key: "_id", Value: oid}}, &doc) {
+			t.Fatal("user not stored")
 		}
 		if len(doc.Known) != step.known {
 			t.Errorf("after login #%d, from %s, the user knows %d addresses; want %d", i+1, step.from, len(doc.Known), step.known)
@@ -160,11 +159,7 @@ func TestForwardedFor_MalformedFromATrustedProxyIs400AndCountsAgainstNobody(t *t
 			}
 		}
 	}
-	n, err := env.DB.Collection("throttle").CountDocuments(context.Background(), bson.D{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
+	if n := lanyardtest.RawCount(t, env.DB, "throttle", nil); n != 0 {
 		t.Errorf("throttle counters after malformed forwards = %d; want 0", n)
 	}
 	for i := range 10 {

@@ -207,9 +207,8 @@ func TestLinkedIDs_OneExternalIDFrom20AccountsAtOnceLinksExactlyOnce(t *testing.
 	if created != 1 || conflicts != 19 {
 		t.Fatalf("20 concurrent links: %d created, %d conflicts (statuses %v); want 1 and 19", created, conflicts, statuses)
 	}
-	n, err := env.DB.Collection("linked_ids").CountDocuments(context.Background(), bson.D{})
-	if err != nil || n != 1 {
-		t.Fatalf("linked_ids documents = %d, %v; want 1", n, err)
+	if n := lanyardtest.RawCount(t, env.DB, "linked_ids", nil); n != 1 {
+		t.Fatalf("linked_ids documents = %d; want 1", n)
 	}
 }
 
@@ -221,16 +220,7 @@ func TestLinkedIDs_StoredEncryptedAndBoundToTheirOwner(t *testing.T) {
 	link(env, a, "crm", secretA).Must(t, http.StatusCreated)
 	link(env, b, "crm", secretB).Must(t, http.StatusCreated)
 
-	ctx := context.Background()
-	coll := env.DB.Collection("linked_ids")
-	var docs []bson.M
-	cur, err := coll.Find(ctx, bson.D{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cur.All(ctx, &docs); err != nil {
-		t.Fatal(err)
-	}
+	docs := lanyardtest.RawDocs(t, env.DB, "linked_ids", nil)
 	for _, d := range docs {
 		raw, _ := bson.Marshal(d)
 		for _, s := range []string{secretA, secretB} {
@@ -252,7 +242,7 @@ func TestLinkedIDs_StoredEncryptedAndBoundToTheirOwner(t *testing.T) {
 				other = enc
 			}
 		}
-		if _, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d["_id"]}}, bson.D{{Key: "$set", Value: bson.M{"external_id_enc": other}}}); err != nil {
+		if _, err := env.DB.Collection("linked_ids").UpdateOne(context.Background(), bson.D{{Key: "_id", Value: d["_id"]}}, bson.D{{Key: "$set", Value: bson.M{"external_id_enc": other}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

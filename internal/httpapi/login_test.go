@@ -308,8 +308,8 @@ func storedPasswordHash(t *testing.T, env *lanyardtest.Env, id bson.ObjectID) st
 	var doc struct {
 		PasswordHash string `bson:"password_hash"`
 	}
-	if err := env.DB.Collection("users").FindOne(context.Background(), bson.D{{Key: "_id", Value: id}}).Decode(&doc); err != nil {
-		t.Fatalf("read user: %v", err)
+	if !lanyardtest.RawDoc(t, env.DB, "users", bson.D{{Key: "_id", Value: id}}, &doc) {
+		t.Fatal("user not stored")
 	}
 	return doc.PasswordHash
 }

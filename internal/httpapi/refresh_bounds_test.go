@@ -44,8 +44,8 @@ func storedSession(t *testing.T, env *lanyardtest.Env, refresh string) (doc stru
 	ExpiresAt  time.Time `bson:"expires_at"`
 }) {
 	t.Helper()
-	if err := env.DB.Collection("sessions").FindOne(context.Background(), bson.D{{Key: "_id", Value: sessionOf(t, refresh)}}).Decode(&doc); err != nil {
-		t.Fatalf("read session: %v", err)
+	if !lanyardtest.RawDoc(t, env.DB, "sessions", bson.D{{Key: "_id", Value: sessionOf(t, refresh)}}, &doc) {
+		t.Fatal("session not stored")
 	}
 	return doc
 }
@@ -121,16 +121,10 @@ func TestRefresh_ClaimsExpireMinutesAfterTheirRotation(t *testing.T) {
 	for range 20 {
 		tok = rotate(t, env, "refresh", tok, a.ID).RefreshToken
 	}
-	cur, err := env.DB.Collection("refresh_claims").Find(context.Background(), bson.D{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var claims []struct {
 		ExpiresAt time.Time `bson:"expires_at"`
 	}
-	if err := cur.All(context.Background(), &claims); err != nil {
-		t.Fatal(err)
-	}
+	lanyardtest.RawAll(t, env.DB, "refresh_claims", nil, &claims)
 	if len(claims) == 0 {
 		t.Fatal("no refresh claims stored; the check would prove nothing")
 	}

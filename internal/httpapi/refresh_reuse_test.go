@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -47,8 +46,8 @@ func endedSessions(t *testing.T, env *lanyardtest.Env, id string) map[string]tim
 	var doc struct {
 		Ended map[string]time.Time `bson:"ended_sessions"`
 	}
-	if err := env.DB.Collection("users").FindOne(context.Background(), bson.D{{Key: "_id", Value: oid}}).Decode(&doc); err != nil {
-		t.Fatalf("read user %s: %v", id, err)
+	if !lanyardtest.RawDoc(t, env.DB, "users", bson.D{{Key: "_id", Value: oid}}, &doc) {
+		t.Fatalf("user %s not stored", id)
 	}
 	return doc.Ended
 }

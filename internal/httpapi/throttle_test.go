@@ -198,14 +198,7 @@ func TestLogin_UnknownAccountIsThrottledWithoutItsNameBeingStored(t *testing.T) 
 	expectThrottled(t, loginWith(env, "nobody@example.com", "some password"), "unknown account after 3 failures", 1)
 	expectThrottled(t, loginWith(env, "  NoBody@Example.COM ", "some password"), "the same login differently cased", 1)
 
-	cur, err := env.DB.Collection("throttle").Find(context.Background(), bson.D{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var docs []bson.M
-	if err := cur.All(context.Background(), &docs); err != nil {
-		t.Fatal(err)
-	}
+	docs := lanyardtest.RawDocs(t, env.DB, "throttle", nil)
 	if len(docs) == 0 {
 		t.Fatal("throttle collection is empty; want the counters of the failures")
 	}
@@ -349,11 +342,7 @@ func TestThrottle_SweepDeletesOnlyExpiredCounters(t *testing.T) {
 	expect(t, registerFrom(env, "ada@example.com", ""), "register", http.StatusCreated)                          // 1 counter, an hour
 	count := func() int64 {
 		t.Helper()
-		n, err := env.DB.Collection("throttle").CountDocuments(context.Background(), bson.D{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return lanyardtest.RawCount(t, env.DB, "throttle", nil)
 	}
 	if n := count(); n != 3 {
 		t.Fatalf("throttle counters = %d; want 3", n)

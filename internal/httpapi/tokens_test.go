@@ -267,11 +267,7 @@ func sessionCount(t *testing.T, env *lanyardtest.Env, userID string) int64 {
 	if err != nil {
 		t.Fatalf("user id %q: %v", userID, err)
 	}
-	n, err := env.DB.Collection("sessions").CountDocuments(context.Background(), bson.D{{Key: "user_id", Value: oid}})
-	if err != nil {
-		t.Fatalf("count sessions: %v", err)
-	}
-	return n
+	return lanyardtest.RawCount(t, env.DB, "sessions", bson.D{{Key: "user_id", Value: oid}})
 }
 
 func TestRefresh_ReuseOfASpentTokenEndsTheWholeSession(t *testing.T) {
@@ -510,11 +506,7 @@ func TestSessions_SweepDeletesOnlyExpiredSessionsAndRefreshClaims(t *testing.T) 
 	refreshWith(env, a.Refresh).Must(t, http.StatusOK) // a claim on A's first secret
 	count := func(coll string) int64 {
 		t.Helper()
-		n, err := env.DB.Collection(coll).CountDocuments(context.Background(), bson.D{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return lanyardtest.RawCount(t, env.DB, coll, nil)
 	}
 	sweep := func() int64 {
 		t.Helper()

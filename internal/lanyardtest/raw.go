@@ -35,6 +35,24 @@ func RawDocs(t testing.TB, db *mongo.Database, coll string, filter any) []bson.M
 	return docs
 }
 
+// RawAll decodes into out, a pointer to a slice, the documents of collection coll
+// in db that match filter (nil: every one), in no particular order.
+func RawAll(t testing.TB, db *mongo.Database, coll string, filter, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if filter == nil {
+		filter = bson.D{}
+	}
+	cur, err := db.Collection(coll).Find(ctx, filter)
+	if err != nil {
+		t.Fatalf("lanyardtest: read %s: %v", coll, err)
+	}
+	if err := cur.All(ctx, out); err != nil {
+		t.Fatalf("lanyardtest: read %s: %v", coll, err)
+	}
+}
+
 // RawDoc decodes into v the document of collection coll in db that matches filter,
 // and reports whether there is one.
 func RawDoc(t testing.TB, db *mongo.Database, coll string, filter, v any) bool {
