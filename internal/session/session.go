@@ -27,8 +27,8 @@ const maxLiveSessions = 100
 
 // maxEndedSessions bounds the list of recently ended sessions in a user's document,
 // which every authenticated request reads. Past it the oldest entries give way to
-// User.AccessNotBefore, which refuses every access token issued before them: the
-// user's other sessions lose their access tokens too, and refresh.
+// User.AccessNotBefore, which refuses every access token issued up to their end
+// (notBeforeFor): the user's other sessions lose their access tokens too, and refresh.
 const maxEndedSessions = 32
 
 // endedSlack is how much longer than an access token's lifetime an ended session is
@@ -226,6 +226,8 @@ func (s *Service) noteEnded(u lanyard.User, now time.Time, ended []lanyard.ID, c
 		}
 	}
 	if len(ended) > maxEndedSessions {
+		// They end at now, and the login that ends them issues its own token from now
+		// on: now is as late as AccessNotBefore may go (notBeforeFor).
 		change.NotBefore = now
 		for _, e := range kept {
 			change.Forget = append(change.Forget, e.id)
@@ -239,11 +241,27 @@ func (s *Service) noteEnded(u lanyard.User, now time.Time, ended []lanyard.ID, c
 		slices.SortFunc(kept, func(a, b entry) int { return a.at.Compare(b.at) })
 		for _, e := range kept[:over] {
 			change.Forget = append(change.Forget, e.id)
-			if e.at.After(change.NotBefore) {
-				change.NotBefore = e.at
+			if nb := notBeforeFor(e.at, now); nb.After(change.NotBefore) {
+				change.NotBefore = nb
 			}
 		}
 	}
+}
+
+// notBeforeFor is the AccessNotBefore that stands for a session that ended at end,
+// set by a request at now. Authenticate refuses only tokens issued strictly before
+// it, to the millisecond, and a session can sign an access token in the very
+// millisecond it ends (a refresh, then a logout): so it is the millisecond after the
+// end. It is never after now, or the token this request may issue itself (a login's,
+// signed from now on) would be refused. So a session's tokens from its last
+// millisecond stay valid until they expire only when it ended in now's own
+// millisecond, with 32 more ends in that millisecond after it.
+func notBeforeFor(end, now time.Time) time.Time {
+	nb, limit := store.Millis(end).Add(time.Millisecond), store.Millis(now)
+	if nb.After(limit) {
+		return limit
+	}
+	return nb
 }
 
 // legacyAMR is the amr of a session stored before sessions recorded one: every such
