@@ -145,16 +145,32 @@ func (f fixture) live(t *testing.T, p session.Pair) (access, sessionStored bool)
 	if err != nil && !errors.Is(err, lanyard.ErrUnauthorized) {
 		t.Fatalf("Authenticate = %v", err)
 	}
-	sid, _, _ := strings.Cut(p.RefreshToken, ".")
-	id, perr := lanyard.ParseID(sid)
-	if perr != nil {
+	_, sessionStored = f.stored(t, p)
+	return err == nil, sessionStored
+}
+
+// stored is pair p's session as stored; ok is false once it is gone.
+func (f fixture) stored(t *testing.T, p session.Pair) (_ lanyard.Session, ok bool) {
+	t.Helper()
+	ss, err := f.st.SessionByID(context.Background(), sessionOf(t, p))
+	if errors.Is(err, lanyard.ErrNotFound) {
+		return lanyard.Session{}, false
+	}
+	if err != nil {
+		t.Fatalf("SessionByID = %v", err)
+	}
+	return ss, true
+}
+
+// sessionOf is the id of pair p's session, which its refresh token names.
+func sessionOf(t *testing.T, p session.Pair) lanyard.ID {
+	t.Helper()
+	hex, _, _ := strings.Cut(p.RefreshToken, ".")
+	id, err := lanyard.ParseID(hex)
+	if err != nil {
 		t.Fatalf("refresh token %q names no session", p.RefreshToken)
 	}
-	_, serr := f.st.SessionByID(context.Background(), id)
-	if serr != nil && !errors.Is(serr, lanyard.ErrNotFound) {
-		t.Fatalf("SessionByID = %v", serr)
-	}
-	return err == nil, serr == nil
+	return id
 }
 
 func TestLogin_ByEmailOrUsernameInEveryShapeStartsASessionThatAuthenticates(t *testing.T) {
