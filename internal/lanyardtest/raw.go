@@ -19,19 +19,8 @@ import (
 // every one), in no particular order.
 func RawDocs(t testing.TB, db *mongo.Database, coll string, filter any) []bson.M {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if filter == nil {
-		filter = bson.D{}
-	}
-	cur, err := db.Collection(coll).Find(ctx, filter)
-	if err != nil {
-		t.Fatalf("lanyardtest: read %s: %v", coll, err)
-	}
 	var docs []bson.M
-	if err := cur.All(ctx, &docs); err != nil {
-		t.Fatalf("lanyardtest: read %s: %v", coll, err)
-	}
+	RawAll(t, db, coll, filter, &docs)
 	return docs
 }
 
