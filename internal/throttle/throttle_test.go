@@ -64,16 +64,32 @@ func retryAfter(err error) (wait time.Duration, ok bool) {
 	return 0, false
 }
 
-// fail makes one login attempt for acct from addr that BeginLogin must let through,
-// and fails it (a wrong password).
-func fail(t *testing.T, l *throttle.Limiter, acct throttle.Account, addr string) {
+// begin starts a login attempt for acct from addr, failing the test unless BeginLogin
+// lets it through.
+func begin(t *testing.T, l *throttle.Limiter, acct throttle.Account, addr string) *throttle.Attempt {
 	t.Helper()
 	a, err := l.BeginLogin(context.Background(), acct, addr)
 	if err != nil {
 		t.Fatalf("BeginLogin from %q = %v; want the attempt let through", addr, err)
 	}
-	if err := a.Failed(context.Background()); err != nil {
+	return a
+}
+
+// fail makes one login attempt for acct from addr that BeginLogin must let through,
+// and fails it (a wrong password).
+func fail(t *testing.T, l *throttle.Limiter, acct throttle.Account, addr string) {
+	t.Helper()
+	if err := begin(t, l, acct, addr).Failed(context.Background()); err != nil {
 		t.Fatalf("Failed: %v", err)
+	}
+}
+
+// succeed makes one login attempt for acct from addr that BeginLogin must let
+// through, and records its success.
+func succeed(t *testing.T, l *throttle.Limiter, acct throttle.Account, addr string) {
+	t.Helper()
+	if err := begin(t, l, acct, addr).Succeeded(context.Background()); err != nil {
+		t.Fatalf("Succeeded: %v", err)
 	}
 }
 
@@ -215,13 +231,7 @@ func TestLogin_SuccessForgetsTheAccountsFailures(t *testing.T) {
 	for range 2 {
 		fail(t, l, acct, addr)
 	}
-	a, err := l.BeginLogin(context.Background(), acct, addr)
-	if err != nil {
-		t.Fatalf("BeginLogin = %v", err)
-	}
-	if err := a.Succeeded(context.Background()); err != nil {
-		t.Fatalf("Succeeded: %v", err)
-	}
+	succeed(t, l, acct, addr)
 	for range 3 {
 		fail(t, l, acct, addr) // the third reaches the limit again, from zero
 	}
@@ -233,11 +243,7 @@ func TestLogin_AbandonedAttemptsCountAgainstNobody(t *testing.T) {
 	l, _ := newLimiter(t, limits{login: 1}) // the address's ceiling is 10
 	acct := throttle.KnownAccount(user())
 	for range 15 {
-		a, err := l.BeginLogin(context.Background(), acct, addr)
-		if err != nil {
-			t.Fatalf("BeginLogin after abandoned attempts = %v; want let through", err)
-		}
-		a.Abandon(context.Background())
+		begin(t, l, acct, addr).Abandon(context.Background()) // let through after abandoned attempts
 	}
 	for i := range 10 {
 		fail(t, l, l.UnknownAccount(fmt.Sprintf("nobody-%d", i)), addr)
@@ -253,13 +259,8 @@ func TestLogin_TheAddressCountsFailuresForEveryAccountAndASuccessDoesNotResetIt(
 		fail(t, l, l.UnknownAccount(fmt.Sprintf("nobody-%d", i)), addr)
 	}
 	owner := throttle.KnownAccount(user())
-	a, err := l.BeginLogin(context.Background(), owner, addr)
-	if err != nil {
-		t.Fatalf("BeginLogin of the owner below the ceiling = %v", err)
-	}
-	if err := a.Succeeded(context.Background()); err != nil {
-		t.Fatalf("Succeeded: %v", err)
-	}
+	succeed(t, l, owner, addr) // the owner logs in below the ceiling
+
 	fail(t, l, l.UnknownAccount("the-last-one"), addr) // the 20th failure
 	refused(t, l, l.UnknownAccount("a-fresh-one"), addr, time.Second)
 	refused(t, l, owner, addr, time.Second)
@@ -375,13 +376,7 @@ func TestLogin_AnExemptAttemptIsCountedAndItsSuccessLeavesTheStrangersBlock(t *t
 	for range 2 {
 		fail(t, l, acct, stranger)
 	}
-	a, err := l.BeginLogin(context.Background(), acct, addr)
-	if err != nil {
-		t.Fatalf("BeginLogin from the known address = %v", err)
-	}
-	if err := a.Succeeded(context.Background()); err != nil {
-		t.Fatalf("Succeeded: %v", err)
-	}
+	succeed(t, l, acct, addr) // from the known address
 	refused(t, l, acct, stranger, time.Second)
 	fail(t, l, acct, addr) // counted: the third failure
 	clock.Advance(time.Second)
