@@ -71,7 +71,7 @@ func TestConflicts_TwentyAnHourPerAccountThen429WhetherTakenOrNot(t *testing.T) 
 			// Other accounts are not concerned.
 			expect(t, taken(env, env.Register("other"), 0), "another account's first taken value", http.StatusConflict)
 
-			advance(clock, time.Hour)
+			clock.Advance(time.Hour)
 			prober.Access = refreshWith(env, prober.Refresh).Must(t, http.StatusOK).Map(t)["access_token"].(string)
 			expect(t, taken(env, prober, 21), "taken value an hour later", http.StatusConflict)
 			expect(t, free(env, prober, 21), "free value an hour later", tt.ok)

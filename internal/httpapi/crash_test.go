@@ -17,7 +17,7 @@ import (
 
 func TestCrash_RegistrationInterruptedAfterItsKeyLeavesTheEmailFree(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	// A registration wrote its email key, then died before writing the user.
 	_, err := env.DB.Collection("user_keys").InsertOne(context.Background(), bson.M{
@@ -36,7 +36,7 @@ func TestCrash_RegistrationInterruptedAfterItsKeyLeavesTheEmailFree(t *testing.T
 
 func TestCrash_EmailChangeInterruptedLeavesBothEmailsUsable(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	a := env.Register("ada")
 	// Ada's change to new@example.com claimed the new key, then died before changing
@@ -79,7 +79,7 @@ func TestCrash_LinkInterruptedAfterItsKeyLeavesTheIDFree(t *testing.T) {
 
 func TestCrash_LinkInterruptedAfterListingNeitherShowsNorBlocks(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	a := env.Register("ada")
 	// A link put its id in Ada's list, then died before its key and document.

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -474,17 +473,14 @@ func flip(s string) string {
 
 func TestAuthorization_ExpiredTokenIs401(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
-	env := newEnv(t, lanyardtest.WithClock(clock))
+	clock := lanyardtest.NewClockAt(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+	env := newEnv(t, lanyardtest.WithClock(clock.Now))
 	a := env.Register("exp")
 
 	expect(t, env.Do("GET", "/api/users/me", nil, "Bearer", a.Access), "GET /api/users/me", http.StatusOK)
-	advance(14 * time.Minute)
+	clock.Advance(14 * time.Minute)
 	expect(t, env.Do("GET", "/api/users/me", nil, "Bearer", a.Access), "GET /api/users/me after 14m", http.StatusOK)
-	advance(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	r := env.Do("GET", "/api/users/me", nil, "Bearer", a.Access)
 	problem(t, r, "GET /api/users/me after 16m", http.StatusUnauthorized)
 	if got := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {

@@ -14,7 +14,7 @@ import (
 
 // knownEnv is a service behind a trusted proxy (the test itself), so each request's
 // X-Forwarded-For is its client address, with an account limit of 3.
-func knownEnv(t *testing.T, opts ...lanyardtest.Option) (*lanyardtest.Env, *manualClock) {
+func knownEnv(t *testing.T, opts ...lanyardtest.Option) (*lanyardtest.Env, *lanyardtest.Clock) {
 	t.Helper()
 	return throttleEnv(t, append([]lanyardtest.Option{
 		lanyardtest.WithEnv("LANYARD_LOGIN_FAILURE_LIMIT", "3"),
@@ -37,7 +37,7 @@ func TestLogin_FailuresFromElsewhereDoNotLockTheOwnerOutAtAKnownAddress(t *testi
 	expect(t, loginFrom(env, a.Email, a.Password, home), "the owner's login from home", http.StatusOK)
 	expect(t, loginFrom(env, a.Email, a.Password, "2001:db8:0:7::1"), "the owner's login from an IPv6 address", http.StatusOK)
 
-	advance(clock, 29*24*time.Hour)
+	clock.Advance(29 * 24 * time.Hour)
 	for range 3 {
 		expect(t, loginFrom(env, a.Email, "wrong password", attacker), "the attacker's guess", http.StatusUnauthorized)
 	}
@@ -59,7 +59,7 @@ func TestLogin_AnAddressIsKnownForThirtyDaysAfterItsLastLogin(t *testing.T) {
 	env, clock := knownEnv(t)
 	a := registerOnly(t, env, "ada")
 	expect(t, loginFrom(env, a.Email, a.Password, home), "the owner's login from home", http.StatusOK)
-	advance(clock, 30*24*time.Hour)
+	clock.Advance(30 * 24 * time.Hour)
 	for range 3 {
 		expect(t, loginFrom(env, a.Email, "wrong password", attacker), "the attacker's guess", http.StatusUnauthorized)
 	}
@@ -85,7 +85,7 @@ func TestLogin_KnownAddressesAreStoredAsAtMostTenKeyedHashes(t *testing.T) {
 	env, clock := knownEnv(t)
 	a := registerOnly(t, env, "ada")
 	for i := range 12 {
-		advance(clock, time.Minute)
+		clock.Advance(time.Minute)
 		expect(t, loginFrom(env, a.Email, a.Password, fmt.Sprintf("198.51.100.%d", 100+i)), "login", http.StatusOK)
 	}
 	oid, err := bson.ObjectIDFromHex(a.ID)

@@ -13,7 +13,7 @@ import (
 // the ones issued after it are not, even within the same second of it.
 func TestAccessTokens_NotBeforeIsExactToTheMillisecond(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart.Add(-time.Minute)}
+	clock := lanyardtest.NewClockAt(clockStart.Add(-time.Minute))
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	a := env.Register("ada")
 	var ended []lanyardtest.Account
@@ -58,7 +58,7 @@ func TestAccessTokens_NotBeforeIsExactToTheMillisecond(t *testing.T) {
 // that and works at once.
 func TestLogin_BeyondTheCapIssuesATokenThatWorks(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart.Add(-10 * time.Minute)}
+	clock := lanyardtest.NewClockAt(clockStart.Add(-10 * time.Minute))
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	a := env.Register("ada")
 	sessions := []lanyardtest.Account{a}

@@ -114,7 +114,7 @@ func TestRefresh_SessionEndsAfterTheRotationCap(t *testing.T) {
 // spent tokens apart needs no claim.
 func TestRefresh_ClaimsExpireMinutesAfterTheirRotation(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	a := env.Register("ada")
 	tok := a.Refresh
@@ -155,7 +155,7 @@ func TestRefresh_ClaimsExpireMinutesAfterTheirRotation(t *testing.T) {
 // one again and ends the session.
 func TestRefresh_RotationCutAfterItsClaimIsFinishedByTheNextRefresh(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	a := env.Register("ada")
 	cutRotation(t, env, a.Refresh, clockStart.Add(5*time.Minute))

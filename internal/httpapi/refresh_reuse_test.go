@@ -72,7 +72,7 @@ func TestRefresh_ReplayOfAnyEarlierTokenEndsTheSession(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := &manualClock{now: clockStart}
+			clock := lanyardtest.NewClockAt(clockStart)
 			env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 			victim := env.Register("ada")
 			other := victim
@@ -223,7 +223,7 @@ func TestRefresh_ReuseGrace(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := &manualClock{now: clockStart}
+			clock := lanyardtest.NewClockAt(clockStart)
 			opts := []lanyardtest.Option{lanyardtest.WithClock(clock.Now)}
 			if tt.grace != "" {
 				opts = append(opts, lanyardtest.WithEnv("LANYARD_REFRESH_REUSE_GRACE", tt.grace))
@@ -295,7 +295,7 @@ func TestRefresh_ForgedSecretForARealSessionChangesNothing(t *testing.T) {
 // refreshed), with its access tokens, and finding it reads sessions by _id only.
 func TestLogin_BeyondOneHundredSessionsEndsTheLeastRecentlyUsed(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	tick := func() { clock.Set(clock.Now().Add(time.Second)) }
 	a := env.Register("ada")
@@ -367,7 +367,7 @@ func TestLogin_SessionsThatEndedOtherwiseMakeRoomFirst(t *testing.T) {
 // never lets a dead session's through.
 func TestAccessTokens_EndedSessionsBeyondTheListAreStillRefused(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	tick := func() { clock.Set(clock.Now().Add(time.Second)) }
 	a := env.Register("ada")

@@ -19,14 +19,12 @@ import (
 )
 
 // throttleEnv starts a service whose clock moves only when the test moves it
-// (manualClock is in tokens_test.go).
-func throttleEnv(t *testing.T, opts ...lanyardtest.Option) (*lanyardtest.Env, *manualClock) {
+// (clockStart is in tokens_test.go).
+func throttleEnv(t *testing.T, opts ...lanyardtest.Option) (*lanyardtest.Env, *lanyardtest.Clock) {
 	t.Helper()
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	return lanyardtest.New(t, append([]lanyardtest.Option{lanyardtest.WithClock(clock.Now)}, opts...)...), clock
 }
-
-func advance(c *manualClock, d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // failLogins logs in as login with a wrong password n times, each expected to be 401.
 func failLogins(t *testing.T, env *lanyardtest.Env, login string, n int) {
@@ -100,11 +98,11 @@ func TestLogin_ThrottledAccountGetsOneAttemptOnceRetryAfterHasPassed(t *testing.
 	failLogins(t, env, a.Email, 3)
 	expectThrottled(t, loginWith(env, a.Email, a.Password), "login after 3 failures", 1)
 
-	advance(clock, time.Second)
+	clock.Advance(time.Second)
 	expect(t, loginWith(env, a.Email, "wrong password"), "wrong password once the block has passed", http.StatusUnauthorized)
 	expectThrottled(t, loginWith(env, a.Email, a.Password), "login right after that failure", 2)
 
-	advance(clock, 2*time.Second)
+	clock.Advance(2 * time.Second)
 	expect(t, loginWith(env, a.Email, a.Password), "right password once the block has passed", http.StatusOK)
 }
 
@@ -115,11 +113,11 @@ func TestLogin_BackOffDoublesWithEachFailureAndStopsAtFifteenMinutes(t *testing.
 	failLogins(t, env, a.Email, 2)
 	for i, wait := range []int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900} {
 		expectThrottled(t, loginWith(env, a.Email, a.Password), fmt.Sprintf("login after %d failures", 2+i), wait)
-		advance(clock, time.Duration(wait)*time.Second)
+		clock.Advance(time.Duration(wait) * time.Second)
 		expect(t, loginWith(env, a.Email, "wrong password"), "wrong password once the block has passed", http.StatusUnauthorized)
 	}
 	expectThrottled(t, loginWith(env, a.Email, a.Password), "login after 14 failures", 900)
-	advance(clock, 15*time.Minute)
+	clock.Advance(15 * time.Minute)
 	expect(t, loginWith(env, a.Email, a.Password), "right password after the longest block", http.StatusOK)
 }
 
@@ -160,14 +158,14 @@ func TestLogin_FailuresOutsideTheFifteenMinuteWindowAreForgotten(t *testing.T) {
 
 	// Within the window (it opens at the first failure), failures add up.
 	for _, step := range []time.Duration{0, 7 * time.Minute, 7 * time.Minute} {
-		advance(clock, step)
+		clock.Advance(step)
 		expect(t, loginWith(env, a.Email, "wrong password"), "ada: wrong password", http.StatusUnauthorized)
 	}
 	expectThrottled(t, loginWith(env, a.Email, a.Password), "ada: 3 failures within 14 minutes", 1)
 
 	// Across windows they do not.
 	for _, step := range []time.Duration{0, 0, 15 * time.Minute} {
-		advance(clock, step)
+		clock.Advance(step)
 		expect(t, loginWith(env, b.Email, "wrong password"), "bob: wrong password", http.StatusUnauthorized)
 	}
 	expect(t, loginWith(env, b.Email, b.Password), "bob: 2 failures, then 1 fifteen minutes later", http.StatusOK)
@@ -268,9 +266,9 @@ func TestRegister_BeyondTheLimitPerAddressIs429UntilTheHourIsOver(t *testing.T) 
 	expect(t, registerFrom(env, "ada@example.com", spoofed(7)), "register ada again", http.StatusConflict)
 	expectThrottled(t, registerFrom(env, "cyd@example.com", spoofed(8)), "4th registration within the hour", 3600)
 
-	advance(clock, 59*time.Minute)
+	clock.Advance(59 * time.Minute)
 	expectThrottled(t, registerFrom(env, "cyd@example.com", spoofed(9)), "registration 59 minutes later", 60)
-	advance(clock, time.Minute)
+	clock.Advance(time.Minute)
 	expect(t, registerFrom(env, "cyd@example.com", spoofed(10)), "registration an hour later", http.StatusCreated)
 }
 
@@ -305,10 +303,10 @@ func TestThrottle_RequestsTouchCountersOnlyByID(t *testing.T) {
 	// Every path: count, block, refuse, reset, restart an expired window, register.
 	failLogins(t, env, a.Email, 2)
 	expectThrottled(t, loginWith(env, a.Email, a.Password), "login after 2 failures", 1)
-	advance(clock, time.Second)
+	clock.Advance(time.Second)
 	expect(t, loginWith(env, a.Email, a.Password), "right password after the block", http.StatusOK)
 	expect(t, loginWith(env, "nobody@example.com", "some password"), "unknown account", http.StatusUnauthorized)
-	advance(clock, 16*time.Minute)
+	clock.Advance(16 * time.Minute)
 	expect(t, loginWith(env, "nobody@example.com", "some password"), "unknown account, a window later", http.StatusUnauthorized)
 	expectThrottled(t, registerFrom(env, "bob@example.com", ""), "second registration", 3600-16*60-1)
 
@@ -358,7 +356,7 @@ func TestThrottle_SweepDeletesOnlyExpiredCounters(t *testing.T) {
 	if n := sweep(); n != 0 {
 		t.Errorf("Sweep before anything expired deleted %d; want 0", n)
 	}
-	advance(clock, 15*time.Minute)
+	clock.Advance(15 * time.Minute)
 	if n := sweep(); n != 2 {
 		t.Errorf("Sweep after 15 minutes deleted %d; want 2", n)
 	}
@@ -393,7 +391,7 @@ func TestLogin_InstancesWithOneDataKeyShareTheThrottleWhateverTheirJWTSecrets(t 
 	dataKey, db := make([]byte, 32), make([]byte, 8)
 	rand.Read(dataKey)
 	rand.Read(db)
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	instance := func(jwtSecret string) *lanyardtest.Env {
 		return lanyardtest.New(t,
 			lanyardtest.WithClock(clock.Now),

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -172,29 +171,12 @@ func TestAccessToken_ForgedOrMalformedIsRejected(t *testing.T) {
 	}
 }
 
-// manualClock is a clock that moves only when told to.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
+// clockStart is where the tests' clocks (lanyardtest.Clock) start.
 var clockStart = time.Date(2026, 11, 22, 10, 4, 5, 0, time.UTC)
 
 func TestAccessToken_ExpiresAfterFifteenMinutesOnTheServiceClock(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	a := env.Register("ada")
 
@@ -219,7 +201,7 @@ func TestAccessToken_ExpiresAfterFifteenMinutesOnTheServiceClock(t *testing.T) {
 
 func TestRefresh_ExpiresAfterThirtyDaysUnused(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	used := env.Register("ada")
 	unused := used
@@ -516,17 +498,17 @@ func TestSessions_SweepDeletesOnlyExpiredSessionsAndRefreshClaims(t *testing.T) 
 		}
 		return n
 	}
-	advance(clock, time.Minute)
+	clock.Advance(time.Minute)
 	if n := sweep(); n != 0 {
 		t.Errorf("sweep before anything expired deleted %d; want 0", n)
 	}
-	advance(clock, 39*time.Minute)
+	clock.Advance(39 * time.Minute)
 	env.Login(&a) // session B, expiring 40 minutes after A
 	env.App.Sessions.Wait()
 	if n := sweep(); n != 1 {
 		t.Errorf("sweep after the claim expired (5 minutes after its rotation) deleted %d; want 1", n)
 	}
-	advance(clock, 21*time.Minute)
+	clock.Advance(21 * time.Minute)
 	if n := sweep(); n != 1 {
 		t.Errorf("sweep after session A expired deleted %d; want 1 (A)", n)
 	}

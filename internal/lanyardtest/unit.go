@@ -61,7 +61,10 @@ type Clock struct {
 
 // NewClock returns a Clock at a fixed instant, so that what a test computes from it
 // is the same on every run.
-func NewClock() *Clock { return &Clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
+func NewClock() *Clock { return NewClockAt(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
+
+// NewClockAt returns a Clock at t.
+func NewClockAt(t time.Time) *Clock { return &Clock{now: t} }
 
 // Now is the clock's time.
 func (c *Clock) Now() time.Time {
@@ -75,4 +78,11 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
 }
