@@ -28,6 +28,9 @@ commands:
   store-uri             print the mongodb:// URI of the embedded store's socket in the data directory
   admin promote EMAIL   make the user with this email an admin
   admin demote EMAIL    make that admin a plain user again (never the last admin)
+  clients add NAME      add a service client and print its client_id and client_secret (shown once)
+  clients list          list the service clients
+  clients remove ID     remove a service client; its secret authenticates nothing from then on
   bench [flags]         load-test a server (or one it starts in-process) and print the figures; bench -h lists the flags
   version               print the version
 
@@ -67,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return printStoreURI(cfg, stdout)
 	case cmd == "admin" && len(args) == 2 && (args[0] == "promote" || args[0] == "demote"):
 		return admin(ctx, cfg, log, args[0], args[1], stdout)
+	case cmd == "clients" && (len(args) == 2 && (args[0] == "add" || args[0] == "remove") || len(args) == 1 && args[0] == "list"):
+		return clients(ctx, cfg, log, args, stdout)
 	case cmd == "bench":
 		return runBench(ctx, cfg, log, args, stdout, stderr)
 	}
@@ -400,6 +405,43 @@ func admin(ctx context.Context, cfg config.Config, log *slog.Logger, verb, email
 		return fmt.Errorf("admin promote: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s (%s) is now an admin\n", u.Email, u.ID.Hex())
+	return nil
+}
+
+// clients adds, lists or removes service clients (args: add NAME, list, remove ID).
+func clients(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	uri, stopStore, err := adminStore(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopStore()
+	a, err := app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version()})
+	if err != nil {
+		return err
+	}
+	defer a.Close(context.Background())
+	switch args[0] {
+	case "add":
+		c, secret, err := a.Clients.Add(ctx, args[1])
+		if err != nil {
+			return fmt.Errorf("clients add: %w", err)
+		}
+		fmt.Fprintf(stdout, "client_id: %s\nclient_secret: %s\n", c.ID, secret)
+		fmt.Fprintln(stdout, "The secret is shown this once; Lanyard keeps only its hash.")
+	case "list":
+		cs, err := a.Clients.List(ctx)
+		if err != nil {
+			return fmt.Errorf("clients list: %w", err)
+		}
+		for _, c := range cs {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\n", c.ID, c.CreatedAt.UTC().Format(time.RFC3339), c.Name)
+		}
+	case "remove":
+		if err := a.Clients.Remove(ctx, args[1]); err != nil {
+			return fmt.Errorf("clients remove: %w", err)
+		}
+		fmt.Fprintf(stdout, "client %s removed\n", args[1])
+	}
 	return nil
 }
 

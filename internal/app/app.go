@@ -14,6 +14,7 @@ import (
 
 	"github.com/lanyard/lanyard/internal/account"
 	"github.com/lanyard/lanyard/internal/audit"
+	"github.com/lanyard/lanyard/internal/client"
 	"github.com/lanyard/lanyard/internal/config"
 	"github.com/lanyard/lanyard/internal/flow"
 	"github.com/lanyard/lanyard/internal/httpapi"
@@ -56,6 +57,7 @@ type App struct {
 	Store    *store.Store
 	Accounts *account.Service
 	Sessions *session.Service
+	Clients  *client.Service
 	Flows    *flow.Service
 	LinkIDs  *linkid.Service
 	Throttle *throttle.Limiter
@@ -152,9 +154,11 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	}
 	deleter := relation.NewDeleter(st, rels, relation.DeleterOptions{Now: o.Now, Lease: o.DeletionLease, AfterBatch: o.AfterDeleteBatch})
 	accounts.UseDeleter(deleter)
+	clients := client.New(st, o.Now)
 	h := httpapi.New(httpapi.Deps{
 		Accounts:       accounts,
 		Sessions:       sessions,
+		Clients:        clients,
 		Password:       method.NewPassword(st, hasher, limiter, o.Now),
 		LinkIDs:        linkIDs,
 		Relations:      rels,
@@ -186,7 +190,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 			return nil, err
 		}
 	}
-	a := &App{Store: st, Accounts: accounts, Sessions: sessions, Flows: flows, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h, idIndexes: idIndexes, now: o.Now, log: o.Logger}
+	a := &App{Store: st, Accounts: accounts, Sessions: sessions, Clients: clients, Flows: flows, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h, idIndexes: idIndexes, now: o.Now, log: o.Logger}
 	a.startBackground(ctx, o.ResumeInterval)
 	return a, nil
 }

@@ -20,6 +20,7 @@ import (
 	swaggerfiles "github.com/swaggo/files/v2"
 
 	"github.com/lanyard/lanyard/internal/account"
+	"github.com/lanyard/lanyard/internal/client"
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/method"
 	"github.com/lanyard/lanyard/internal/relation"
@@ -35,6 +36,7 @@ type Pinger interface {
 type Deps struct {
 	Accounts       *account.Service
 	Sessions       *session.Service
+	Clients        *client.Service  // service clients, which authenticate introspection and revocation
 	Password       *method.Password // the password way in
 	LinkIDs        *linkid.Service
 	Relations      *relation.Registry
@@ -59,6 +61,7 @@ type Deps struct {
 type Server struct {
 	accounts *account.Service
 	sessions *session.Service
+	clients  *client.Service
 	password *method.Password
 	linkIDs  *linkid.Service
 	rels     *relation.Registry
@@ -95,6 +98,7 @@ func New(d Deps) *Server {
 	s := &Server{
 		accounts: d.Accounts,
 		sessions: d.Sessions,
+		clients:  d.Clients,
 		password: d.Password,
 		linkIDs:  d.LinkIDs,
 		rels:     d.Relations,
