@@ -20,10 +20,13 @@ var contractAccess = map[string]struct {
 	// only validation (a 422, which still proves access was granted) can refuse it.
 	body func(c lanyardtest.Account) any
 }{
-	"register":           {access: "public", body: freshAccount},
-	"signup":             {access: "public", body: freshAccount},
-	"login":              {access: "public", body: func(c lanyardtest.Account) any { return map[string]any{"email": c.Email, "password": c.Password} }},
-	"refresh":            {access: "public", body: func(c lanyardtest.Account) any { return map[string]any{"refresh_token": c.Refresh} }},
+	"register": {access: "public", body: freshAccount},
+	"signup":   {access: "public", body: freshAccount},
+	"login":    {access: "public", body: func(c lanyardtest.Account) any { return map[string]any{"email": c.Email, "password": c.Password} }},
+	"refresh":  {access: "public", body: func(c lanyardtest.Account) any { return map[string]any{"refresh_token": c.Refresh} }},
+	"token": {access: "public", body: func(c lanyardtest.Account) any {
+		return map[string]any{"grant_type": "password", "username": c.Email, "password": c.Password}
+	}},
 	"logout":             {access: "authenticated"},
 	"get-me":             {access: "authenticated"},
 	"update-me":          {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{} }},

@@ -179,6 +179,13 @@ var hookErrors = sync.OnceFunc(func() {
 	huma.ValidateStrictCasing = true
 	huma.NewErrorWithContext = func(hc huma.Context, status int, msg string, errs ...error) huma.StatusError {
 		ctx := hc.Context()
+		if isTokenOperation(hc) {
+			// The token endpoint speaks RFC 6749 §5.2, its own table (problem_token.go).
+			if status == http.StatusInternalServerError && len(errs) == 1 {
+				return tokenErrorFor(ctx, hc, errs[0])
+			}
+			return tokenRequestError(ctx, status, msg, errs)
+		}
 		if status == http.StatusInternalServerError && len(errs) == 1 {
 			// A handler returned an error: map it through the table.
 			return problemFor(ctx, hc, errs[0])

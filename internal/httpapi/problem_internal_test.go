@@ -72,3 +72,55 @@ func TestProblemFor_UnmappedErrorRevealsOnlyTheRequestID(t *testing.T) {
 		t.Errorf("cause not recorded for the log line")
 	}
 }
+
+func TestTokenErrorFor_MapsEachKindToItsRFC6749Code(t *testing.T) {
+	cases := []struct {
+		err        error
+		status     int
+		code       string
+		wantHeader string
+	}{
+		{fmt.Errorf("password: %w", lanyard.ErrBadCredentials), http.StatusBadRequest, "invalid_grant", ""},
+		{&lanyard.InvalidError{Fields: []lanyard.FieldError{{Location: "username", Message: "is required"}}}, http.StatusBadRequest, "invalid_request", ""},
+		{errUnsupportedGrant, http.StatusBadRequest, "unsupported_grant_type", ""},
+		{errInvalidScope, http.StatusBadRequest, "invalid_scope", ""},
+		{errClientInvalid, http.StatusUnauthorized, "invalid_client", ""},
+		{joinErr(errViaBasic, errClientInvalid), http.StatusUnauthorized, "invalid_client", "WWW-Authenticate"},
+		{&lanyard.ThrottledError{RetryAfter: 1500 * time.Millisecond}, http.StatusTooManyRequests, "temporarily_unavailable", "Retry-After"},
+		{errors.Join(lanyard.ErrBusy, errors.New("hasher")), http.StatusServiceUnavailable, "temporarily_unavailable", "Retry-After"},
+		{fmt.Errorf("store: %w", lanyard.ErrUnavailable), http.StatusServiceUnavailable, "temporarily_unavailable", "Retry-After"},
+		{context.DeadlineExceeded, http.StatusServiceUnavailable, "temporarily_unavailable", "Retry-After"},
+		{fmt.Errorf("get: %w", lanyard.ErrNotFound), http.StatusInternalServerError, "server_error", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.err.Error(), func(t *testing.T) {
+			h := headers{}
+			e := tokenErrorFor(context.Background(), h, c.err)
+			if e.status != c.status || e.Code != c.code {
+				t.Fatalf("tokenErrorFor(%v) = %d %s; want %d %s", c.err, e.status, e.Code, c.status, c.code)
+			}
+			if c.wantHeader != "" && h[c.wantHeader] == "" {
+				t.Errorf("tokenErrorFor(%v) set no %s header", c.err, c.wantHeader)
+			}
+			if c.wantHeader == "" && len(h) > 0 {
+				t.Errorf("tokenErrorFor(%v) set headers %v; want none", c.err, h)
+			}
+		})
+	}
+}
+
+func TestTokenErrorFor_UnmappedErrorRevealsOnlyTheRequestID(t *testing.T) {
+	st := &reqState{id: "req-1"}
+	ctx := context.WithValue(context.Background(), stateKey{}, st)
+	cause := errors.New("store: find user: connection() error occurred during connection handshake: mongodb://10.0.0.5")
+	e := tokenErrorFor(ctx, headers{}, cause)
+	if text := fmt.Sprintf("%+v", *e); strings.Contains(text, "mongodb") || strings.Contains(text, "handshake") {
+		t.Fatalf("server_error %s reveals the cause", text)
+	}
+	if e.status != http.StatusInternalServerError || e.Code != "server_error" || e.RequestID != "req-1" {
+		t.Errorf("tokenErrorFor(unmapped) = %d %q request id %q; want 500 server_error req-1", e.status, e.Code, e.RequestID)
+	}
+	if st.cause != cause {
+		t.Errorf("cause not recorded for the log line")
+	}
+}

@@ -29,6 +29,7 @@ func (s *Server) routes(api huma.API) {
 	op(s, api, accessPublic, huma.Operation{OperationID: "refresh", Method: http.MethodPost, Path: "/api/auth/refresh",
 		Summary: "Exchange a refresh token for a new pair", Tags: []string{"auth"},
 		Errors: append([]int{http.StatusUnauthorized}, public...)}, s.refresh)
+	s.tokenRoute(api) // handlers_token.go: the RFC 6749 token endpoint, with §5.2 errors
 	op(s, api, accessAuthenticated, huma.Operation{OperationID: "logout", Method: http.MethodPost, Path: "/api/auth/logout",
 		Summary: "End this session, or every session", DefaultStatus: http.StatusNoContent, Tags: []string{"auth"},
 		Errors: authed}, s.logout)

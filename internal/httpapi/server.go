@@ -239,12 +239,17 @@ func notFound(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 	writeProblem(w, newProblem(r.Context(), http.StatusNotFound, "No such resource."))
 }
 
-// formOnlyForLogin refuses form bodies everywhere but login, the one operation the
-// contract lets speak the OAuth2 password form.
+// formPath reports whether the operation at path may speak OAuth2 forms: login's
+// password form and the token endpoint.
+func formPath(path string) bool {
+	return path == "/api/auth/login" || path == "/api/auth/token"
+}
+
+// formOnlyForLogin refuses form bodies everywhere but where formPath allows them.
 func formOnlyForLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
-		if strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") && r.URL.Path != "/api/auth/login" {
+		if strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") && !formPath(r.URL.Path) {
 			writeProblem(w, newProblem(r.Context(), http.StatusUnsupportedMediaType, "This operation accepts application/json only."))
 			return
 		}
