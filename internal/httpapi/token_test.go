@@ -220,7 +220,7 @@ func formOf(params ...string) lanyardtest.Raw {
 // all answer the very same body, so nothing tells an account's existence apart.
 func TestToken_RefusedCredentialsAreOneAnswer(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: clockStart}
+	clock := lanyardtest.NewClockAt(clockStart)
 	env := lanyardtest.New(t, lanyardtest.WithClock(clock.Now))
 	a, gone, old := env.Register("ada"), env.Register("gone"), env.Register("old")
 	setUserStatus(t, env, gone.ID, "deleting")
