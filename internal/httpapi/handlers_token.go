@@ -87,8 +87,6 @@ type authorizationKey struct{}
 var (
 	errUnsupportedGrant = fmt.Errorf("token: unsupported grant_type")
 	errInvalidScope     = fmt.Errorf("token: scope is not RFC 6749 §3.3 syntax")
-	// errClientInvalid: the client authentication presented failed.
-	errClientInvalid = fmt.Errorf("token: client authentication failed")
 	// errViaBasic marks a client authentication that came by HTTP Basic, whose
 	// refusal carries a Basic challenge (RFC 6749 §5.2).
 	errViaBasic = fmt.Errorf("token: client authentication by HTTP Basic")
@@ -150,20 +148,22 @@ func (s *Server) token(ctx context.Context, in *tokenInput) (*tokenGrantOutput, 
 // authenticateClient checks the client authentication a token request carries: HTTP
 // Basic (RFC 6749 §2.3.1, id and secret form-encoded inside) or client_id and
 // client_secret in the body, never both. A client that presents no secret is a public
-// client, its client_id a label: it gets no more than the user's own credentials
-// get it. A secret is checked; no client is registered yet, so every secret fails.
+// client, its client_id a label (not looked up): it gets no more than the user's
+// own credentials get it. A secret is checked against the registered clients
+// (client.Service.Authenticate); a refusal is lanyard.ErrClientInvalid.
 func (s *Server) authenticateClient(ctx context.Context, authz, bodyID, bodySecret string) error {
 	scheme, cred, _ := strings.Cut(authz, " ")
 	if !strings.EqualFold(scheme, "Basic") {
 		if bodySecret == "" {
 			return nil
 		}
-		return errClientInvalid
+		_, err := s.clients.Authenticate(ctx, bodyID, bodySecret)
+		return err
 	}
 	id, secret, ok := basicCredentials(strings.TrimSpace(cred))
 	switch {
 	case !ok:
-		return fmt.Errorf("token: malformed Basic credentials: %w", joinErr(errViaBasic, errClientInvalid))
+		return fmt.Errorf("token: malformed Basic credentials: %w", joinErr(errViaBasic, lanyard.ErrClientInvalid))
 	case bodySecret != "" || bodyID != "" && bodyID != id:
 		bad := &lanyard.InvalidError{}
 		bad.Add("client_id", "give the client's credentials by HTTP Basic or in the body, not both")
@@ -171,7 +171,10 @@ func (s *Server) authenticateClient(ctx context.Context, authz, bodyID, bodySecr
 	case secret == "":
 		return nil
 	}
-	return joinErr(errViaBasic, errClientInvalid)
+	if _, err := s.clients.Authenticate(ctx, id, secret); err != nil {
+		return joinErr(errViaBasic, err)
+	}
+	return nil
 }
 
 func joinErr(a, b error) error { return fmt.Errorf("%w: %w", a, b) }

@@ -46,8 +46,8 @@ type tokenMapping struct {
 // and every 503 of problem.go's table are temporarily_unavailable with their status
 // and Retry-After (tokenErrorFor); anything else is a server_error.
 var tokenTable = []tokenMapping{
-	{both(isErr(errClientInvalid), isErr(errViaBasic)), http.StatusUnauthorized, "invalid_client", "Client authentication failed.", map[string]string{"WWW-Authenticate": `Basic realm="lanyard"`}},
-	{isErr(errClientInvalid), http.StatusUnauthorized, "invalid_client", "Client authentication failed.", nil},
+	{both(isErr(lanyard.ErrClientInvalid), isErr(errViaBasic)), http.StatusUnauthorized, "invalid_client", "Client authentication failed.", map[string]string{"WWW-Authenticate": `Basic realm="lanyard"`}},
+	{isErr(lanyard.ErrClientInvalid), http.StatusUnauthorized, "invalid_client", "Client authentication failed.", nil},
 	{isErr(errUnsupportedGrant), http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token.", nil},
 	{isErr(errInvalidScope), http.StatusBadRequest, "invalid_scope", "scope must be space-separated tokens of printable ASCII without '\"' or '\\' (RFC 6749 §3.3).", nil},
 	{asErr[*lanyard.InvalidError](), http.StatusBadRequest, "invalid_request", "", nil},

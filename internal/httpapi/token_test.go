@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -73,6 +74,11 @@ func basic(id, secret string) string {
 func TestToken_EveryErrorAnswersItsRFC6749Code(t *testing.T) {
 	t.Parallel()
 	env := lanyardtest.New(t)
+	svc, _ := addClient(t, env, "svc")
+	gone, goneSecret := addClient(t, env, "gone")
+	if err := env.App.Clients.Remove(context.Background(), gone); err != nil {
+		t.Fatal(err)
+	}
 	type request struct {
 		body    any
 		headers []string
@@ -167,12 +173,25 @@ func TestToken_EveryErrorAnswersItsRFC6749Code(t *testing.T) {
 		}, 400, "invalid_grant", ""},
 		{"bad client secret via Basic", func(t *testing.T, a lanyardtest.Account) request {
 			r := form("grant_type", "password", "username", a.Email, "password", a.Password)
-			r.headers = []string{"Authorization", basic("some-client", "not-its-secret")}
+			r.headers = []string{"Authorization", basic(svc, "not-its-secret")}
 			return r
 		}, 401, "invalid_client", "Basic"},
 		{"bad client secret in the body", func(t *testing.T, a lanyardtest.Account) request {
+			return form("grant_type", "refresh_token", "refresh_token", a.Refresh, "client_id", svc, "client_secret", "not-its-secret")
+		}, 401, "invalid_client", ""},
+		{"a secret with an unknown client_id via Basic", func(t *testing.T, a lanyardtest.Account) request {
+			r := form("grant_type", "password", "username", a.Email, "password", a.Password)
+			r.headers = []string{"Authorization", basic("some-client", "not-its-secret")}
+			return r
+		}, 401, "invalid_client", "Basic"},
+		{"a secret with an unknown client_id in the body", func(t *testing.T, a lanyardtest.Account) request {
 			return form("grant_type", "password", "username", a.Email, "password", a.Password, "client_id", "some-client", "client_secret", "not-its-secret")
 		}, 401, "invalid_client", ""},
+		{"a removed client's secret", func(t *testing.T, a lanyardtest.Account) request {
+			r := form("grant_type", "password", "username", a.Email, "password", a.Password)
+			r.headers = []string{"Authorization", basic(gone, goneSecret)}
+			return r
+		}, 401, "invalid_client", "Basic"},
 		{"client secret without client_id", func(t *testing.T, a lanyardtest.Account) request {
 			return form("grant_type", "refresh_token", "refresh_token", a.Refresh, "client_secret", "not-its-secret")
 		}, 401, "invalid_client", ""},
@@ -204,6 +223,16 @@ func TestToken_EveryErrorAnswersItsRFC6749Code(t *testing.T) {
 			}
 		})
 	}
+}
+
+// addClient registers a service client and returns its id and secret.
+func addClient(t *testing.T, env *lanyardtest.Env, name string) (id, secret string) {
+	t.Helper()
+	c, s, err := env.App.Clients.Add(context.Background(), name)
+	if err != nil {
+		t.Fatalf("add client: %v", err)
+	}
+	return c.ID, string(s)
 }
 
 // formOf is a form body of name, value pairs; a name may repeat.
@@ -254,6 +283,7 @@ func TestToken_RefusedCredentialsAreOneAnswer(t *testing.T) {
 func TestToken_GrantsAnswerRFC6749Section51(t *testing.T) {
 	t.Parallel()
 	env := lanyardtest.New(t)
+	svc, secret := addClient(t, env, "svc")
 	tests := []struct {
 		name    string
 		refresh bool
@@ -270,6 +300,10 @@ func TestToken_GrantsAnswerRFC6749Section51(t *testing.T) {
 		{name: "password, JSON, with scope", json: true, scope: "read"},
 		{name: "password, public client_id", extra: []string{"client_id", "my-spa"}},
 		{name: "password, public client by Basic", headers: []string{"Authorization", basic("my-spa", "")}},
+		{name: "password, registered client by Basic", headers: []string{"Authorization", basic(svc, secret)}},
+		{name: "password, registered client in the body", json: true, extra: []string{"client_id", svc, "client_secret", secret}},
+		{name: "password, a registered client_id without its secret is a public client", extra: []string{"client_id", svc}},
+		{name: "refresh_token, registered client by Basic", refresh: true, headers: []string{"Authorization", basic(svc, secret)}},
 		{name: "password, unknown parameters ignored", extra: []string{"audience", "x", "nonce", "y"}},
 		{name: "refresh_token, form", refresh: true},
 		{name: "refresh_token, JSON", refresh: true, json: true},
