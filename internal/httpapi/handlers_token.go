@@ -180,7 +180,9 @@ func (s *Server) authenticateClient(ctx context.Context, authz, bodyID, bodySecr
 func joinErr(a, b error) error { return fmt.Errorf("%w: %w", a, b) }
 
 // basicCredentials decodes HTTP Basic credentials whose id and secret are
-// form-encoded, as RFC 6749 §2.3.1 has clients send them.
+// form-encoded, as RFC 6749 §2.3.1 has clients send them. Both may be empty: Swagger
+// UI's password flow sends "Basic Og==" (":") when no client is filled in, which is a
+// public client.
 func basicCredentials(cred string) (id, secret string, ok bool) {
 	raw, err := base64.StdEncoding.DecodeString(cred)
 	if err != nil {
@@ -192,7 +194,7 @@ func basicCredentials(cred string) (id, secret string, ok bool) {
 	}
 	id, err1 := url.QueryUnescape(encID)
 	secret, err2 := url.QueryUnescape(encSecret)
-	if err1 != nil || err2 != nil || id == "" {
+	if err1 != nil || err2 != nil {
 		return "", "", false
 	}
 	return id, secret, true

@@ -300,6 +300,7 @@ func TestToken_GrantsAnswerRFC6749Section51(t *testing.T) {
 		{name: "password, JSON, with scope", json: true, scope: "read"},
 		{name: "password, public client_id", extra: []string{"client_id", "my-spa"}},
 		{name: "password, public client by Basic", headers: []string{"Authorization", basic("my-spa", "")}},
+		{name: "password, Basic with neither id nor secret, as Swagger UI sends", headers: []string{"Authorization", "Basic Og=="}, extra: []string{"scope", ""}},
 		{name: "password, registered client by Basic", headers: []string{"Authorization", basic(svc, secret)}},
 		{name: "password, registered client in the body", json: true, extra: []string{"client_id", svc, "client_secret", secret}},
 		{name: "password, a registered client_id without its secret is a public client", extra: []string{"client_id", svc}},
