@@ -26,7 +26,7 @@ p99, max and errors per scenario, with the two floors measured in the same run: 
 store's FindOne by _id and argon2id hashing. Without --url it starts its own server
 in-process on the embedded store in a temporary directory, with the real hash cost.
 
-Against --url, set MONGODB_URI (and LANYARD_DB, LANYARD_JWT_SECRET, LANYARD_DATA_KEY,
+Against --url, set MONGODB_URI (and LANYARD_DB, LANYARD_DATA_KEY,
 as the server has them) to let the bench seed through the store, act as an admin,
 run chain_delete and the FindOne baseline; without them those are skipped.
 

@@ -149,7 +149,15 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 			}
 			forbidden["linked id lookup hash"] = link.Lookup
 			addBinary("linked id ciphertext", link.Enc)
-			for _, key := range []string{"jwt.key", "data.key"} {
+			var signing struct {
+				Sealed []byte `bson:"private_enc"`
+			}
+			if !lanyardtest.RawDoc(t, db, "signing_keys", bson.D{{Key: "_id", Value: int64(1)}}, &signing) {
+				t.Fatal("the signing key is not stored")
+			}
+			addBinary("sealed signing key", signing.Sealed)
+			// No jwt.key is made any more: signing keys live in the store.
+			for _, key := range []string{"data.key"} {
 				b, err := os.ReadFile(filepath.Join(dir, key))
 				if err != nil {
 					t.Fatal(err)

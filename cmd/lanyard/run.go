@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/lanyard/lanyard/internal/app"
@@ -31,6 +32,8 @@ commands:
   clients add NAME      add a service client and print its client_id and client_secret (shown once)
   clients list          list the service clients
   clients remove ID     remove a service client; its secret authenticates nothing from then on
+  keys list             list the access tokens' signing keys (kid, created, signs from, retired, expires)
+  keys rotate           add a signing key, published at once, signing from LANYARD_KEY_PUBLISH_DELAY on
   bench [flags]         load-test a server (or one it starts in-process) and print the figures; bench -h lists the flags
   version               print the version
 
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return admin(ctx, cfg, log, args[0], args[1], stdout)
 	case cmd == "clients" && (len(args) == 2 && (args[0] == "add" || args[0] == "remove") || len(args) == 1 && args[0] == "list"):
 		return clients(ctx, cfg, log, args, stdout)
+	case cmd == "keys" && len(args) == 1 && (args[0] == "list" || args[0] == "rotate"):
+		return keys(ctx, cfg, log, args[0], stdout)
 	case cmd == "bench":
 		return runBench(ctx, cfg, log, args, stdout, stderr)
 	}
@@ -443,6 +448,45 @@ func clients(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		fmt.Fprintf(stdout, "client %s removed\n", args[1])
 	}
 	return nil
+}
+
+// keys lists or rotates the signing keys, in the store the admin commands use. It
+// never prints key material; every running instance picks a rotation up by itself.
+func keys(ctx context.Context, cfg config.Config, log *slog.Logger, verb string, stdout io.Writer) error {
+	uri, stopStore, err := adminStore(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopStore()
+	a, err := app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version()})
+	if err != nil {
+		return err
+	}
+	defer a.Close(context.Background())
+	if verb == "rotate" {
+		k, err := a.Keys.Rotate(ctx)
+		if err != nil {
+			return fmt.Errorf("keys rotate: %w", err)
+		}
+		fmt.Fprintf(stdout, "added key %s: published now, signs from %s\n", k.KID, k.SignsFrom.Format(time.RFC3339))
+		return nil
+	}
+	list, err := a.Keys.List(ctx)
+	if err != nil {
+		return fmt.Errorf("keys list: %w", err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tCREATED\tSIGNS FROM\tRETIRED\tEXPIRES")
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.Format(time.RFC3339)
+	}
+	for _, k := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.KID, at(k.CreatedAt), at(k.SignsFrom), at(k.RetiredAt), at(k.ExpiresAt))
+	}
+	return tw.Flush()
 }
 
 // newHTTPServer is the server of a listener of serve's, with its timeouts and limits.

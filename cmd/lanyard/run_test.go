@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -60,7 +62,7 @@ func TestRun_WrongConfigurationNamesEachVariable(t *testing.T) {
 		t.Fatal("run with a wrong configuration succeeded")
 	}
 	msg := err.Error()
-	for _, want := range []string{"LANYARD_ACCESS_TTL:", "LANYARD_DRAIN_TIMEOUT:", "LANYARD_STORE_ADDR:", "LANYARD_METRICS_ADDR:", "LANYARD_JWT_SECRET:", "LANYARD_DATA_KEY:"} {
+	for _, want := range []string{"LANYARD_ACCESS_TTL:", "LANYARD_DRAIN_TIMEOUT:", "LANYARD_STORE_ADDR:", "LANYARD_METRICS_ADDR:", "LANYARD_DATA_KEY:"} {
 		if !strings.Contains(msg, "\n"+want) {
 			t.Errorf("error %q has no line starting %q", msg, want)
 		}
@@ -153,7 +155,12 @@ func TestRun_ServeWithNoConfigurationThenPromoteAndServeAgain(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("serve returned %v after cancel; want nil", err)
 	}
-	for _, key := range []string{"jwt.key", "data.key"} {
+	// The signing keys live in the store; jwt.key only ever verified the previous
+	// version's tokens and is no longer made.
+	if _, err := os.Stat(filepath.Join(dir, "jwt.key")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("jwt.key: %v; want none made", err)
+	}
+	for _, key := range []string{"data.key"} {
 		fi, err := os.Stat(filepath.Join(dir, key))
 		if err != nil {
 			t.Fatalf("generated key %s: %v", key, err)

@@ -4,7 +4,9 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"github.com/lanyard/lanyard/internal/flow"
 	"github.com/lanyard/lanyard/internal/httpapi"
 	"github.com/lanyard/lanyard/internal/keyfile"
+	"github.com/lanyard/lanyard/internal/keyring"
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/method"
 	"github.com/lanyard/lanyard/internal/password"
@@ -62,6 +65,7 @@ type App struct {
 	LinkIDs  *linkid.Service
 	Throttle *throttle.Limiter
 	Deleter  *relation.Deleter
+	Keys     *keyring.Ring
 	Handler  *httpapi.Server
 
 	idIndexes func(context.Context) error // adds _id indexes to new collections
@@ -81,7 +85,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	jwtSecret, err := keyOrFile(cfg.JWTSecret, filepath.Join(cfg.DataDir, "jwt.key"), 32)
+	legacySecret, err := legacyJWTSecret(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +97,9 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	if err != nil {
 		return nil, err
 	}
-	signer, err := token.NewSigner(jwtSecret, cfg.Issuer, cfg.AccessTTL, o.Now)
+	signer, err := token.NewSigner(token.Options{
+		Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTTL, Now: o.Now, LegacySecret: legacySecret,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("access tokens: %w", err)
 	}
@@ -127,6 +133,15 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		Metrics:           o.Registry,
 	})
 	if err != nil {
+		_ = st.Close(context.Background())
+		return nil, err
+	}
+	keys, err := keyring.New(keyring.Options{Store: st, DataKey: dataKey, Signer: signer, PublishDelay: cfg.KeyPublishDelay, Now: o.Now})
+	if err != nil {
+		_ = st.Close(context.Background())
+		return nil, err
+	}
+	if err := keys.Start(ctx); err != nil {
 		_ = st.Close(context.Background())
 		return nil, err
 	}
@@ -164,6 +179,8 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		Relations:      rels,
 		Expander:       relation.NewExpander(st, rels),
 		Deleter:        deleter,
+		Keys:           keys,
+		Issuer:         cfg.Issuer,
 		RequestTimeout: o.RequestTimeout,
 		Now:            o.Now,
 		Store:          st,
@@ -190,7 +207,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 			return nil, err
 		}
 	}
-	a := &App{Store: st, Accounts: accounts, Sessions: sessions, Clients: clients, Flows: flows, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Handler: h, idIndexes: idIndexes, now: o.Now, log: o.Logger}
+	a := &App{Store: st, Accounts: accounts, Sessions: sessions, Clients: clients, Flows: flows, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Keys: keys, Handler: h, idIndexes: idIndexes, now: o.Now, log: o.Logger}
 	a.startBackground(ctx, o.ResumeInterval)
 	return a, nil
 }
@@ -256,6 +273,9 @@ func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration) {
 		})
 	})
 	wg.Go(func() { a.every(bg, "_id indexes", time.Minute, a.idIndexes) })
+	// A rotation made by another instance (or lanyard keys rotate) is picked up here,
+	// well within the publish delay.
+	wg.Go(func() { a.every(bg, "signing keys reload", keyring.ReloadEvery, a.Keys.Load) })
 	wg.Go(func() {
 		a.every(bg, "session sweep", sessionSweepEvery, func(ctx context.Context) error {
 			_, err := a.Store.SweepSessions(ctx, a.now())
@@ -299,6 +319,20 @@ func (a *App) Close(ctx context.Context) error {
 	a.Deleter.Shutdown()
 	a.Sessions.Wait()
 	return a.Store.Close(ctx)
+}
+
+// legacyJWTSecret is the previous version's HS256 secret, which only verifies the
+// tokens it signed until they expire: LANYARD_JWT_SECRET, else with the embedded store
+// the jwt.key an earlier version generated, if there is one (none is made any more).
+func legacyJWTSecret(cfg config.Config) ([]byte, error) {
+	if cfg.JWTSecret != nil || cfg.MongoURI != "" {
+		return cfg.JWTSecret, nil
+	}
+	b, err := keyfile.Load(filepath.Join(cfg.DataDir, "jwt.key"), 32)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
 }
 
 func keyOrFile(given config.Secret, path string, n int) ([]byte, error) {

@@ -34,6 +34,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/lanyard/lanyard/internal/config"
+	"github.com/lanyard/lanyard/internal/keyring"
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/password"
 	"github.com/lanyard/lanyard/internal/store"
@@ -69,7 +70,7 @@ type Options struct {
 	Posts int
 	// Env is the configuration lanyard bench was started with. With URL and
 	// Env.MongoURI set, the bench reaches the server's store through Env (MongoURI,
-	// DB, JWTSecret, DataKey, Issuer, AccessTTL, RefreshTTL), which seeding by
+	// DB, DataKey, Issuer, Audience, AccessTTL, RefreshTTL), which seeding by
 	// direct inserts, the admin, chain_delete and the FindOne baseline need.
 	Env config.Config
 	// Hash is the argon2id cost of the in-process server, of the seeded users'
@@ -283,9 +284,18 @@ func (r *run) newDirect(ctx context.Context, st *store.Store, keys config.Config
 	if err != nil {
 		return nil, fmt.Errorf("bench: LANYARD_DATA_KEY: %w", err)
 	}
-	signer, err := token.NewSigner(keys.JWTSecret, keys.Issuer, keys.AccessTTL, nil)
+	signer, err := token.NewSigner(token.Options{Issuer: keys.Issuer, Audience: keys.Audience, TTL: keys.AccessTTL})
 	if err != nil {
-		return nil, fmt.Errorf("bench: LANYARD_JWT_SECRET: %w", err)
+		return nil, fmt.Errorf("bench: access tokens: %w", err)
+	}
+	// The seeded sessions' access tokens are signed with the server's own key, from
+	// its store (sealed under LANYARD_DATA_KEY).
+	ring, err := keyring.New(keyring.Options{Store: st, DataKey: keys.DataKey, Signer: signer, PublishDelay: keys.KeyPublishDelay})
+	if err != nil {
+		return nil, fmt.Errorf("bench: LANYARD_DATA_KEY: %w", err)
+	}
+	if err := ring.Start(ctx); err != nil {
+		return nil, fmt.Errorf("bench: signing keys: %w", err)
 	}
 	phc, err := password.NewHasher(password.Options{Params: r.o.Hash}).Hash(ctx, r.password)
 	if err != nil {

@@ -57,7 +57,7 @@ type seeder interface {
 }
 
 // errNeedsStore marks what only direct access to the store can do.
-var errNeedsStore = errors.New("needs direct access to the server's store: run without --url, or set MONGODB_URI (with LANYARD_DB, LANYARD_JWT_SECRET and LANYARD_DATA_KEY) to the server's")
+var errNeedsStore = errors.New("needs direct access to the server's store: run without --url, or set MONGODB_URI (with LANYARD_DB and LANYARD_DATA_KEY) to the server's")
 
 // direct writes users straight into the store, through the store package's own
 // insert methods (so whatever layout the store keeps, the seeded users are in it), and

@@ -75,7 +75,6 @@ func startLocal(ctx context.Context, o Options) (l *local, err error) {
 		"LANYARD_DB":                  "lanyard",
 		"LANYARD_STORE_ADDR":          "127.0.0.1:0",
 		"LANYARD_ADDR":                "127.0.0.1:0",
-		"LANYARD_JWT_SECRET":          randomKey(),
 		"LANYARD_DATA_KEY":            randomKey(),
 		"LANYARD_RELATIONS_FILE":      rels,
 		"LANYARD_HASH_CONCURRENCY":    strconv.Itoa(runtime.NumCPU()),

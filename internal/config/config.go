@@ -25,10 +25,20 @@ type Config struct {
 	StoreAddr    string // LANYARD_STORE_ADDR; empty → the embedded store listens only on its socket
 	StorePostgre string // LANYARD_STORE_POSTGRESQL_URL
 
-	// JWTSecret and DataKey are nil when not given; with the embedded store they are
-	// then generated into DataDir (see keyfile), with MONGODB_URI Load refuses to start.
-	JWTSecret Secret // LANYARD_JWT_SECRET
-	DataKey   Secret // LANYARD_DATA_KEY
+	// DataKey is nil when not given; with the embedded store it is then generated
+	// into DataDir (see keyfile), with MONGODB_URI Load refuses to start.
+	DataKey Secret // LANYARD_DATA_KEY
+	// JWTSecret (LANYARD_JWT_SECRET) is the HS256 secret the previous version signed
+	// access tokens with, kept only so that its tokens verify until they expire; nil
+	// when not given (with the embedded store, an existing <data dir>/jwt.key is
+	// read instead; none is made). Nothing is signed with it any more.
+	JWTSecret Secret
+
+	// Audience (LANYARD_AUDIENCE) is the aud of access tokens; default the issuer.
+	Audience string
+	// KeyPublishDelay (LANYARD_KEY_PUBLISH_DELAY) is how long a key that lanyard keys
+	// rotate adds is published in the JWK Set before it signs.
+	KeyPublishDelay time.Duration
 
 	Issuer     string        // LANYARD_ISSUER
 	AccessTTL  time.Duration // LANYARD_ACCESS_TTL
@@ -109,6 +119,8 @@ func Load(getenv func(string) string) (Config, error) {
 		JWTSecret:         l.secret("LANYARD_JWT_SECRET", 32, 0),
 		DataKey:           l.secret("LANYARD_DATA_KEY", 32, 32),
 		Issuer:            l.str("LANYARD_ISSUER", "lanyard"),
+		Audience:          l.str("LANYARD_AUDIENCE", ""),
+		KeyPublishDelay:   l.durationOrZero("LANYARD_KEY_PUBLISH_DELAY", 10*time.Minute),
 		AccessTTL:         l.duration("LANYARD_ACCESS_TTL", 15*time.Minute),
 		RefreshTTL:        l.duration("LANYARD_REFRESH_TTL", 720*time.Hour),
 		RefreshReuseGrace: l.durationOrZero("LANYARD_REFRESH_REUSE_GRACE", 10*time.Second),
@@ -129,12 +141,16 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.MongoURI != "" {
 		// Instances sharing a MongoDB must share keys, so none may invent its own.
-		if c.JWTSecret == nil && getenv("LANYARD_JWT_SECRET") == "" {
-			l.fail("LANYARD_JWT_SECRET", "required when MONGODB_URI is set (base64 of at least 32 bytes, the same for every instance)")
-		}
+		// (LANYARD_JWT_SECRET is no longer needed: signing keys live in the store.)
 		if c.DataKey == nil && getenv("LANYARD_DATA_KEY") == "" {
 			l.fail("LANYARD_DATA_KEY", "required when MONGODB_URI is set (base64 of exactly 32 bytes, the same for every instance)")
 		}
+	}
+	if c.Audience == "" {
+		c.Audience = c.Issuer
+	}
+	if c.KeyPublishDelay > 24*time.Hour {
+		l.fail("LANYARD_KEY_PUBLISH_DELAY", "must be at most 24h; it only needs to outlast every instance's reload (30s) and the JWK Set's caching (5m)")
 	}
 	if c.AccessTTL > 24*time.Hour {
 		l.fail("LANYARD_ACCESS_TTL", "must be at most 24h; access tokens are meant to be short-lived")

@@ -43,6 +43,8 @@ type Deps struct {
 	Expander       *relation.Expander
 	Deleter        *relation.Deleter
 	Store          Pinger
+	Keys           KeySet // the JWK Set's keys
+	Issuer         string // iss of access tokens, for RFC 8414 metadata
 	Logger         *slog.Logger
 	Registry       *prometheus.Registry // nil: a fresh one
 	TrustedProxies []netip.Prefix
@@ -69,6 +71,8 @@ type Server struct {
 	deleter  *relation.Deleter
 	now      func() time.Time
 	store    Pinger
+	keys     KeySet
+	issuer   string
 	log      *slog.Logger
 	proxies  []netip.Prefix
 	origins  []string
@@ -106,6 +110,8 @@ func New(d Deps) *Server {
 		deleter:  d.Deleter,
 		now:      d.Now,
 		store:    d.Store,
+		keys:     d.Keys,
+		issuer:   d.Issuer,
 		log:      d.Logger,
 		proxies:  d.TrustedProxies,
 		origins:  d.CORSOrigins,
@@ -118,6 +124,8 @@ func New(d Deps) *Server {
 	s.routes(s.api)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET "+jwksPath, s.jwks)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.authorizationServer)
 	if !d.OmitMetrics {
 		mux.Handle("GET /metrics", s.MetricsHandler())
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/account"
+	"github.com/lanyard/lanyard/internal/keyring"
 	"github.com/lanyard/lanyard/internal/lanyardtest"
 	"github.com/lanyard/lanyard/internal/method"
 	"github.com/lanyard/lanyard/internal/password"
@@ -58,8 +59,15 @@ func newSessions(t *testing.T, o options) fixture {
 	hasher := password.NewHasher(password.Options{Params: password.Cheap, Concurrency: 4})
 	accounts := account.New(st, hasher, clock.Now)
 	accounts.UseLimiter(limiter)
-	signer, err := token.NewSigner([]byte(strings.Repeat("s", 32)), "lanyard-test", accessTTL, clock.Now)
+	signer, err := token.NewSigner(token.Options{Issuer: "lanyard-test", TTL: accessTTL, Now: clock.Now})
 	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keyring.New(keyring.Options{Store: st, DataKey: key, Signer: signer, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ring.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	refresher, err := token.NewRefresher(key)

@@ -406,7 +406,7 @@ func secretHash(tok string) []byte {
 // authentication costs. A token whose version or user status no longer matches is
 // lanyard.ErrUnauthorized.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, error) {
-	c, err := s.signer.Verify(bearer)
+	c, err := s.signer.VerifyContext(ctx, bearer)
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", errors.Join(lanyard.ErrUnauthorized, err))
 	}

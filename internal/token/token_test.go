@@ -2,6 +2,8 @@ package token
 
 import (
 	"bytes"
+	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -30,8 +32,13 @@ const (
 var testAMR = []string{"pwd"}
 
 var (
-	testSecret  = []byte("0123456789abcdef0123456789abcdef") // 32 bytes, the minimum
+	// testSecret is the previous version's HS256 secret (32 bytes, the minimum).
+	testSecret  = []byte("0123456789abcdef0123456789abcdef")
 	otherSecret = []byte("fedcba9876543210fedcba9876543210")
+	// testKey signs; otherKey is a key the signer does not hold.
+	testKey  = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x11}, ed25519.SeedSize))
+	otherKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x22}, ed25519.SeedSize))
+	testKID  = KeyID(testKey.Public().(ed25519.PublicKey))
 	// t0 has a sub-second part so tests see Issue truncate it.
 	t0 = time.Date(2026, 11, 22, 10, 4, 5, 123_000_000, time.UTC)
 )
@@ -43,11 +50,52 @@ func fixedClock(at time.Time) func() time.Time { return func() time.Time { retur
 // reads at.
 func newTestSigner(tb testing.TB, at time.Time) *Signer {
 	tb.Helper()
-	s, err := NewSigner(testSecret, testIssuer, testTTL, fixedClock(at))
+	return newSignerWith(tb, Options{Issuer: testIssuer, TTL: testTTL, Now: fixedClock(at), LegacySecret: testSecret}, testKey)
+}
+
+// newSignerWith returns a Signer of o holding keys, each signing from an hour
+// before t0 on.
+func newSignerWith(tb testing.TB, o Options, keys ...ed25519.PrivateKey) *Signer {
+	tb.Helper()
+	s, err := NewSigner(o)
 	if err != nil {
 		tb.Fatalf("NewSigner: %v", err)
 	}
+	var ks []Key
+	for _, k := range keys {
+		ks = append(ks, keyOf(k, t0.Add(-time.Hour)))
+	}
+	if err := s.SetKeys(ks); err != nil {
+		tb.Fatalf("SetKeys: %v", err)
+	}
 	return s
+}
+
+// keyOf is priv as a Key signing from signsFrom.
+func keyOf(priv ed25519.PrivateKey, signsFrom time.Time) Key {
+	pub := priv.Public().(ed25519.PublicKey)
+	return Key{ID: KeyID(pub), Private: priv, Public: pub, SignsFrom: signsFrom}
+}
+
+// signEd signs claims as Issue does (EdDSA, typ at+jwt, kid) with key under
+// header kid, for tokens Issue would never make.
+func signEd(tb testing.TB, key ed25519.PrivateKey, kid string, claims jwt.Claims) string {
+	tb.Helper()
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	t.Header["typ"] = "at+jwt"
+	t.Header["kid"] = kid
+	tok, err := t.SignedString(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// signEdHeader signs claims with testKey under exactly the header h.
+func signEdHeader(tb testing.TB, h map[string]any, claims jwt.MapClaims) string {
+	tb.Helper()
+	input := seg(tb, h) + "." + seg(tb, claims)
+	return input + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(testKey, []byte(input)))
 }
 
 // issue issues a token for the test user and session, or fails the test.
@@ -60,10 +108,12 @@ func issue(tb testing.TB, s *Signer) (string, Claims) {
 	return tok, c
 }
 
-// validClaims are the claims Issue would write at t0, as a map that a test
-// can edit before signing.
+// validClaims are the claims Issue would write at t0 (with a fixed jti), as a
+// map that a test can edit before signing.
 func validClaims() jwt.MapClaims {
 	return jwt.MapClaims{
+		"aud":  []string{testIssuer},
+		"jti":  "dGVzdC1qdGktMDAwMDAwMA",
 		"sub":  testUser,
 		"sid":  testSession,
 		"ver":  7,
@@ -73,6 +123,11 @@ func validClaims() jwt.MapClaims {
 		"exp":  t0.Truncate(time.Second).Add(testTTL).Unix(),
 		"iss":  testIssuer,
 	}
+}
+
+// legacyClaims are the claims the previous version wrote at t0: no aud, no jti.
+func legacyClaims() jwt.MapClaims {
+	return without(without(validClaims(), "aud"), "jti")
 }
 
 // without returns a copy of c lacking key.
@@ -134,8 +189,8 @@ func TestNewSigner_RejectsUnsafeConfiguration(t *testing.T) {
 		issuer string
 		ttl    time.Duration
 	}{
-		{"nil secret", nil, testIssuer, testTTL},
-		{"31-byte secret", testSecret[:31], testIssuer, testTTL},
+		{"31-byte legacy secret", testSecret[:31], testIssuer, testTTL},
+		{"empty legacy secret", []byte{}, testIssuer, testTTL},
 		{"empty issuer", testSecret, "", testTTL},
 		{"zero ttl", testSecret, testIssuer, 0},
 		{"negative ttl", testSecret, testIssuer, -time.Minute},
@@ -143,7 +198,7 @@ func TestNewSigner_RejectsUnsafeConfiguration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := NewSigner(tt.secret, tt.issuer, tt.ttl, nil)
+			s, err := NewSigner(Options{Issuer: tt.issuer, TTL: tt.ttl, LegacySecret: tt.secret})
 			if err == nil {
 				t.Fatalf("NewSigner(%d-byte secret, %q, %v) = %v, nil; want an error", len(tt.secret), tt.issuer, tt.ttl, s)
 			}
@@ -155,8 +210,11 @@ func TestNewSigner_RejectsUnsafeConfiguration(t *testing.T) {
 }
 
 func TestNewSigner_NilClockMeansTimeNow(t *testing.T) {
-	s, err := NewSigner(testSecret, testIssuer, testTTL, nil)
+	s, err := NewSigner(Options{Issuer: testIssuer, TTL: testTTL})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetKeys([]Key{keyOf(testKey, t0)}); err != nil {
 		t.Fatal(err)
 	}
 	before := time.Now().Truncate(time.Second)
@@ -171,14 +229,14 @@ func TestNewSigner_NilClockMeansTimeNow(t *testing.T) {
 
 func TestNewSigner_CopiesSecret(t *testing.T) {
 	secret := bytes.Clone(testSecret)
-	s, err := NewSigner(secret, testIssuer, testTTL, fixedClock(t0))
+	s, err := NewSigner(Options{Issuer: testIssuer, TTL: testTTL, Now: fixedClock(t0), LegacySecret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := issue(t, s)
 	clear(secret) // a caller wiping its copy must not change the key
-	if _, err := newTestSigner(t, t0).Verify(tok); err != nil {
-		t.Errorf("token signed after the caller wiped its secret does not verify with the original: %v", err)
+	tok := signWith(t, jwt.SigningMethodHS256, testSecret, legacyClaims())
+	if _, err := s.Verify(tok); err != nil {
+		t.Errorf("a token of the original secret does not verify after the caller wiped its copy: %v", err)
 	}
 }
 
@@ -209,6 +267,9 @@ func TestIssue_FillsClaimsInUTC_IssuedAtToTheMillisecond(t *testing.T) {
 		AMR:       []string{"pwd"},
 		IssuedAt:  time.Date(2026, 11, 22, 10, 4, 5, 123_000_000, time.UTC),
 		ExpiresAt: time.Date(2026, 11, 22, 10, 19, 5, 0, time.UTC),
+		Audience:  testIssuer,
+		ID:        c.ID, // random: TestIssue_WritesTheDocumentedClaims checks it
+		KeyID:     testKID,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Issue claims = %+v; want %+v", c, want)
@@ -224,8 +285,8 @@ func TestIssue_WritesTheDocumentedClaims(t *testing.T) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		t.Fatal(err)
 	}
-	if h["alg"] != "HS256" {
-		t.Errorf("header alg = %v; want HS256", h["alg"])
+	if want := map[string]any{"alg": "EdDSA", "typ": "at+jwt", "kid": testKID}; !reflect.DeepEqual(h, want) {
+		t.Errorf("header = %v; want %v", h, want)
 	}
 
 	var got map[string]any
@@ -233,6 +294,12 @@ func TestIssue_WritesTheDocumentedClaims(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
+	// jti is 16 random bytes, base64url: checked for its form, then compared
+	// as the fixed value validClaims has.
+	if jti, _ := got["jti"].(string); len(jti) != 22 || strings.ContainsAny(jti, "+/=") {
+		t.Errorf("jti = %v; want 22 characters of base64url", got["jti"])
+	}
+	got["jti"] = validClaims()["jti"]
 	want := map[string]any{}
 	for k, v := range validClaims() {
 		// Round-trip through JSON so numbers compare as float64 on both sides.
@@ -301,7 +368,7 @@ func TestVerify_ReadsEveryAMRValueInOrder(t *testing.T) {
 // TestVerify_AcceptsATokenIssuedBeforeAMR: tokens signed before amr existed stay
 // valid until they expire, with no AMR.
 func TestVerify_AcceptsATokenIssuedBeforeAMR(t *testing.T) {
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, without(validClaims(), "amr")).SignedString(testSecret)
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, without(legacyClaims(), "amr")).SignedString(testSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,13 +396,16 @@ func TestVerify_ReadsIssuedAtToTheMillisecond(t *testing.T) {
 		{json.Number(fmt.Sprint(base.Unix()) + ".1239"), base.Add(124 * time.Millisecond)},
 	}
 	for _, tt := range tests {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, with(validClaims(), "iat", tt.iat)).SignedString(testSecret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := s.Verify(tok)
-		if err != nil || !c.IssuedAt.Equal(tt.want) || c.IssuedAt.Location() != time.UTC {
-			t.Errorf("Verify(iat %v) = IssuedAt %v, %v; want %v UTC", tt.iat, c.IssuedAt, err, tt.want)
+		// Whole seconds come only from the previous version's HS256 tokens;
+		// both kinds are read the same way.
+		for _, tok := range []string{
+			signWith(t, jwt.SigningMethodHS256, testSecret, with(legacyClaims(), "iat", tt.iat)),
+			signEd(t, testKey, testKID, with(validClaims(), "iat", tt.iat)),
+		} {
+			c, err := s.Verify(tok)
+			if err != nil || !c.IssuedAt.Equal(tt.want) || c.IssuedAt.Location() != time.UTC {
+				t.Errorf("Verify(iat %v) = IssuedAt %v, %v; want %v UTC", tt.iat, c.IssuedAt, err, tt.want)
+			}
 		}
 	}
 }
@@ -371,20 +441,33 @@ func TestVerify_Rejects(t *testing.T) {
 	s := newTestSigner(t, t0)
 	valid, _ := issue(t, s)
 	header, payload, sig := parts(t, valid)
-	otherIssuer, err := NewSigner(testSecret, "someone-else", testTTL, fixedClock(t0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherKey, err := NewSigner(otherSecret, testIssuer, testTTL, fixedClock(t0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	otherIssuer := newSignerWith(t, Options{Issuer: "someone-else", TTL: testTTL, Now: fixedClock(t0)}, testKey)
+	otherAudience := newSignerWith(t, Options{Issuer: testIssuer, Audience: "another-service", TTL: testTTL, Now: fixedClock(t0)}, testKey)
+	otherKeySigner := newSignerWith(t, Options{Issuer: testIssuer, TTL: testTTL, Now: fixedClock(t0)}, otherKey)
 	refresh, _, err := NewRefresh(testSession)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fromOtherIssuer, _ := issue(t, otherIssuer)
-	fromOtherKey, _ := issue(t, otherKey)
+	fromOtherAudience, _ := issue(t, otherAudience)
+	fromOtherKey, _ := issue(t, otherKeySigner)
+	pub := []byte(testKey.Public().(ed25519.PublicKey))
+	edHeader := map[string]any{"alg": "EdDSA", "typ": "at+jwt", "kid": testKID}
+	withHeader := func(k string, v any) map[string]any {
+		h := maps.Clone(edHeader)
+		if v == nil {
+			delete(h, k)
+		} else {
+			h[k] = v
+		}
+		return h
+	}
+	// hsPub is HS256 with a key any verifier knows: the public key, and its
+	// JWK x, as a confused verifier might take them.
+	hsPub := func(key []byte) string {
+		h := seg(t, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": testKID})
+		return h + "." + seg(t, validClaims()) + "." + hs256(key, h+"."+seg(t, validClaims()))
+	}
 
 	noneHeader := seg(t, map[string]any{"alg": "none", "typ": "JWT"})
 	claims := seg(t, validClaims())
@@ -394,7 +477,9 @@ func TestVerify_Rejects(t *testing.T) {
 	editPayload := func(c jwt.MapClaims) string { return header + "." + seg(t, c) + "." + sig }
 	// signed is what an attacker holding our secret could not be, but a bug
 	// in Issue could be: a correctly signed token with bad claims.
-	signed := func(c jwt.MapClaims) string { return signWith(t, jwt.SigningMethodHS256, testSecret, c) }
+	signed := func(c jwt.MapClaims) string { return signEd(t, testKey, testKID, c) }
+	// legacy is a correctly signed token of the previous version's kind.
+	legacy := func(c jwt.MapClaims) string { return signWith(t, jwt.SigningMethodHS256, testSecret, c) }
 
 	tests := []struct {
 		name string
@@ -402,10 +487,29 @@ func TestVerify_Rejects(t *testing.T) {
 	}{
 		// Who signed it.
 		{"other issuer", fromOtherIssuer},
-		{"other secret", fromOtherKey},
+		{"other audience", fromOtherAudience},
+		{"another key, its own kid", fromOtherKey},
+		{"another key under our kid", signEd(t, otherKey, testKID, validClaims())},
 		{"missing iss", signed(without(validClaims(), "iss"))},
+		{"missing aud", signed(without(validClaims(), "aud"))},
+		{"aud of another service", signed(with(validClaims(), "aud", "another-service"))},
+		{"missing jti", signed(without(validClaims(), "jti"))},
+		{"legacy HS256 signed with another secret", signWith(t, jwt.SigningMethodHS256, otherSecret, legacyClaims())},
+		{"legacy HS256 of another issuer", legacy(with(legacyClaims(), "iss", "someone-else"))},
+		{"legacy HS256 without exp", legacy(without(legacyClaims(), "exp"))},
 
-		// Which algorithm: only HS256 is pinned.
+		// The header: typ and kid.
+		{"typ missing", signEdHeader(t, withHeader("typ", nil), validClaims())},
+		{"typ JWT", signEdHeader(t, withHeader("typ", "JWT"), validClaims())},
+		{"typ of an ID token", signEdHeader(t, withHeader("typ", "id_token+jwt"), validClaims())},
+		{"kid missing", signEdHeader(t, withHeader("kid", nil), validClaims())},
+		{"kid unknown", signEdHeader(t, withHeader("kid", KeyID(otherKey.Public().(ed25519.PublicKey))), validClaims())},
+		{"kid not a string", signEdHeader(t, withHeader("kid", 7), validClaims())},
+
+		// Which algorithm: EdDSA, and HS256 only with the previous version's secret.
+		{"HS256 signed with the public key", hsPub(pub)},
+		{"HS256 signed with the public key's JWK x", hsPub([]byte(base64.RawURLEncoding.EncodeToString(pub)))},
+		{"EdDSA signature under an HS256 header", seg(t, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": testKID}) + "." + claims + "." + sig},
 		{"alg none, hand-built, empty signature", noneHeader + "." + claims + "."},
 		{"alg none, hand-built, keeping the HS256 signature", noneHeader + "." + claims + "." + hs256(testSecret, noneHeader+"."+claims)},
 		{"alg None, hand-built", seg(t, map[string]any{"alg": "None"}) + "." + claims + "."},
@@ -479,9 +583,9 @@ func TestVerify_Rejects(t *testing.T) {
 }
 
 func TestVerify_RejectsReSpelledSignature(t *testing.T) {
-	// Each token must have one spelling. The 32-byte signature takes 43
-	// base64 characters and the last carries two unused bits, so lenient
-	// decoding would accept four spellings of one signature.
+	// Each token must have one spelling. The 64-byte Ed25519 signature takes
+	// 86 base64 characters and the last carries four unused bits, so lenient
+	// decoding would accept sixteen spellings of one signature.
 	s := newTestSigner(t, t0)
 	tok, _ := issue(t, s)
 	// encoding/base64 also skips CR and LF, even when strict.
@@ -605,13 +709,146 @@ func BenchmarkIssue(b *testing.B) {
 	}
 }
 
+// BenchmarkVerify is the cost of verifying one access token, EdDSA (what this
+// version signs) and HS256 (the previous version's, still verified while its
+// secret is set): what authentication costs a request besides its one store read.
 func BenchmarkVerify(b *testing.B) {
 	s := newTestSigner(b, t0)
-	tok, _ := issue(b, s)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.Verify(tok); err != nil {
-			b.Fatal(err)
+	ed, _ := issue(b, s)
+	hs := signWith(b, jwt.SigningMethodHS256, testSecret, legacyClaims())
+	for _, bb := range []struct{ name, tok string }{{"EdDSA", ed}, {"HS256", hs}} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Verify(bb.tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestIssue_SignsWithTheKeyWhoseTimeHasCome: a key added to sign later is only
+// verified until then; from its SignsFrom on it signs, and the tokens of the key
+// before it still verify until they expire.
+func TestIssue_SignsWithTheKeyWhoseTimeHasCome(t *testing.T) {
+	now := t0
+	s, err := NewSigner(Options{Issuer: testIssuer, TTL: testTTL, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := keyOf(otherKey, t0.Add(10*time.Minute))
+	if err := s.SetKeys([]Key{next, keyOf(testKey, t0.Add(-time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	old, c := issue(t, s)
+	if c.KeyID != testKID || s.CurrentKeyID() != testKID {
+		t.Fatalf("before the new key's time: kid %q, current %q; want %q", c.KeyID, s.CurrentKeyID(), testKID)
+	}
+	// A token the new key signed (another instance whose clock is ahead) verifies
+	// already: the key is published before it signs.
+	early := signEd(t, otherKey, next.ID, validClaims())
+	if _, err := s.Verify(early); err != nil {
+		t.Errorf("Verify(token of the published key) = %v; want nil", err)
+	}
+	now = next.SignsFrom
+	tok, c := issue(t, s)
+	if c.KeyID != next.ID || s.CurrentKeyID() != next.ID {
+		t.Errorf("at the new key's time: kid %q, current %q; want %q", c.KeyID, s.CurrentKeyID(), next.ID)
+	}
+	for _, tk := range []string{old, tok} {
+		if _, err := s.Verify(tk); err != nil {
+			t.Errorf("Verify at %v = %v; want nil", now, err)
 		}
+	}
+	now = t0.Add(testTTL)
+	if _, err := s.Verify(old); !errors.Is(err, jwt.ErrTokenExpired) {
+		t.Errorf("Verify(old key's token) at its exp = %v; want expired", err)
+	}
+}
+
+func TestIssue_RefusesWithoutASigningKey(t *testing.T) {
+	s, err := NewSigner(Options{Issuer: testIssuer, TTL: testTTL, Now: fixedClock(t0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, _, err := s.Issue(testUser, testSession, 1, "user", testAMR); err == nil {
+		t.Errorf("Issue with no key = %q, nil; want an error", tok)
+	}
+	// A key that only verifies never signs.
+	verifyOnly := keyOf(testKey, t0.Add(-time.Hour))
+	verifyOnly.Private = nil
+	if err := s.SetKeys([]Key{verifyOnly}); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _, err := s.Issue(testUser, testSession, 1, "user", testAMR); err == nil {
+		t.Errorf("Issue with a verify-only key = %q, nil; want an error", tok)
+	}
+}
+
+func TestSetKeys_RefusesAKidThatIsNotTheKeys(t *testing.T) {
+	s := newTestSigner(t, t0)
+	k := keyOf(testKey, t0)
+	k.ID = KeyID(otherKey.Public().(ed25519.PublicKey))
+	mixed := keyOf(testKey, t0)
+	mixed.Public = otherKey.Public().(ed25519.PublicKey)
+	mixed.ID = KeyID(mixed.Public)
+	for _, bad := range []Key{k, mixed} {
+		if err := s.SetKeys([]Key{bad}); err == nil {
+			t.Errorf("SetKeys(kid %s) = nil; want an error", bad.ID)
+		}
+	}
+	if s.CurrentKeyID() != testKID {
+		t.Errorf("a refused SetKeys changed the keys: current %q", s.CurrentKeyID())
+	}
+}
+
+// TestVerify_PreviousVersionsHS256OnlyWhileItsSecretIsSet: HS256 tokens the
+// previous version signed verify until they expire while LANYARD_JWT_SECRET is
+// given, and not at all without it; this version never signs HS256.
+func TestVerify_PreviousVersionsHS256OnlyWhileItsSecretIsSet(t *testing.T) {
+	old := signWith(t, jwt.SigningMethodHS256, testSecret, legacyClaims())
+	c, err := newTestSigner(t, t0).Verify(old)
+	if err != nil || c.UserID != testUser || c.Audience != "" || c.KeyID != "" {
+		t.Fatalf("Verify(previous version's token) = %+v, %v; want its claims", c, err)
+	}
+	exp := t0.Truncate(time.Second).Add(testTTL)
+	if _, err := newTestSigner(t, exp).Verify(old); !errors.Is(err, jwt.ErrTokenExpired) {
+		t.Errorf("Verify(previous version's token) at its exp = %v; want expired", err)
+	}
+	without := newSignerWith(t, Options{Issuer: testIssuer, TTL: testTTL, Now: fixedClock(t0)}, testKey)
+	if _, err := without.Verify(old); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Verify(HS256 token) without the secret = %v; want ErrInvalid", err)
+	}
+}
+
+// TestVerify_AnUnknownKidReloadsTheKeysOnceAWhile: a token of a key rotated in
+// elsewhere verifies after one reload; unknown kids cannot make the Signer read
+// the store more than once per minReloadGap.
+func TestVerify_AnUnknownKidReloadsTheKeysOnceAWhile(t *testing.T) {
+	now := t0
+	s := newSignerWith(t, Options{Issuer: testIssuer, TTL: testTTL, Now: func() time.Time { return now }}, testKey)
+	reloads := 0
+	s.OnUnknownKey(func(context.Context) error {
+		reloads++
+		return s.SetKeys([]Key{keyOf(testKey, t0.Add(-time.Hour)), keyOf(otherKey, t0.Add(time.Hour))})
+	})
+	rotated := signEd(t, otherKey, KeyID(otherKey.Public().(ed25519.PublicKey)), validClaims())
+	if _, err := s.Verify(rotated); err != nil || reloads != 1 {
+		t.Fatalf("Verify(token of a key rotated in elsewhere) = %v after %d reloads; want nil after 1", err, reloads)
+	}
+	stranger := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x33}, ed25519.SeedSize))
+	forged := signEd(t, stranger, KeyID(stranger.Public().(ed25519.PublicKey)), validClaims())
+	for range 5 {
+		if _, err := s.Verify(forged); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("Verify(unknown kid) = %v; want ErrInvalid", err)
+		}
+	}
+	if reloads != 1 {
+		t.Errorf("unknown kids within %v of a reload caused %d reloads; want none more", minReloadGap, reloads-1)
+	}
+	now = now.Add(minReloadGap)
+	if _, err := s.Verify(forged); !errors.Is(err, ErrInvalid) || reloads != 2 {
+		t.Errorf("Verify(unknown kid) %v later = %v after %d reloads; want ErrInvalid after 2", minReloadGap, err, reloads)
 	}
 }

@@ -1,0 +1,46 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/lanyard/lanyard/internal/keyring"
+)
+
+// KeySet answers the JWK Set of the signing keys whose tokens may still be alive.
+type KeySet interface {
+	JWKS() keyring.JWKSet
+}
+
+// jwksPath is where application services fetch the public keys.
+const jwksPath = "/.well-known/jwks.json"
+
+// jwks serves the JWK Set. Verifiers may cache it for five minutes: a rotated-in
+// key is published for LANYARD_KEY_PUBLISH_DELAY (10 minutes by default) before it
+// signs, and a verifier refetches on an unknown kid anyway.
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, s.keys.JWKS())
+}
+
+// authServerMetadata is RFC 8414's document, with the entries of what exists.
+type authServerMetadata struct {
+	Issuer  string `json:"issuer"`
+	JWKSURI string `json:"jwks_uri"`
+}
+
+// authorizationServer serves RFC 8414 metadata. jwks_uri is absolute (RFC 8414
+// §2), built from the address the request reached: Lanyard does not know the
+// public URL it is reached by.
+func (s *Server) authorizationServer(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, authServerMetadata{Issuer: s.issuer, JWKSURI: requestOrigin(r) + jwksPath})
+}
+
+// requestOrigin is the scheme and host the request was sent to.
+func requestOrigin(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
