@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -119,8 +120,16 @@ func TestAccessToken_IsAnEdDSAAccessTokenVerifiedThroughTheJWKS(t *testing.T) {
 
 	r := env.Do("GET", "/.well-known/oauth-authorization-server", nil).Must(t, http.StatusOK)
 	m := r.Map(t)
-	if m["issuer"] != "lanyard" || m["jwks_uri"] != env.URL+"/.well-known/jwks.json" {
-		t.Errorf("authorization server metadata = %v; want issuer lanyard and jwks_uri %s/.well-known/jwks.json", m, env.URL)
+	if m["issuer"] != "lanyard" || m["jwks_uri"] != env.URL+"/.well-known/jwks.json" || m["token_endpoint"] != env.URL+"/api/auth/token" {
+		t.Errorf("authorization server metadata = %v; want issuer lanyard, jwks_uri %s/.well-known/jwks.json, token_endpoint %[2]s/api/auth/token", m, env.URL)
+	}
+	if g, _ := m["grant_types_supported"].([]any); len(g) != 2 || g[0] != "password" || g[1] != "refresh_token" {
+		t.Errorf("grant_types_supported = %v; want [password refresh_token]", m["grant_types_supported"])
+	}
+	// What the metadata names is there: a password grant at its token_endpoint.
+	r = env.Do("POST", "/api/auth/token", lanyardtest.Form(url.Values{"grant_type": {"password"}, "username": {a.Email}, "password": {a.Password}}))
+	if r.Status != http.StatusOK {
+		t.Errorf("POST token_endpoint with the password grant = %d %s; want 200", r.Status, r.Body)
 	}
 }
 

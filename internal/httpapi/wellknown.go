@@ -22,10 +22,14 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.keys.JWKS())
 }
 
-// authServerMetadata is RFC 8414's document, with the entries of what exists.
+// authServerMetadata is RFC 8414's document, with the entries of what exists: no
+// authorization endpoint, so no response_types_supported.
 type authServerMetadata struct {
-	Issuer  string `json:"issuer"`
-	JWKSURI string `json:"jwks_uri"`
+	Issuer           string   `json:"issuer"`
+	JWKSURI          string   `json:"jwks_uri"`
+	TokenEndpoint    string   `json:"token_endpoint"`
+	GrantTypes       []string `json:"grant_types_supported"`
+	TokenAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 }
 
 // authorizationServer serves RFC 8414 metadata. jwks_uri is absolute (RFC 8414
@@ -33,7 +37,15 @@ type authServerMetadata struct {
 // public URL it is reached by.
 func (s *Server) authorizationServer(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, authServerMetadata{Issuer: s.issuer, JWKSURI: requestOrigin(r) + jwksPath})
+	origin := requestOrigin(r)
+	writeJSON(w, http.StatusOK, authServerMetadata{
+		Issuer: s.issuer, JWKSURI: origin + jwksPath,
+		TokenEndpoint: origin + "/api/auth/token",
+		GrantTypes:    []string{"password", "refresh_token"},
+		// A service client by HTTP Basic or in the body; a public client by its
+		// client_id alone (or none).
+		TokenAuthMethods: []string{"client_secret_basic", "client_secret_post", "none"},
+	})
 }
 
 // requestOrigin is the scheme and host the request was sent to.
