@@ -19,11 +19,11 @@ import (
 const tokenOperationID = "token"
 
 // tokenRequest is an RFC 6749 token request, form-encoded (as §3.2 says) or JSON.
-// Every parameter is optional to the schema: which ones a grant needs is the
+// Only grant_type is required by the schema: which others a grant needs is the
 // handler's to say, as invalid_request, and parameters it does not know are ignored
 // (§3.2: "MUST ignore unrecognized request parameters").
 type tokenRequest struct {
-	GrantType    string   `json:"grant_type,omitempty" doc:"password or refresh_token; required." maxLength:"1024"`
+	GrantType    string   `json:"grant_type" required:"true" doc:"password or refresh_token; any other is unsupported_grant_type." maxLength:"1024"`
 	Username     string   `json:"username,omitempty" doc:"password grant: the email or username." maxLength:"1024"`
 	Password     string   `json:"password,omitempty" doc:"password grant: the password." maxLength:"1024"`
 	Scope        string   `json:"scope,omitempty" doc:"Optional; RFC 6749 §3.3 syntax. Lanyard has no scopes: it is echoed back and changes nothing." maxLength:"1024"`

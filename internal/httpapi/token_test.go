@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -508,8 +509,16 @@ func TestToken_OpenAPIDescribesFormJSONAndRFC6749Errors(t *testing.T) {
 				} `json:"content"`
 			} `json:"responses"`
 		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Required []string `json:"required"`
+			} `json:"schemas"`
+		} `json:"components"`
 	}
 	env.Do("GET", "/openapi.json", nil).Must(t, http.StatusOK).JSON(t, &doc)
+	if req := doc.Components.Schemas["TokenRequest"].Required; !slices.Equal(req, []string{"grant_type"}) {
+		t.Errorf("TokenRequest requires %q; want grant_type only", req)
+	}
 	op, ok := doc.Paths["/api/auth/token"]["post"]
 	if !ok {
 		t.Fatal("the OpenAPI document has no POST /api/auth/token")
