@@ -18,7 +18,7 @@ import (
 // (Huma's own error model echoes them, which would echo passwords), and a 500 carries
 // only the request id.
 type Problem struct {
-	Type      string         `json:"type" doc:"A URI naming the kind of problem; about:blank when the status says it all"`
+	Type      string         `json:"type" doc:"The kind of problem: a stable URI reference under /problems/, each documented by a page at that path (e.g. /problems/credentials-invalid)"`
 	Title     string         `json:"title" doc:"Short summary of the kind of problem"`
 	Status    int            `json:"status" doc:"HTTP status code"`
 	Detail    string         `json:"detail,omitempty" doc:"What went wrong with this request"`
@@ -47,8 +47,11 @@ func (p *Problem) ContentType(ct string) string {
 }
 
 // mapping is the one table from domain errors to HTTP. The first matching row wins.
+// kind names the problem's stable type, /problems/<kind>, whose page problemKinds
+// describes.
 type mapping struct {
 	is      func(error) bool
+	kind    string
 	status  int
 	detail  string
 	headers map[string]string
@@ -62,21 +65,41 @@ func asErr[T error]() func(error) bool {
 	return func(err error) bool { var t T; return errors.As(err, &t) }
 }
 
+// conflictOn matches a conflict that names the input field (body.<field>): which
+// value is taken is the kind of the problem.
+func conflictOn(field string) func(error) bool {
+	return func(err error) bool {
+		var c *lanyard.ConflictError
+		if !errors.As(err, &c) {
+			return false
+		}
+		for _, f := range c.Fields {
+			if strings.TrimPrefix(f.Location, "body.") == field {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 var table = []mapping{
-	{asErr[*relation.BlockedError](), http.StatusConflict, "The account cannot be deleted while restrict relations hold documents; nothing was changed.", nil},
-	{isErr(lanyard.ErrLastAdmin), http.StatusConflict, "The last admin cannot be deleted or demoted; make another user an admin first (lanyard admin promote EMAIL). Nothing was changed.", nil},
-	{asErr[*lanyard.InvalidError](), http.StatusUnprocessableEntity, "The request has invalid fields.", nil},
-	{asErr[*lanyard.ConflictError](), http.StatusConflict, "The request conflicts with existing data.", nil},
-	{asErr[*lanyard.ThrottledError](), http.StatusTooManyRequests, "Too many attempts; retry later.", nil},
-	{isErr(lanyard.ErrBadCredentials), http.StatusUnauthorized, "The credentials are not valid.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard"`}},
-	{isErr(errNoToken), http.StatusUnauthorized, "An access token is required.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard"`}},
-	{isErr(lanyard.ErrUnauthorized), http.StatusUnauthorized, "A valid access token is required.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard", error="invalid_token"`}},
-	{isErr(lanyard.ErrForbidden), http.StatusForbidden, "You are not allowed to do this.", nil},
-	{isErr(lanyard.ErrNotFound), http.StatusNotFound, "No such resource.", nil},
-	{isErr(lanyard.ErrBusy), http.StatusServiceUnavailable, "The service is busy; retry shortly.", map[string]string{"Retry-After": "1"}},
-	{isErr(lanyard.ErrUnavailable), http.StatusServiceUnavailable, "The service is temporarily unavailable; retry shortly.", map[string]string{"Retry-After": "2"}},
-	{isErr(context.DeadlineExceeded), http.StatusServiceUnavailable, "The request took too long; retry shortly.", map[string]string{"Retry-After": "2"}},
-	{isErr(context.Canceled), http.StatusServiceUnavailable, "The request was cancelled.", map[string]string{"Retry-After": "1"}},
+	{asErr[*relation.BlockedError](), "delete-blocked", http.StatusConflict, "The account cannot be deleted while restrict relations hold documents; nothing was changed.", nil},
+	{isErr(lanyard.ErrLastAdmin), "last-admin", http.StatusConflict, "The last admin cannot be deleted or demoted; make another user an admin first (lanyard admin promote EMAIL). Nothing was changed.", nil},
+	{asErr[*lanyard.InvalidError](), "invalid-input", http.StatusUnprocessableEntity, "The request has invalid fields.", nil},
+	{conflictOn("email"), "email-taken", http.StatusConflict, "The request conflicts with existing data.", nil},
+	{conflictOn("username"), "username-taken", http.StatusConflict, "The request conflicts with existing data.", nil},
+	{conflictOn("external_id"), "linked-id-taken", http.StatusConflict, "The request conflicts with existing data.", nil},
+	{asErr[*lanyard.ConflictError](), "conflict", http.StatusConflict, "The request conflicts with existing data.", nil},
+	{asErr[*lanyard.ThrottledError](), "throttled", http.StatusTooManyRequests, "Too many attempts; retry later.", nil},
+	{isErr(lanyard.ErrBadCredentials), "credentials-invalid", http.StatusUnauthorized, "The credentials are not valid.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard"`}},
+	{isErr(errNoToken), "token-required", http.StatusUnauthorized, "An access token is required.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard"`}},
+	{isErr(lanyard.ErrUnauthorized), "access-token-invalid", http.StatusUnauthorized, "A valid access token is required.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard", error="invalid_token"`}},
+	{isErr(lanyard.ErrForbidden), "forbidden", http.StatusForbidden, "You are not allowed to do this.", nil},
+	{isErr(lanyard.ErrNotFound), "not-found", http.StatusNotFound, "No such resource.", nil},
+	{isErr(lanyard.ErrBusy), "busy", http.StatusServiceUnavailable, "The service is busy; retry shortly.", map[string]string{"Retry-After": "1"}},
+	{isErr(lanyard.ErrUnavailable), "unavailable", http.StatusServiceUnavailable, "The service is temporarily unavailable; retry shortly.", map[string]string{"Retry-After": "2"}},
+	{isErr(context.DeadlineExceeded), "timeout", http.StatusServiceUnavailable, "The request took too long; retry shortly.", map[string]string{"Retry-After": "2"}},
+	{isErr(context.Canceled), "cancelled", http.StatusServiceUnavailable, "The request was cancelled.", map[string]string{"Retry-After": "1"}},
 }
 
 // problemFor builds the problem document for err and sets its headers on the
@@ -91,6 +114,7 @@ func problemFor(ctx context.Context, h headerSetter, err error) *Problem {
 			continue
 		}
 		p = newProblem(ctx, m.status, m.detail)
+		p.Type = problemType(m.kind)
 		for k, v := range m.headers {
 			h.SetHeader(k, v)
 		}
@@ -133,9 +157,12 @@ func bodyFields(fs []lanyard.FieldError) []ProblemField {
 	return out
 }
 
+// newProblem is a problem of the kind its status names (statusKinds): the problems no
+// domain error causes, such as a body that is not JSON or an unknown route. The
+// table's rows set their own kind.
 func newProblem(ctx context.Context, status int, detail string) *Problem {
 	return &Problem{
-		Type:      "about:blank",
+		Type:      statusType(status),
 		Title:     http.StatusText(status),
 		Status:    status,
 		Detail:    detail,
@@ -212,7 +239,7 @@ var hookErrors = sync.OnceFunc(func() {
 		return p
 	}
 	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
-		p := &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: msg}
+		p := &Problem{Type: statusType(status), Title: http.StatusText(status), Status: status, Detail: msg}
 		if status >= 500 {
 			p.Detail = "Something went wrong on our side."
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +124,47 @@ func TestTokenErrorFor_UnmappedErrorRevealsOnlyTheRequestID(t *testing.T) {
 	}
 	if st.cause != cause {
 		t.Errorf("cause not recorded for the log line")
+	}
+}
+
+// TestProblemKinds_EveryKindHasADocumentedPage holds the kinds to the one table: every
+// row of it and every status without a row names a kind described in problemKinds
+// with that row's status, every described kind is one of those, and docs/http.md
+// lists exactly these types.
+func TestProblemKinds_EveryKindHasADocumentedPage(t *testing.T) {
+	used := map[string]bool{}
+	for i, m := range table {
+		k, ok := problemKinds[m.kind]
+		if !ok || k.status != m.status {
+			t.Errorf("table row %d (kind %q, %d) has no page of its status in problemKinds (%+v)", i, m.kind, m.status, k)
+		}
+		used[m.kind] = true
+	}
+	for status, kind := range statusKinds {
+		if k, ok := problemKinds[kind]; !ok || k.status != status {
+			t.Errorf("status %d's kind %q has no page of that status in problemKinds (%+v)", status, kind, k)
+		}
+		used[kind] = true
+	}
+	for kind := range problemKinds {
+		if !used[kind] {
+			t.Errorf("problemKinds describes %q, which no table row or status names", kind)
+		}
+	}
+	b, err := os.ReadFile("../../docs/http.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `/problems/([a-z-]+)` \\|").FindAllStringSubmatch(string(b), -1) {
+		documented[m[1]] = true
+		if _, ok := problemKinds[m[1]]; !ok {
+			t.Errorf("docs/http.md documents /problems/%s, which is no kind", m[1])
+		}
+	}
+	for kind := range problemKinds {
+		if !documented[kind] {
+			t.Errorf("docs/http.md does not document /problems/%s", kind)
+		}
 	}
 }

@@ -76,9 +76,11 @@ func (s *Server) routes(api huma.API) {
 func op[I, O any](s *Server, api huma.API, a access, o huma.Operation, h func(context.Context, *I) (*O, error)) {
 	o.MaxBodyBytes = maxBody + 1 // Huma answers 413 when it reads exactly this many
 	if a != accessPublic {
-		o.Security = []map[string][]string{{"bearer": {}}}
+		o.Security = []map[string][]string{{"bearer": {}}, {"oauth2": {}}}
 		o.Middlewares = append(o.Middlewares, s.guard(a))
 		h = refuse(h)
+	} else {
+		o.Security = []map[string][]string{} // says no token is needed, rather than nothing
 	}
 	huma.Register(api, o, h)
 }

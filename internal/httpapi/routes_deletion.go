@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -20,10 +21,15 @@ func (s *Server) deletionRoutes(api huma.API, authed []int) {
 		Description: "Requires the password. 200 with the counts once done; 202 when the work outlives the request " +
 			"deadline (it finishes in the background); 409 with blockers while a restrict relation holds documents " +
 			"(nothing is changed).",
-		Tags: []string{"deletion"}, Errors: append([]int{http.StatusConflict, http.StatusTooManyRequests}, authed...)}, s.deleteMe)
+		Tags: []string{"deletion"}, Responses: deletionResponses(api),
+		Errors: append([]int{http.StatusConflict, http.StatusTooManyRequests}, authed...)}, s.deleteMe)
 	op(s, api, accessAdmin, huma.Operation{OperationID: "delete-user", Method: http.MethodDelete, Path: "/api/users/{user_id}",
 		Summary: "Admin: delete an account and everything hanging off it", Tags: []string{"deletion"},
-		Errors: append([]int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict}, authed...)}, s.deleteUser)
+		Description: "200 with the counts once done; 202 when the work outlives the request deadline (it finishes in " +
+			"the background, and a later DELETE answers 404); 409 with blockers while a restrict relation holds " +
+			"documents, or for the last admin (nothing is changed).",
+		Responses: deletionResponses(api),
+		Errors:    append([]int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict}, authed...)}, s.deleteUser)
 	op(s, api, accessSelfOrAdmin, huma.Operation{OperationID: "deletion-plan", Method: http.MethodGet, Path: "/api/users/{user_id}/deletion-plan",
 		Summary: "Dry run: what deleting the account would remove and detach now, and what blocks it (yourself — or me — or, for admins, anyone)",
 		Tags:    []string{"deletion"}, Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.deletionPlan)
@@ -116,10 +122,27 @@ type deleteMeInput struct {
 	}
 }
 
+// DeletionAccepted is the answer to a chain delete that outlives its request.
+type DeletionAccepted struct {
+	Status string `json:"status" enum:"in_progress" doc:"The delete goes on in the background; a later DELETE answers 404 once it is done"`
+}
+
 // deletionOutput is 200 with the report or 202 with {"status":"in_progress"}.
 type deletionOutput struct {
 	Status int
 	Body   any
+}
+
+// deletionResponses documents deletionOutput's two bodies, which its Body of type
+// any cannot tell Huma.
+func deletionResponses(api huma.API) map[string]*huma.Response {
+	reg := api.OpenAPI().Components.Schemas
+	return map[string]*huma.Response{
+		"200": {Description: "Deleted: what was removed and detached", Content: map[string]*huma.MediaType{
+			"application/json": {Schema: reg.Schema(reflect.TypeFor[DeletionReport](), true, "DeletionReport")}}},
+		"202": {Description: "Accepted: the delete outlived the request deadline and finishes in the background", Content: map[string]*huma.MediaType{
+			"application/json": {Schema: reg.Schema(reflect.TypeFor[DeletionAccepted](), true, "DeletionAccepted")}}},
+	}
 }
 
 func (s *Server) deleteMe(ctx context.Context, in *deleteMeInput) (*deletionOutput, error) {
@@ -138,7 +161,7 @@ func (s *Server) deleteUser(ctx context.Context, in *userIDInput) (*deletionOutp
 // in the background.
 func renderDeletion(r relation.Report, err error) (*deletionOutput, error) {
 	if errors.Is(err, relation.ErrInProgress) {
-		return &deletionOutput{Status: http.StatusAccepted, Body: map[string]string{"status": "in_progress"}}, nil
+		return &deletionOutput{Status: http.StatusAccepted, Body: DeletionAccepted{Status: "in_progress"}}, nil
 	}
 	if err != nil {
 		return nil, err

@@ -121,7 +121,9 @@ func New(d Deps) *Server {
 	}
 	mux := http.NewServeMux()
 	s.api = humago.New(mux, apiConfig(d.Version))
+	s.api.OpenAPI().OnAddOperation = append(s.api.OpenAPI().OnAddOperation, documentOperation)
 	s.routes(s.api)
+	documentBodies(s.api.OpenAPI())
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET "+jwksPath, s.jwks)
@@ -130,6 +132,7 @@ func New(d Deps) *Server {
 		mux.Handle("GET /metrics", s.MetricsHandler())
 	}
 	s.docs(mux)
+	mux.HandleFunc("GET /problems/{kind}", problemPage)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { notFound(mux, w, r) })
 	s.handler = s.outer(s.cors(formOnlyForLogin(mux)))
 	return s
@@ -143,8 +146,15 @@ func apiConfig(version string) huma.Config {
 	c.SchemasPath = ""
 	c.CreateHooks = nil // no $schema links in bodies: clients get exactly the documented objects
 	c.Formats = formats()
+	// Relative to where the document is served: every instance describes itself.
+	c.Servers = []*huma.Server{{URL: "/", Description: "This Lanyard instance"}}
 	c.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT"},
+		// The same access token, obtained by the documentation page's Authorize
+		// button from the token endpoint with a username and password.
+		"oauth2": {Type: "oauth2", Description: oauth2Description, Flows: &huma.OAuthFlows{
+			Password: &huma.OAuthFlow{TokenURL: "/api/auth/token", RefreshURL: "/api/auth/token", Scopes: map[string]string{}},
+		}},
 	}
 	return c
 }
