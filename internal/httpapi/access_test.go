@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -19,6 +20,9 @@ var contractAccess = map[string]struct {
 	// body is what caller c sends; small enough to change little, valid enough that
 	// only validation (a 422, which still proves access was granted) can refuse it.
 	body func(c lanyardtest.Account) any
+	// client: the body, an object, also carries a service client's client_id and
+	// client_secret.
+	client bool
 }{
 	"register": {access: "public", body: freshAccount},
 	"signup":   {access: "public", body: freshAccount},
@@ -47,6 +51,10 @@ var contractAccess = map[string]struct {
 	"list-users":           {access: "admin"},
 	"list-relations":       {access: "admin"},
 	"delete-user":          {access: "admin"},
+	// Service clients' operations: public in the route table (they authenticate a
+	// client, not a user); the body carries the test's client credentials.
+	"introspect": {access: "public", client: true, body: func(c lanyardtest.Account) any { return map[string]any{"token": c.Access} }},
+	"revoke":     {access: "public", body: func(c lanyardtest.Account) any { return map[string]any{"token": c.Refresh} }},
 }
 
 func freshAccount(c lanyardtest.Account) any {
@@ -102,6 +110,10 @@ func TestAccess_EveryOperationAnswersItsDeclaredCallers(t *testing.T) {
 	t.Parallel()
 	env := lanyardtest.New(t)
 	ops := operations(t, env)
+	svc, secret, err := env.App.Clients.Add(context.Background(), "access test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(ops) < len(contractAccess) {
 		t.Fatalf("the OpenAPI document lists %d operations; the contract names %d", len(ops), len(contractAccess))
 	}
@@ -127,6 +139,9 @@ func TestAccess_EveryOperationAnswersItsDeclaredCallers(t *testing.T) {
 				var body any
 				if want.body != nil {
 					body = want.body(caller)
+				}
+				if m, ok := body.(map[string]any); ok && want.client {
+					m["client_id"], m["client_secret"] = svc.ID, string(secret)
 				}
 				if token == "" {
 					return env.Do(o.method, path, body)

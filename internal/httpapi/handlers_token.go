@@ -95,7 +95,7 @@ var (
 func (s *Server) token(ctx context.Context, in *tokenInput) (*tokenGrantOutput, error) {
 	b := in.Body
 	authz, _ := ctx.Value(authorizationKey{}).(string)
-	if err := s.authenticateClient(ctx, authz, b.ClientID, b.ClientSecret); err != nil {
+	if _, err := s.authenticateClient(ctx, authz, b.ClientID, b.ClientSecret); err != nil {
 		return nil, err
 	}
 	if b.Scope != "" && !validScope(b.Scope) {
@@ -145,36 +145,40 @@ func (s *Server) token(ctx context.Context, in *tokenInput) (*tokenGrantOutput, 
 		Body: TokenResponse{TokenPair: out.Body, Scope: b.Scope}}, nil
 }
 
-// authenticateClient checks the client authentication a token request carries: HTTP
-// Basic (RFC 6749 §2.3.1, id and secret form-encoded inside) or client_id and
-// client_secret in the body, never both. A client that presents no secret is a public
-// client, its client_id a label (not looked up): it gets no more than the user's
-// own credentials get it. A secret is checked against the registered clients
-// (client.Service.Authenticate); a refusal is lanyard.ErrClientInvalid.
-func (s *Server) authenticateClient(ctx context.Context, authz, bodyID, bodySecret string) error {
+// authenticateClient checks the client authentication a request carries (the token
+// endpoint's, introspection's, revocation's): HTTP Basic (RFC 6749 §2.3.1, id and
+// secret form-encoded inside) or client_id and client_secret in the body, never both.
+// A client that presents no secret is a public client, its client_id a label (not
+// looked up): it gets no more than the user's own credentials get it, and ok is
+// false. A secret is checked against the registered clients
+// (client.Service.Authenticate): ok is true, or a refusal is lanyard.ErrClientInvalid
+// (with errViaBasic when it came by HTTP Basic).
+func (s *Server) authenticateClient(ctx context.Context, authz, bodyID, bodySecret string) (ok bool, err error) {
 	scheme, cred, _ := strings.Cut(authz, " ")
 	if !strings.EqualFold(scheme, "Basic") {
 		if bodySecret == "" {
-			return nil
+			return false, nil
 		}
-		_, err := s.clients.Authenticate(ctx, bodyID, bodySecret)
-		return err
+		if _, err := s.clients.Authenticate(ctx, bodyID, bodySecret); err != nil {
+			return false, err
+		}
+		return true, nil
 	}
-	id, secret, ok := basicCredentials(strings.TrimSpace(cred))
+	id, secret, wellFormed := basicCredentials(strings.TrimSpace(cred))
 	switch {
-	case !ok:
-		return fmt.Errorf("token: malformed Basic credentials: %w", joinErr(errViaBasic, lanyard.ErrClientInvalid))
+	case !wellFormed:
+		return false, fmt.Errorf("token: malformed Basic credentials: %w", joinErr(errViaBasic, lanyard.ErrClientInvalid))
 	case bodySecret != "" || bodyID != "" && bodyID != id:
 		bad := &lanyard.InvalidError{}
 		bad.Add("client_id", "give the client's credentials by HTTP Basic or in the body, not both")
-		return bad
+		return false, bad
 	case secret == "":
-		return nil
+		return false, nil
 	}
 	if _, err := s.clients.Authenticate(ctx, id, secret); err != nil {
-		return joinErr(errViaBasic, err)
+		return false, joinErr(errViaBasic, err)
 	}
-	return nil
+	return true, nil
 }
 
 func joinErr(a, b error) error { return fmt.Errorf("%w: %w", a, b) }

@@ -228,9 +228,10 @@ func TestOpenAPI_DeclaresWhatClientsNeed(t *testing.T) {
 				}
 				if code[0] == '4' || code[0] == '5' {
 					// Problem documents everywhere; RFC 6749 §5.2 errors on the
-					// token endpoint, which OAuth2 clients read.
+					// token endpoint, introspection and revocation, which OAuth2
+					// clients read.
 					want, ct := "#/components/schemas/Problem", "application/problem+json"
-					if o.OperationID == "token" {
+					if o.OperationID == "token" || o.OperationID == "introspect" || o.OperationID == "revoke" {
 						want, ct = "#/components/schemas/TokenError", "application/json"
 					}
 					if ref, _ := r.Content[ct].Schema["$ref"].(string); ref != want {

@@ -46,6 +46,7 @@ type tokenMapping struct {
 // and every 503 of problem.go's table are temporarily_unavailable with their status
 // and Retry-After (tokenErrorFor); anything else is a server_error.
 var tokenTable = []tokenMapping{
+	{isErr(errClientRequired), http.StatusUnauthorized, "invalid_client", "Client authentication is required: HTTP Basic, or client_id and client_secret in the body.", map[string]string{"WWW-Authenticate": `Basic realm="lanyard"`}},
 	{both(isErr(lanyard.ErrClientInvalid), isErr(errViaBasic)), http.StatusUnauthorized, "invalid_client", "Client authentication failed.", map[string]string{"WWW-Authenticate": `Basic realm="lanyard"`}},
 	{isErr(lanyard.ErrClientInvalid), http.StatusUnauthorized, "invalid_client", "Client authentication failed.", nil},
 	{isErr(errUnsupportedGrant), http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token.", nil},
@@ -58,10 +59,11 @@ func both(a, b func(error) bool) func(error) bool {
 	return func(err error) bool { return a(err) && b(err) }
 }
 
-// isTokenOperation reports whether hc is a request of the token endpoint.
+// isTokenOperation reports whether hc is a request of an operation that speaks RFC
+// 6749 §5.2: the token endpoint, introspection and revocation.
 func isTokenOperation(hc huma.Context) bool {
 	o := hc.Operation()
-	return o != nil && o.OperationID == tokenOperationID
+	return o != nil && (o.OperationID == tokenOperationID || o.OperationID == introspectOperationID || o.OperationID == revokeOperationID)
 }
 
 // tokenErrorFor is the token endpoint's tokenTable lookup for an error its handler

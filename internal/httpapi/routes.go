@@ -67,6 +67,7 @@ func (s *Server) routes(api huma.API) {
 		Summary: "Admin: which account holds an external ID", Tags: []string{"linked ids"},
 		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.resolve)
 
+	s.tokenRoutes(api)            // handlers_introspect.go: introspection and revocation, for service clients
 	s.relationRoutes(api, authed) // routes_relations.go: expand-aware reads, the admin list, the registry
 	s.deletionRoutes(api, authed) // routes_deletion.go: chain delete, its plan, the export
 }

@@ -258,9 +258,9 @@ func notFound(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 }
 
 // formPath reports whether the operation at path may speak OAuth2 forms: login's
-// password form and the token endpoint.
+// password form, the token endpoint, introspection and revocation.
 func formPath(path string) bool {
-	return path == "/api/auth/login" || path == "/api/auth/token"
+	return path == "/api/auth/login" || path == "/api/auth/token" || path == "/api/auth/introspect" || path == "/api/auth/revoke"
 }
 
 // formOnlyForLogin refuses form bodies everywhere but where formPath allows them.

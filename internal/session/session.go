@@ -406,23 +406,29 @@ func secretHash(tok string) []byte {
 // authentication costs. A token whose version or user status no longer matches is
 // lanyard.ErrUnauthorized.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, error) {
+	p, _, err := s.authenticate(ctx, bearer)
+	return p, err
+}
+
+// authenticate is Authenticate, with the token's claims (for introspection).
+func (s *Service) authenticate(ctx context.Context, bearer string) (Principal, token.Claims, error) {
 	c, err := s.signer.VerifyContext(ctx, bearer)
 	if err != nil {
-		return Principal{}, fmt.Errorf("authenticate: %w", errors.Join(lanyard.ErrUnauthorized, err))
+		return Principal{}, c, fmt.Errorf("authenticate: %w", errors.Join(lanyard.ErrUnauthorized, err))
 	}
 	uid, err := lanyard.ParseID(c.UserID)
 	if err != nil {
-		return Principal{}, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
+		return Principal{}, c, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
 	}
 	u, err := s.st.UserByID(ctx, uid)
 	if errors.Is(err, lanyard.ErrNotFound) {
-		return Principal{}, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
+		return Principal{}, c, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
 	}
 	if err != nil {
-		return Principal{}, fmt.Errorf("authenticate: %w", err)
+		return Principal{}, c, fmt.Errorf("authenticate: %w", err)
 	}
 	if u.TokenVersion != c.Version || u.Status != lanyard.StatusActive {
-		return Principal{}, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
+		return Principal{}, c, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
 	}
 	// An access token never outlives its session: the sessions that ended lately are
 	// listed in the user's document, and AccessNotBefore stands for those that no
@@ -430,9 +436,9 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	// millisecond, so a token issued before AccessNotBefore's millisecond is refused
 	// and one issued from it on, such as the login's own that set it, is not.
 	if _, ended := u.EndedSessions[c.SessionID]; ended || c.IssuedAt.Before(u.AccessNotBefore) {
-		return Principal{}, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
+		return Principal{}, c, fmt.Errorf("authenticate: %w", lanyard.ErrUnauthorized)
 	}
-	return Principal{User: u, SessionID: c.SessionID}, nil
+	return Principal{User: u, SessionID: c.SessionID}, c, nil
 }
 
 // Logout ends the caller's session and its access tokens, or with all every session
