@@ -9,6 +9,9 @@
 #      a throwaway PostgreSQL cluster (FerretDB's PostgreSQL handler), through
 #      LANYARD_TEST_MONGODB_URI; then the multi-process tests with their own
 #      `lanyard store` on that PostgreSQL (LANYARD_TEST_STORE_POSTGRESQL_URL).
+#   Between the two, the OpenAPI document is linted with @redocly/cli (redocly_leg below):
+#   errors fail; where it cannot be installed it prints "SKIPPED: redocly lint: <reason>",
+#   except in CI (CI=true), where a skip fails the script.
 #
 # Arguments are passed to both `go test` runs, e.g. `scripts/test.sh -v -run Login`.
 #
@@ -20,7 +23,7 @@
 # installed or started, the leg prints "SKIPPED: PostgreSQL leg: <reason>" and does not fail —
 # except in CI (CI=true), where the leg must run: there a skip fails the script.
 #
-# Exit status: non-zero when a test failed in either leg.
+# Exit status: non-zero when a test failed in either leg, or the lint found an error.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 trap 'exit 130' INT TERM
@@ -174,11 +177,65 @@ postgresql_leg() (
   exit "$status"
 )
 
+# redocly_leg lints the OpenAPI document the service serves with @redocly/cli's
+# recommended rules (zero errors; warnings are printed and pass). The document comes
+# from TestOpenAPI_DocumentValidatesAgainstTheSpecification (LANYARD_TEST_OPENAPI_OUT);
+# @redocly/cli is installed with npm into a temporary directory, and npm itself, where
+# it is missing and the script runs as root, from Debian's nodejs and npm.
+# Status: 0 passed, 1 lint errors, 2 skipped.
+redocly_version=2.77.0
+redocly_leg() (
+  skip() {
+    echo "SKIPPED: redocly lint: $*"
+    exit 2
+  }
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      skip "npm not found, and not running as root with apt-get to install Debian's nodejs and npm"
+    fi
+    echo "installing Debian's nodejs and npm (apt-get update && apt-get install -y nodejs npm)"
+    if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; } >/dev/null 2>&1; then
+      skip "apt-get install nodejs npm failed"
+    fi
+  fi
+  work=$(mktemp -d "${TMPDIR:-/tmp}/lanyard-redocly.XXXXXX") || skip "cannot create a temporary directory"
+  trap 'rm -rf "$work"' EXIT
+  echo "== redocly lint /openapi.json (@redocly/cli $redocly_version)"
+  if ! LANYARD_TEST_OPENAPI_OUT="$work/openapi.json" go test -count=1 \
+    -run '^TestOpenAPI_DocumentValidatesAgainstTheSpecification$' ./internal/httpapi >"$work/go.log" 2>&1 ||
+    [ ! -s "$work/openapi.json" ]; then
+    cat "$work/go.log"
+    echo "FAILED: redocly lint: could not get the OpenAPI document"
+    exit 1
+  fi
+  if ! npm install --prefix "$work/npm" --no-audit --no-fund --loglevel=error "@redocly/cli@$redocly_version" \
+    >"$work/npm.log" 2>&1; then
+    tail -n 20 "$work/npm.log"
+    skip "npm install @redocly/cli@$redocly_version failed (output above)"
+  fi
+  if ! "$work/npm/node_modules/.bin/redocly" lint --format=stylish "$work/openapi.json"; then
+    echo "FAILED: redocly lint: the OpenAPI document has errors (above)"
+    exit 1
+  fi
+)
+
+redocly_leg
+redocly_status=$?
+
 postgresql_leg "$@"
 pg_status=$?
 
 echo "== summary"
 if [ "$main_status" = 0 ]; then echo "whole suite: ok"; else echo "whole suite: FAILED"; fi
+case "$redocly_status" in
+0) echo "redocly lint: ok" ;;
+2) echo "redocly lint: SKIPPED (reason above)" ;;
+*) echo "redocly lint: FAILED" ;;
+esac
+if [ "$redocly_status" = 2 ] && [ "${CI:-}" = true ]; then
+  echo "redocly lint: skipping is not allowed in CI (CI=true)"
+  redocly_status=1
+fi
 case "$pg_status" in
 0) echo "PostgreSQL leg: ok" ;;
 2) echo "PostgreSQL leg: SKIPPED (reason above)" ;;
@@ -188,6 +245,6 @@ if [ "$pg_status" = 2 ] && [ "${CI:-}" = true ]; then
   echo "PostgreSQL leg: skipping is not allowed in CI (CI=true)"
   pg_status=1
 fi
-if [ "$main_status" != 0 ] || { [ "$pg_status" != 0 ] && [ "$pg_status" != 2 ]; }; then
+if [ "$main_status" != 0 ] || [ "$redocly_status" = 1 ] || { [ "$pg_status" != 0 ] && [ "$pg_status" != 2 ]; }; then
   exit 1
 fi

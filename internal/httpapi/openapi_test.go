@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,9 +23,17 @@ func openAPIDoc(t *testing.T) []byte {
 
 // TestOpenAPI_DocumentValidatesAgainstTheSpecification validates /openapi.json with
 // libopenapi-validator against the OpenAPI 3.1 specification's schema: zero errors.
+// With LANYARD_TEST_OPENAPI_OUT set it also writes the document there, for
+// scripts/test.sh to lint with @redocly/cli.
 func TestOpenAPI_DocumentValidatesAgainstTheSpecification(t *testing.T) {
 	t.Parallel()
-	doc, err := libopenapi.NewDocument(openAPIDoc(t))
+	raw := openAPIDoc(t)
+	if out := os.Getenv("LANYARD_TEST_OPENAPI_OUT"); out != "" {
+		if err := os.WriteFile(out, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc, err := libopenapi.NewDocument(raw)
 	if err != nil {
 		t.Fatalf("libopenapi cannot read /openapi.json: %v", err)
 	}
