@@ -10,13 +10,10 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 )
 
-// oauth2Description tells how the documentation page's Authorize dialog logs in: Lanyard
-// has public clients, so no client id or secret, and Swagger UI's default client
-// credentials location (an Authorization header) would send an empty Basic one,
-// which the token endpoint refuses as invalid_client.
+// oauth2Description tells how the documentation page's Authorize dialog logs in.
 const oauth2Description = "The OAuth2 password grant of POST /api/auth/token (RFC 6749 §4.3): the access token it " +
-	"answers is the bearer token. On /docs, Authorize with your email or username and password, choose " +
-	"Client credentials location: Request body, and leave client_id and client_secret empty."
+	"answers is the bearer token. On /docs, Authorize with your email or username and password; leave client_id " +
+	"and client_secret empty (a public client), in either client credentials location."
 
 // documentOperation completes each operation's OpenAPI description with what Huma
 // does not derive from the types: every problem an operation can answer (415 for a
@@ -101,7 +98,6 @@ var bodyRequired = map[string][]string{
 	"RegisterInputBody": {"email", "password"},
 	"LoginInputBody":    {"password"},
 	"LinkBody":          {"provider", "external_id"},
-	"TokenRequest":      {"grant_type"},
 }
 
 // documentBodies adds bodyRequired to the schemas once every operation is

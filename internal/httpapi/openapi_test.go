@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -278,5 +280,55 @@ func TestOpenAPI_DeclaresWhatClientsNeed(t *testing.T) {
 		if _, ok := o.Responses["202"]; !ok {
 			t.Errorf("DELETE %s declares no 202 (a delete outliving its request)", op)
 		}
+	}
+}
+
+// TestOpenAPI_PasswordFlowLogsInAsSwaggerUIDoes follows the document's OAuth2 password
+// flow as /docs' Authorize dialog (Swagger UI 5, authorizePassword) does: a form POST to
+// the declared tokenUrl with grant_type, an empty scope, username and password, and
+// the client credentials, with no client id, either as HTTP Basic (the dialog's
+// default, "Basic Og==") or left out of the body; the access token it answers then
+// authorizes an operation that declares the oauth2 scheme.
+func TestOpenAPI_PasswordFlowLogsInAsSwaggerUIDoes(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t)
+	var doc struct {
+		Paths      map[string]map[string]openAPIOperation `json:"paths"`
+		Components struct {
+			SecuritySchemes map[string]struct {
+				Flows struct {
+					Password *struct {
+						TokenURL string `json:"tokenUrl"`
+					} `json:"password"`
+				} `json:"flows"`
+			} `json:"securitySchemes"`
+		} `json:"components"`
+	}
+	env.Do("GET", "/openapi.json", nil).Must(t, http.StatusOK).JSON(t, &doc)
+	pw := doc.Components.SecuritySchemes["oauth2"].Flows.Password
+	if pw == nil {
+		t.Fatalf("the document declares no oauth2 password flow")
+	}
+	if !slices.ContainsFunc(doc.Paths["/api/users/me"]["get"].Security, func(s map[string][]string) bool { _, ok := s["oauth2"]; return ok }) {
+		t.Fatalf("GET /api/users/me does not accept the oauth2 scheme: %v", doc.Paths["/api/users/me"]["get"].Security)
+	}
+	a := env.Register("swagger")
+	for _, location := range []string{"basic", "request-body"} {
+		t.Run(location, func(t *testing.T) {
+			form := url.Values{"grant_type": {"password"}, "scope": {""}, "username": {a.Email}, "password": {a.Password}}
+			var headers []string
+			if location == "basic" {
+				headers = []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(":"))}
+			}
+			var tok struct {
+				AccessToken string `json:"access_token"`
+				TokenType   string `json:"token_type"`
+			}
+			env.Do("POST", pw.TokenURL, lanyardtest.Form(form), headers...).Must(t, http.StatusOK).JSON(t, &tok)
+			if tok.TokenType != "Bearer" || tok.AccessToken == "" {
+				t.Fatalf("token answer %+v; want a Bearer access token", tok)
+			}
+			env.Do("GET", "/api/users/me", nil, "Bearer", tok.AccessToken).Must(t, http.StatusOK)
+		})
 	}
 }
