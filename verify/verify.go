@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -141,7 +142,8 @@ func (v *Verifier) Verify(ctx context.Context, tok string) (*Claims, error) {
 	return &Claims{
 		Subject: w.Subject, SessionID: w.SessionID, Role: w.Role, AMR: w.AMR, Version: *w.Version,
 		ID: w.ID, KeyID: kid,
-		IssuedAt:  time.UnixMilli(int64(*w.IssuedAt * 1000)).UTC(),
+		// Rounded: a fraction such as .123 is not exact in binary.
+		IssuedAt:  time.UnixMilli(int64(math.Round(*w.IssuedAt * 1000))).UTC(),
 		ExpiresAt: w.ExpiresAt.UTC(),
 	}, nil
 }
