@@ -53,10 +53,16 @@ func active(t *testing.T, m map[string]any, what string) {
 	}
 }
 
-// oauthErr fails the test unless r is an RFC 6749 §5.2 error of status and code; a
-// 401 challenges for HTTP Basic, except revocation's to a secret sent in the body
-// (§5.2 asks for the challenge when the client used the Authorization header).
+// oauthErr fails the test unless r is an RFC 6749 §5.2 error of status and code, a
+// 401 with a Basic challenge (§5.2 asks for it where the client used the
+// Authorization header; introspection, a protected resource, always challenges).
 func oauthErr(t *testing.T, r *lanyardtest.Response, what string, status int, code string) {
+	t.Helper()
+	oauthErrChallenging(t, r, what, status, code, status == http.StatusUnauthorized)
+}
+
+// oauthErrChallenging is oauthErr, with a Basic challenge exactly when challenge.
+func oauthErrChallenging(t *testing.T, r *lanyardtest.Response, what string, status int, code string, challenge bool) {
 	t.Helper()
 	var e map[string]any
 	if r.Status != status || json.Unmarshal(r.Body, &e) != nil || e["error"] != code {
@@ -65,8 +71,8 @@ func oauthErr(t *testing.T, r *lanyardtest.Response, what string, status int, co
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("%s: Content-Type %q; want application/json (RFC 6749 §5.2)", what, ct)
 	}
-	if status == http.StatusUnauthorized && !strings.Contains(what, "revoke with a wrong client_secret in the form") && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
-		t.Errorf("%s: WWW-Authenticate %q; want a Basic challenge", what, r.Header.Get("WWW-Authenticate"))
+	if got := r.Header.Get("WWW-Authenticate"); strings.HasPrefix(got, "Basic") != challenge {
+		t.Errorf("%s: WWW-Authenticate %q; want a Basic challenge: %v", what, got, challenge)
 	}
 }
 
@@ -273,7 +279,7 @@ func TestRevoke_AnInvalidTokenIs200AndChangesNothing(t *testing.T) {
 	r := env.Do("POST", "/api/auth/revoke", lanyardtest.Form(url.Values{"token": {a.Refresh}}), "Authorization", serviceClient{c.id, other.secret}.basic())
 	oauthErr(t, r, "revoke with a wrong client secret", http.StatusUnauthorized, "invalid_client")
 	r = env.Do("POST", "/api/auth/revoke", lanyardtest.Form(url.Values{"token": {a.Access}, "client_id": {c.id}, "client_secret": {other.secret}}))
-	oauthErr(t, r, "revoke with a wrong client_secret in the form", http.StatusUnauthorized, "invalid_client")
+	oauthErrChallenging(t, r, "revoke with a wrong client_secret in the form", http.StatusUnauthorized, "invalid_client", false)
 	oauthErr(t, env.Do("POST", "/api/auth/revoke", lanyardtest.Form(url.Values{})), "revoke without a token", http.StatusBadRequest, "invalid_request")
 
 	active(t, introspect(t, env, c, a.Access), "the access token")
@@ -295,4 +301,31 @@ func TestIntrospect_ExpiredTokensAreInactive(t *testing.T) {
 	active(t, introspect(t, env, c, a.Refresh), "the refresh token once the access token expired")
 	clock.Advance(env.Config.RefreshTTL)
 	inactive(t, introspect(t, env, c, a.Refresh), "a refresh token past its lifetime")
+}
+
+// RFC 8414 metadata names introspection and revocation, with the client
+// authentication each takes, and what it names answers there.
+func TestIntrospect_MetadataNamesBothEndpoints(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t)
+	c := newServiceClient(t, env)
+	a := env.Register("ada")
+	m := env.Do("GET", "/.well-known/oauth-authorization-server", nil).Must(t, http.StatusOK).Map(t)
+	want := map[string]any{
+		"introspection_endpoint":                        env.URL + "/api/auth/introspect",
+		"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
+		"revocation_endpoint":                           env.URL + "/api/auth/revoke",
+		"revocation_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "none"},
+	}
+	for k, v := range want {
+		if !reflect.DeepEqual(m[k], v) {
+			t.Errorf("metadata %s = %v; want %v", k, m[k], v)
+		}
+	}
+	introspection, _ := m["introspection_endpoint"].(string)
+	revocation, _ := m["revocation_endpoint"].(string)
+	path := func(u string) string { return strings.TrimPrefix(u, env.URL) }
+	active(t, env.Do("POST", path(introspection), lanyardtest.Form(url.Values{"token": {a.Access}}), "Authorization", c.basic()).Must(t, http.StatusOK).Map(t), "at introspection_endpoint")
+	env.Do("POST", path(revocation), lanyardtest.Form(url.Values{"token": {a.Refresh}})).Must(t, http.StatusOK)
+	inactive(t, introspect(t, env, c, a.Refresh), "a refresh token revoked at revocation_endpoint")
 }

@@ -30,6 +30,12 @@ type authServerMetadata struct {
 	TokenEndpoint    string   `json:"token_endpoint"`
 	GrantTypes       []string `json:"grant_types_supported"`
 	TokenAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+	// Introspection (RFC 7662) takes a service client; revocation (RFC 7009) a
+	// public client too.
+	IntrospectionEndpoint    string   `json:"introspection_endpoint"`
+	IntrospectionAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpoint       string   `json:"revocation_endpoint"`
+	RevocationAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
 }
 
 // authorizationServer serves RFC 8414 metadata. jwks_uri is absolute (RFC 8414
@@ -44,7 +50,11 @@ func (s *Server) authorizationServer(w http.ResponseWriter, r *http.Request) {
 		GrantTypes:    []string{"password", "refresh_token"},
 		// A service client by HTTP Basic or in the body; a public client by its
 		// client_id alone (or none).
-		TokenAuthMethods: []string{"client_secret_basic", "client_secret_post", "none"},
+		TokenAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
+		IntrospectionEndpoint:    origin + "/api/auth/introspect",
+		IntrospectionAuthMethods: []string{"client_secret_basic", "client_secret_post"},
+		RevocationEndpoint:       origin + "/api/auth/revoke",
+		RevocationAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"},
 	})
 }
 
