@@ -66,11 +66,26 @@ func documentOperation(oapi *huma.OpenAPI, op *huma.Operation) {
 			p.Schema.PatternDescription = ""
 		}
 	}
+	if ex, ok := bodyExamples[op.OperationID]; ok && op.RequestBody != nil {
+		if mt := op.RequestBody.Content["application/json"]; mt != nil {
+			mt.Example = ex
+		}
+	}
 	if formPath(op.Path) && op.RequestBody != nil && op.RequestBody.Content["application/x-www-form-urlencoded"] == nil {
 		if mt := op.RequestBody.Content["application/json"]; mt != nil {
 			op.RequestBody.Content["application/x-www-form-urlencoded"] = &huma.MediaType{Schema: mt.Schema}
 		}
 	}
+}
+
+// bodyExamples are the request bodies /docs' "Try it out" fills in, each one that the
+// operation accepts as shipped (a fresh database): without one, Swagger UI sends every
+// property as "string", which no rule accepts. TestOpenAPI_BodyExamplesWorkAsShipped
+// sends them.
+var bodyExamples = map[string]any{
+	"register": map[string]any{"email": "ada@example.com", "password": "correct horse battery 9", "username": "ada", "first_name": "Ada", "last_name": "Lovelace"},
+	"signup":   map[string]any{"email": "grace@example.com", "password": "correct horse battery 9"},
+	"login":    map[string]any{"login": "ada@example.com", "password": "correct horse battery 9"},
 }
 
 // problemsDescription describes an error status by the problem types it carries.

@@ -332,3 +332,37 @@ func TestOpenAPI_PasswordFlowLogsInAsSwaggerUIDoes(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAPI_BodyExamplesWorkAsShipped sends the request body examples of the
+// document, in the order a newcomer on /docs would (register, then log in), to a fresh
+// service: each is accepted.
+func TestOpenAPI_BodyExamplesWorkAsShipped(t *testing.T) {
+	t.Parallel()
+	env := lanyardtest.New(t)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+			RequestBody *struct {
+				Content map[string]struct {
+					Example any `json:"example"`
+				} `json:"content"`
+			} `json:"requestBody"`
+		} `json:"paths"`
+	}
+	env.Do("GET", "/openapi.json", nil).Must(t, http.StatusOK).JSON(t, &doc)
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{"POST", "/api/auth/register", http.StatusCreated},
+		{"POST", "/api/auth/signup", http.StatusCreated},
+		{"POST", "/api/auth/login", http.StatusOK},
+	} {
+		o := doc.Paths[c.path][strings.ToLower(c.method)]
+		if o.RequestBody == nil || o.RequestBody.Content["application/json"].Example == nil {
+			t.Errorf("%s %s has no body example", c.method, c.path)
+			continue
+		}
+		env.Do(c.method, c.path, o.RequestBody.Content["application/json"].Example).Must(t, c.want)
+	}
+}
