@@ -9,6 +9,10 @@
 #      a throwaway PostgreSQL cluster (FerretDB's PostgreSQL handler), through
 #      LANYARD_TEST_MONGODB_URI; then the multi-process tests with their own
 #      `lanyard store` on that PostgreSQL (LANYARD_TEST_STORE_POSTGRESQL_URL).
+#   Before them, python_setup makes Debian's python3-jwt available to the whole suite's
+#   Python JWKS check (a Python service verifying a token through PyJWKClient): installed
+#   with apt-get as root where missing; else "SKIPPED: Python JWKS check: <reason>", a
+#   failure in CI (CI=true).
 #   Between the two, the OpenAPI document is linted with @redocly/cli (redocly_leg below):
 #   errors fail; where it cannot be installed it prints "SKIPPED: redocly lint: <reason>",
 #   except in CI (CI=true), where a skip fails the script.
@@ -27,6 +31,41 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 trap 'exit 130' INT TERM
+
+# python_setup finds a python3 with Debian's python3-jwt (PyJWT) and python3-cryptography
+# (PyJWT's EdDSA) for TestAccessToken_VerifiesInPythonWithPyJWKClient and exports it as
+# LANYARD_TEST_PYTHON: Debian's /usr/bin/python3 first (apt's modules are its, whatever
+# python3 comes first on PATH), installing both packages with apt-get when they are
+# missing and the script runs as root (apt-get update only if the install fails without
+# it). Where they cannot be installed it prints "SKIPPED: Python JWKS check: <reason>"
+# and the test skips too, except in CI (CI=true), where both fail.
+# Status: 0 available, 2 skipped.
+python_setup() {
+  local py=/usr/bin/python3 pkgs="python3-jwt python3-cryptography"
+  [ -x "$py" ] || py=$(command -v python3 2>/dev/null) || py=/usr/bin/python3
+  if ! "$py" -c 'import jwt, cryptography' >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      echo "SKIPPED: Python JWKS check: $py cannot import jwt and cryptography, and not running as root with apt-get to install Debian's $pkgs"
+      return 2
+    fi
+    echo "installing Debian's $pkgs (apt-get install -y $pkgs)"
+    # shellcheck disable=SC2086 # one word per package
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y $pkgs >/dev/null 2>&1 &&
+      ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $pkgs; } >/dev/null 2>&1; then
+      echo "SKIPPED: Python JWKS check: apt-get install $pkgs failed"
+      return 2
+    fi
+    py=/usr/bin/python3
+    if ! "$py" -c 'import jwt, cryptography' >/dev/null 2>&1; then
+      echo "SKIPPED: Python JWKS check: $pkgs installed, but $py cannot import jwt and cryptography"
+      return 2
+    fi
+  fi
+  export LANYARD_TEST_PYTHON="$py"
+  echo "Python JWKS check: $py, PyJWT $("$py" -c 'import jwt; print(jwt.__version__)')"
+}
+python_setup
+python_status=$?
 
 main_status=0
 echo "== go test ./... (the whole suite, embedded store)"
@@ -236,6 +275,14 @@ if [ "$redocly_status" = 2 ] && [ "${CI:-}" = true ]; then
   echo "redocly lint: skipping is not allowed in CI (CI=true)"
   redocly_status=1
 fi
+case "$python_status" in
+0) echo "Python JWKS check: ran in the whole suite" ;;
+*) echo "Python JWKS check: SKIPPED (reason above)" ;;
+esac
+if [ "$python_status" = 2 ] && [ "${CI:-}" = true ]; then
+  echo "Python JWKS check: skipping is not allowed in CI (CI=true)"
+  python_status=1
+fi
 case "$pg_status" in
 0) echo "PostgreSQL leg: ok" ;;
 2) echo "PostgreSQL leg: SKIPPED (reason above)" ;;
@@ -245,6 +292,6 @@ if [ "$pg_status" = 2 ] && [ "${CI:-}" = true ]; then
   echo "PostgreSQL leg: skipping is not allowed in CI (CI=true)"
   pg_status=1
 fi
-if [ "$main_status" != 0 ] || [ "$redocly_status" = 1 ] || { [ "$pg_status" != 0 ] && [ "$pg_status" != 2 ]; }; then
+if [ "$main_status" != 0 ] || [ "$redocly_status" = 1 ] || [ "$python_status" = 1 ] || { [ "$pg_status" != 0 ] && [ "$pg_status" != 2 ]; }; then
   exit 1
 fi
