@@ -126,6 +126,13 @@ func TestAccessToken_IsAnEdDSAAccessTokenVerifiedThroughTheJWKS(t *testing.T) {
 	if g, _ := m["grant_types_supported"].([]any); len(g) != 2 || g[0] != "password" || g[1] != "refresh_token" {
 		t.Errorf("grant_types_supported = %v; want [password refresh_token]", m["grant_types_supported"])
 	}
+	if m["introspection_endpoint"] != env.URL+"/api/auth/introspect" || m["revocation_endpoint"] != env.URL+"/api/auth/revoke" {
+		t.Errorf("authorization server metadata = %v; want introspection_endpoint and revocation_endpoint under %s/api/auth/", m, env.URL)
+	}
+	// Introspection without a client is refused as its metadata says.
+	if r := env.Do("POST", "/api/auth/introspect", lanyardtest.Form(url.Values{"token": {a.Access}})); r.Status != http.StatusUnauthorized {
+		t.Errorf("POST introspection_endpoint without a client = %d; want 401", r.Status)
+	}
 	// What the metadata names is there: a password grant at its token_endpoint.
 	r = env.Do("POST", "/api/auth/token", lanyardtest.Form(url.Values{"grant_type": {"password"}, "username": {a.Email}, "password": {a.Password}}))
 	if r.Status != http.StatusOK {
