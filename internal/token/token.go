@@ -70,27 +70,31 @@ type jwtClaims struct {
 	// IssuedAt shadows RegisteredClaims' iat (encoding/json takes the shallower
 	// field), whose NumericDate jwt truncates to whole seconds both ways.
 	IssuedAt *issuedAt `json:"iat"`
+	// IssuedAtMs is the issue time in milliseconds since 1970, whose whole seconds
+	// are iat. iat itself is written in whole seconds because verifiers that compare
+	// it with the time in whole seconds (PyJWT) refuse a fraction as "not yet valid"
+	// for the rest of its second; see issuedAt for why Lanyard needs milliseconds.
+	IssuedAtMs *int64 `json:"iat_ms,omitempty"`
 	jwt.RegisteredClaims
 }
 
-// issuedAt is iat to the millisecond (RFC 7519 §2 lets a NumericDate have a
-// fraction). In whole seconds a token issued just after User.AccessNotBefore, a
-// time in milliseconds, could not be told from one issued just before it in the
-// same second: one of them would be wrongly refused or wrongly let through.
+// issuedAt is iat, written in whole seconds and read to the millisecond. Lanyard
+// needs an access token's issue time to the millisecond: in whole seconds a token
+// issued just after User.AccessNotBefore, a time in milliseconds, could not be
+// told from one issued just before it in the same second, and one of them would be
+// wrongly refused or wrongly let through. So the milliseconds go in iat_ms, and iat
+// keeps to the whole seconds every verifier reads.
 type issuedAt struct{ time.Time }
 
 func (d issuedAt) MarshalJSON() ([]byte, error) {
-	ms := d.UnixMilli()
-	if ms < 0 {
+	if d.UnixMilli() < 0 {
 		return nil, errors.New("token: iat before 1970")
 	}
-	frac := ms % 1000
-	b := strconv.AppendInt(make([]byte, 0, 16), ms/1000, 10)
-	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10)), nil
+	return strconv.AppendInt(make([]byte, 0, 16), d.Unix(), 10), nil
 }
 
-// UnmarshalJSON reads any JSON number of seconds, whole ones included (tokens
-// issued before iat had milliseconds), to the nearest millisecond.
+// UnmarshalJSON reads any JSON number of seconds, to the nearest millisecond: whole
+// ones, and the fractions that tokens issued before iat_ms carried.
 func (d *issuedAt) UnmarshalJSON(b []byte) error {
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil || f < 0 || f > maxIssuedAt { // encoding/json has refused NaN and Inf
@@ -285,7 +289,7 @@ const typAccess = "at+jwt"
 // Issue signs an EdDSA access token for the user's session with the key that
 // signs now, valid from now for TTL, saying that the user proved themselves by
 // amr. It returns the token and the claims it carries, with the times as Verify
-// will read them back (iat to the millisecond, exp in whole seconds, UTC).
+// will read them back (iat to the millisecond through iat_ms, exp in whole seconds, UTC).
 func (s *Signer) Issue(userID, sessionID string, version int64, role string, amr []string) (tok string, c Claims, err error) {
 	// Refuse to mint a token that Verify would reject: the mistake is the
 	// caller's and is better found here than at the next request.
@@ -299,7 +303,7 @@ func (s *Signer) Issue(userID, sessionID string, version int64, role string, amr
 	if len(amr) == 0 {
 		return "", Claims{}, errors.New("token: issue: amr is empty")
 	}
-	// iat is written to the millisecond and exp in whole seconds; truncating
+	// iat_ms is written to the millisecond and exp in whole seconds; truncating
 	// first makes the returned claims equal to what Verify will decode.
 	now := s.now().UTC()
 	key, ok := s.signingKey(now)
@@ -328,6 +332,10 @@ func (s *Signer) Issue(userID, sessionID string, version int64, role string, amr
 		Role:      role,
 		AMR:       amr,
 		IssuedAt:  &issuedAt{iat},
+		IssuedAtMs: func() *int64 {
+			ms := iat.UnixMilli()
+			return &ms
+		}(),
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,
 			Subject:   userID,
@@ -405,6 +413,13 @@ func (s *Signer) VerifyContext(ctx context.Context, tok string) (Claims, error) 
 	c.Role = wire.Role
 	c.AMR = wire.AMR
 	c.IssuedAt = wire.IssuedAt.Time
+	if wire.IssuedAtMs != nil {
+		ms := time.UnixMilli(*wire.IssuedAtMs).UTC()
+		if !ms.Truncate(time.Second).Equal(c.IssuedAt) {
+			return Claims{}, invalid("iat_ms is not within iat's second")
+		}
+		c.IssuedAt = ms
+	}
 	c.ExpiresAt = wire.ExpiresAt.UTC()
 	return c, nil
 }

@@ -119,15 +119,18 @@ func validClaims() jwt.MapClaims {
 		"ver":  7,
 		"role": "user",
 		"amr":  []string{"pwd"},
-		"iat":  json.Number(fmt.Sprintf("%d.%03d", t0.Unix(), t0.UnixMilli()%1000)),
+		"iat":    t0.Unix(),
+		"iat_ms": t0.UnixMilli(),
 		"exp":  t0.Truncate(time.Second).Add(testTTL).Unix(),
 		"iss":  testIssuer,
 	}
 }
 
-// legacyClaims are the claims the previous version wrote at t0: no aud, no jti.
+// legacyClaims are the claims the previous version wrote at t0: no aud, no jti,
+// no iat_ms, and iat with its milliseconds.
 func legacyClaims() jwt.MapClaims {
-	return without(without(validClaims(), "aud"), "jti")
+	c := without(without(without(validClaims(), "aud"), "jti"), "iat_ms")
+	return with(c, "iat", json.Number(fmt.Sprintf("%d.%03d", t0.Unix(), t0.UnixMilli()%1000)))
 }
 
 // without returns a copy of c lacking key.
@@ -381,8 +384,36 @@ func TestVerify_AcceptsATokenIssuedBeforeAMR(t *testing.T) {
 	}
 }
 
-// TestVerify_ReadsIssuedAtToTheMillisecond: iat is read as a number of seconds to the
-// nearest millisecond, whole seconds included (tokens issued before iat had a fraction).
+// TestVerify_TakesTheMillisecondsFromIatMsWithinIatsSecond: iat_ms gives the issue
+// time to the millisecond, and only when it lies within iat's whole second: a token
+// whose two disagree is not one Lanyard issued.
+func TestVerify_TakesTheMillisecondsFromIatMsWithinIatsSecond(t *testing.T) {
+	s := newTestSigner(t, t0)
+	base := t0.Truncate(time.Second)
+	tests := []struct {
+		name    string
+		iat, ms int64
+		ok      bool
+	}{
+		{"the second's first millisecond", base.Unix(), base.UnixMilli(), true},
+		{"its last", base.Unix(), base.UnixMilli() + 999, true},
+		{"the millisecond before the second", base.Unix(), base.UnixMilli() - 1, false},
+		{"the next second's first", base.Unix(), base.UnixMilli() + 1000, false},
+	}
+	for _, tt := range tests {
+		c, err := s.Verify(signEd(t, testKey, testKID, with(with(validClaims(), "iat", tt.iat), "iat_ms", tt.ms)))
+		switch {
+		case tt.ok && (err != nil || !c.IssuedAt.Equal(time.UnixMilli(tt.ms))):
+			t.Errorf("%s: Verify = IssuedAt %v, %v; want %v", tt.name, c.IssuedAt, err, time.UnixMilli(tt.ms).UTC())
+		case !tt.ok && !errors.Is(err, ErrInvalid):
+			t.Errorf("%s: Verify = %v; want ErrInvalid", tt.name, err)
+		}
+	}
+}
+
+// TestVerify_ReadsIssuedAtToTheMillisecond: without iat_ms (tokens issued before it),
+// iat is read as a number of seconds to the nearest millisecond, whole seconds
+// included (tokens issued before iat had a fraction).
 func TestVerify_ReadsIssuedAtToTheMillisecond(t *testing.T) {
 	s := newTestSigner(t, t0)
 	base := t0.Truncate(time.Second)
@@ -400,7 +431,7 @@ func TestVerify_ReadsIssuedAtToTheMillisecond(t *testing.T) {
 		// both kinds are read the same way.
 		for _, tok := range []string{
 			signWith(t, jwt.SigningMethodHS256, testSecret, with(legacyClaims(), "iat", tt.iat)),
-			signEd(t, testKey, testKID, with(validClaims(), "iat", tt.iat)),
+			signEd(t, testKey, testKID, with(without(validClaims(), "iat_ms"), "iat", tt.iat)),
 		} {
 			c, err := s.Verify(tok)
 			if err != nil || !c.IssuedAt.Equal(tt.want) || c.IssuedAt.Location() != time.UTC {
