@@ -112,17 +112,17 @@ func issue(tb testing.TB, s *Signer) (string, Claims) {
 // map that a test can edit before signing.
 func validClaims() jwt.MapClaims {
 	return jwt.MapClaims{
-		"aud":  []string{testIssuer},
-		"jti":  "dGVzdC1qdGktMDAwMDAwMA",
-		"sub":  testUser,
-		"sid":  testSession,
-		"ver":  7,
-		"role": "user",
-		"amr":  []string{"pwd"},
+		"aud":    []string{testIssuer},
+		"jti":    "dGVzdC1qdGktMDAwMDAwMA",
+		"sub":    testUser,
+		"sid":    testSession,
+		"ver":    7,
+		"role":   "user",
+		"amr":    []string{"pwd"},
 		"iat":    t0.Unix(),
 		"iat_ms": t0.UnixMilli(),
-		"exp":  t0.Truncate(time.Second).Add(testTTL).Unix(),
-		"iss":  testIssuer,
+		"exp":    t0.Truncate(time.Second).Add(testTTL).Unix(),
+		"iss":    testIssuer,
 	}
 }
 
