@@ -158,6 +158,7 @@ type Signer struct {
 	legacy any
 	keys   atomic.Pointer[keySet]
 	parser *jwt.Parser
+	known  remembered
 
 	// reload, when set, is asked for the keys again when a token names a kid
 	// the Signer does not hold, at most once per minReloadGap.
@@ -367,6 +368,33 @@ func (s *Signer) Verify(tok string) (Claims, error) {
 // ErrInvalid. A kid s does not hold may make s reload its keys once (see
 // OnUnknownKey), under ctx.
 func (s *Signer) VerifyContext(ctx context.Context, tok string) (Claims, error) {
+	if c, ok := s.known.get(tok); ok {
+		return s.verifyRemembered(c)
+	}
+	c, err := s.verify(ctx, tok)
+	if err == nil {
+		s.known.put(tok, c)
+	}
+	return c, err
+}
+
+// verifyRemembered checks again what may have changed since a token passed every
+// check: time, which may have brought its expiry (exp is exclusive, as the parser
+// reads it), and the keys, which may no longer hold its kid.
+func (s *Signer) verifyRemembered(c Claims) (Claims, error) {
+	if !s.now().Before(c.ExpiresAt) {
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, jwt.ErrTokenExpired)
+	}
+	if c.KeyID != "" {
+		if _, ok := s.keys.Load().verify[c.KeyID]; !ok {
+			return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, errUnknownKey)
+		}
+	}
+	return c, nil
+}
+
+// verify is VerifyContext without the tokens already verified.
+func (s *Signer) verify(ctx context.Context, tok string) (Claims, error) {
 	// encoding/base64 skips CR and LF even in strict mode, so without this
 	// a newline inside the signature would give a second spelling of a
 	// valid token.
