@@ -385,18 +385,31 @@ func adminStore(cfg config.Config, log *slog.Logger) (uri string, stopStore func
 	return uri, stopStore, err
 }
 
-// admin promotes or demotes the user with this email.
-func admin(ctx context.Context, cfg config.Config, log *slog.Logger, verb, email string, stdout io.Writer) error {
+// adminApp assembles the service over the store the admin commands use
+// (adminStore), for one command; closeApp closes both.
+func adminApp(ctx context.Context, cfg config.Config, log *slog.Logger) (a *app.App, closeApp func(), err error) {
 	uri, stopStore, err := adminStore(cfg, log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer stopStore()
-	a, err := app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version()})
+	a, err = app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version()})
+	if err != nil {
+		stopStore()
+		return nil, nil, err
+	}
+	return a, func() {
+		a.Close(context.Background())
+		stopStore()
+	}, nil
+}
+
+// admin promotes or demotes the user with this email.
+func admin(ctx context.Context, cfg config.Config, log *slog.Logger, verb, email string, stdout io.Writer) error {
+	a, closeApp, err := adminApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer a.Close(context.Background())
+	defer closeApp()
 	if verb == "demote" {
 		u, err := a.Accounts.Demote(ctx, email)
 		if err != nil {
@@ -415,16 +428,11 @@ func admin(ctx context.Context, cfg config.Config, log *slog.Logger, verb, email
 
 // clients adds, lists or removes service clients (args: add NAME, list, remove ID).
 func clients(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
-	uri, stopStore, err := adminStore(cfg, log)
+	a, closeApp, err := adminApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer stopStore()
-	a, err := app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version()})
-	if err != nil {
-		return err
-	}
-	defer a.Close(context.Background())
+	defer closeApp()
 	switch args[0] {
 	case "add":
 		c, secret, err := a.Clients.Add(ctx, args[1])
@@ -453,16 +461,11 @@ func clients(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 // keys lists or rotates the signing keys, in the store the admin commands use. It
 // never prints key material; every running instance picks a rotation up by itself.
 func keys(ctx context.Context, cfg config.Config, log *slog.Logger, verb string, stdout io.Writer) error {
-	uri, stopStore, err := adminStore(cfg, log)
+	a, closeApp, err := adminApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer stopStore()
-	a, err := app.New(ctx, cfg, uri, app.Options{Logger: log, Version: version()})
-	if err != nil {
-		return err
-	}
-	defer a.Close(context.Background())
+	defer closeApp()
 	if verb == "rotate" {
 		k, err := a.Keys.Rotate(ctx)
 		if err != nil {
