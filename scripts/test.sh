@@ -266,32 +266,23 @@ pg_status=$?
 
 echo "== summary"
 if [ "$main_status" = 0 ]; then echo "whole suite: ok"; else echo "whole suite: FAILED"; fi
-case "$redocly_status" in
-0) echo "redocly lint: ok" ;;
-2) echo "redocly lint: SKIPPED (reason above)" ;;
-*) echo "redocly lint: FAILED" ;;
-esac
-if [ "$redocly_status" = 2 ] && [ "${CI:-}" = true ]; then
-  echo "redocly lint: skipping is not allowed in CI (CI=true)"
-  redocly_status=1
-fi
-case "$python_status" in
-0) echo "Python JWKS check: ran in the whole suite" ;;
-*) echo "Python JWKS check: SKIPPED (reason above)" ;;
-esac
-if [ "$python_status" = 2 ] && [ "${CI:-}" = true ]; then
-  echo "Python JWKS check: skipping is not allowed in CI (CI=true)"
-  python_status=1
-fi
-case "$pg_status" in
-0) echo "PostgreSQL leg: ok" ;;
-2) echo "PostgreSQL leg: SKIPPED (reason above)" ;;
-*) echo "PostgreSQL leg: FAILED" ;;
-esac
-if [ "$pg_status" = 2 ] && [ "${CI:-}" = true ]; then
-  echo "PostgreSQL leg: skipping is not allowed in CI (CI=true)"
-  pg_status=1
-fi
+# summarise prints how leg $1 ended, from the variable named $2 (0 ran, 2 skipped,
+# else failed; $3 says what "ran" means), and sets that variable to 1 for a skip in
+# CI, where no leg may skip.
+summarise() {
+  case "${!2}" in
+  0) echo "$1: $3" ;;
+  2) echo "$1: SKIPPED (reason above)" ;;
+  *) echo "$1: FAILED" ;;
+  esac
+  if [ "${!2}" = 2 ] && [ "${CI:-}" = true ]; then
+    echo "$1: skipping is not allowed in CI (CI=true)"
+    printf -v "$2" 1
+  fi
+}
+summarise "redocly lint" redocly_status ok
+summarise "Python JWKS check" python_status "ran in the whole suite"
+summarise "PostgreSQL leg" pg_status ok
 if [ "$main_status" != 0 ] || [ "$redocly_status" = 1 ] || [ "$python_status" = 1 ] || { [ "$pg_status" != 0 ] && [ "$pg_status" != 2 ]; }; then
   exit 1
 fi

@@ -48,7 +48,7 @@ func renderUser(u lanyard.User) User {
 
 // TokenPair is what login, refresh and password change return.
 type TokenPair struct {
-	AccessToken      string `json:"access_token" doc:"HS256 JWT; send as Authorization: Bearer"`
+	AccessToken      string `json:"access_token" doc:"EdDSA JWT (RFC 9068), verifiable through /.well-known/jwks.json; send as Authorization: Bearer"`
 	TokenType        string `json:"token_type" enum:"Bearer"`
 	ExpiresIn        int    `json:"expires_in" doc:"Seconds until the access token expires"`
 	RefreshToken     string `json:"refresh_token" doc:"<session id>.<secret>; single use, rotated on every refresh"`
