@@ -56,6 +56,14 @@ type User struct {
 	AccessNotBefore time.Time
 	// KnownAddrs are where the user logged in from lately (see KnownAddress).
 	KnownAddrs []KnownAddress
+
+	// EmailVerified: the owner of Email followed a link mailed to it (or reset the
+	// password through one). Accounts stored before verification existed decode as
+	// not verified.
+	EmailVerified bool
+	// PendingEmail is an email change waiting for its confirmation link; Email stays
+	// as it is until then. Empty when none.
+	PendingEmail string
 }
 
 // IsAdmin reports whether the account holds the admin role.

@@ -42,7 +42,7 @@ func TestRegister_CreatesUserWithLocation(t *testing.T) {
 			if got, want := r.Header.Get("Location"), "/api/users/"+id; got != want {
 				t.Errorf("%s: Location = %q; want %q", req, got, want)
 			}
-			wantKeys := []string{"created_at", "email", "id", "role", "status", "updated_at"}
+			wantKeys := []string{"created_at", "email", "email_verified", "id", "role", "status", "updated_at"}
 			if got := slices.Sorted(maps.Keys(u)); !slices.Equal(got, wantKeys) {
 				t.Errorf("%s: user has keys %q; want exactly %q", req, got, wantKeys)
 			}
@@ -50,6 +50,9 @@ func TestRegister_CreatesUserWithLocation(t *testing.T) {
 				if u[k] != want {
 					t.Errorf("%s: %s = %v; want %q", req, k, u[k], want)
 				}
+			}
+			if u["email_verified"] != false {
+				t.Errorf("%s: email_verified = %v; want false", req, u["email_verified"])
 			}
 			for _, k := range []string{"created_at", "updated_at"} {
 				if s, _ := u[k].(string); !millisRE.MatchString(s) {
@@ -104,7 +107,10 @@ func TestRegister_RendersEveryFieldNormalised(t *testing.T) {
 			t.Errorf("POST /api/auth/register: %s = %v; want %q", k, u[k], v)
 		}
 	}
-	if len(u) != len(want)+3 { // + id, created_at, updated_at
+	if u["email_verified"] != false {
+		t.Errorf("POST /api/auth/register: email_verified = %v; want false", u["email_verified"])
+	}
+	if len(u) != len(want)+4 { // + id, created_at, updated_at, email_verified
 		t.Errorf("POST /api/auth/register: user %s has unexpected fields", r.Body)
 	}
 }

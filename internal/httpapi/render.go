@@ -25,6 +25,10 @@ type User struct {
 	Status    string `json:"status" enum:"active,deleting"`
 	CreatedAt string `json:"created_at" format:"date-time"`
 	UpdatedAt string `json:"updated_at" format:"date-time"`
+
+	EmailVerified bool   `json:"email_verified" doc:"Whether the owner of the email followed a verification link mailed to it (or reset the password through one)"`
+	PendingEmail  string `json:"pending_email,omitempty" doc:"An email change awaiting confirmation through the link mailed to this address; email stays as it is until then"`
+
 	// Expand and ExpandTruncated are set only when the request asked for expand.
 	Expand          Expansion `json:"expand,omitempty"`
 	ExpandTruncated []string  `json:"expand_truncated,omitempty" nullable:"false" doc:"The relations of this object that had more than 100 children; only the newest 100 are shown"`
@@ -43,6 +47,9 @@ func renderUser(u lanyard.User) User {
 		Status:    string(u.Status),
 		CreatedAt: formatTime(u.CreatedAt),
 		UpdatedAt: formatTime(u.UpdatedAt),
+
+		EmailVerified: u.EmailVerified,
+		PendingEmail:  u.PendingEmail,
 	}
 }
 

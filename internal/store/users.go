@@ -34,6 +34,9 @@ type userDoc struct {
 	EndedSessions   map[string]time.Time `bson:"ended_sessions,omitempty"`
 	AccessNotBefore time.Time            `bson:"access_not_before,omitempty"`
 	KnownAddrs      []knownAddrDoc       `bson:"known_addrs,omitempty"`
+
+	EmailVerified bool   `bson:"email_verified,omitempty"` // absent: not verified
+	PendingEmail  string `bson:"pending_email,omitempty"`
 }
 
 func toUserDoc(u *lanyard.User) *userDoc {
@@ -43,7 +46,8 @@ func toUserDoc(u *lanyard.User) *userDoc {
 		PasswordHash: u.PasswordHash, Role: string(u.Role), Status: string(u.Status), TokenVersion: u.TokenVersion,
 		Linked: toObjectIDs(u.Linked), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 		LiveSessions: u.LiveSessions, EndedSessions: u.EndedSessions, AccessNotBefore: u.AccessNotBefore,
-		KnownAddrs: toKnownAddrDocs(u.KnownAddrs),
+		KnownAddrs:    toKnownAddrDocs(u.KnownAddrs),
+		EmailVerified: u.EmailVerified, PendingEmail: u.PendingEmail,
 	}
 }
 
@@ -54,7 +58,8 @@ func (d *userDoc) user() lanyard.User {
 		PasswordHash: d.PasswordHash, Role: lanyard.Role(d.Role), Status: lanyard.Status(d.Status), TokenVersion: d.TokenVersion,
 		Linked: fromObjectIDs(d.Linked), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 		LiveSessions: d.LiveSessions, EndedSessions: d.EndedSessions, AccessNotBefore: d.AccessNotBefore,
-		KnownAddrs: fromKnownAddrDocs(d.KnownAddrs),
+		KnownAddrs:    fromKnownAddrDocs(d.KnownAddrs),
+		EmailVerified: d.EmailVerified, PendingEmail: d.PendingEmail,
 	}
 }
 
@@ -167,6 +172,11 @@ func (s *Store) UserByID(ctx context.Context, id lanyard.ID) (lanyard.User, erro
 // removed when set to "". Callers say what changes, never how it is stored.
 type UserChange struct {
 	Email *string // lower-cased; never removed
+	// EmailVerified marks Email verified or not; PendingEmail sets the email change
+	// awaiting confirmation ("" removes it). Neither claims the pending address: only
+	// Email does, when the change is confirmed.
+	EmailVerified *bool
+	PendingEmail  *string
 	// Username and UsernameKey change together: the name as shown and its
 	// lower-cased key, which is unique; both "" removes the username.
 	Username, UsernameKey                  *string
@@ -196,6 +206,10 @@ func (c UserChange) update(now time.Time) bson.D {
 	if c.Email != nil {
 		set["email"] = *c.Email
 	}
+	if c.EmailVerified != nil {
+		set["email_verified"] = *c.EmailVerified
+	}
+	opt("pending_email", c.PendingEmail)
 	opt("username", c.Username)
 	opt("username_key", c.UsernameKey)
 	opt("first_name", c.FirstName)
