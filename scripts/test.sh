@@ -13,6 +13,8 @@
 #   Python JWKS check (a Python service verifying a token through PyJWKClient): installed
 #   with apt-get as root where missing; else "SKIPPED: Python JWKS check: <reason>", a
 #   failure in CI (CI=true).
+#   chromium_setup does the same for Debian's chromium (the browser tests, through
+#   LANYARD_TEST_CHROMIUM): "SKIPPED: browser tests: <reason>", a failure in CI.
 #   Between the two, the OpenAPI document is linted with @redocly/cli (redocly_leg below):
 #   errors fail; where it cannot be installed it prints "SKIPPED: redocly lint: <reason>",
 #   except in CI (CI=true), where a skip fails the script.
@@ -66,6 +68,39 @@ python_setup() {
 }
 python_setup
 python_status=$?
+
+# chromium_setup finds a Chromium for the browser tests (lanyardtest.Browser: the
+# documentation page, the reset and verification pages, passkeys through DevTools'
+# virtual authenticator) and exports it as LANYARD_TEST_CHROMIUM: chromium or
+# chromium-browser from PATH, else Debian's chromium installed with apt-get when the
+# script runs as root (apt-get update only if the install fails without it). Where it
+# cannot be installed it prints "SKIPPED: browser tests: <reason>" and the tests skip
+# too, except in CI (CI=true), where both fail.
+# Status: 0 available, 2 skipped.
+chromium_setup() {
+  local c
+  c=$(command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null)
+  if [ -z "$c" ]; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      echo "SKIPPED: browser tests: no chromium on PATH, and not running as root with apt-get to install Debian's chromium"
+      return 2
+    fi
+    echo "installing Debian's chromium (apt-get install -y chromium)"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null 2>&1 &&
+      ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } >/dev/null 2>&1; then
+      echo "SKIPPED: browser tests: apt-get install chromium failed"
+      return 2
+    fi
+    c=$(command -v chromium 2>/dev/null) || {
+      echo "SKIPPED: browser tests: chromium installed, but not on PATH"
+      return 2
+    }
+  fi
+  export LANYARD_TEST_CHROMIUM="$c"
+  echo "browser tests: $("$c" --version 2>/dev/null | head -n 1)"
+}
+chromium_setup
+chromium_status=$?
 
 main_status=0
 echo "== go test ./... (the whole suite, embedded store)"
@@ -282,7 +317,8 @@ summarise() {
 }
 summarise "redocly lint" redocly_status ok
 summarise "Python JWKS check" python_status "ran in the whole suite"
+summarise "browser tests" chromium_status "ran in the whole suite"
 summarise "PostgreSQL leg" pg_status ok
-if [ "$main_status" != 0 ] || [ "$redocly_status" = 1 ] || [ "$python_status" = 1 ] || { [ "$pg_status" != 0 ] && [ "$pg_status" != 2 ]; }; then
+if [ "$main_status" != 0 ] || [ "$redocly_status" = 1 ] || [ "$python_status" = 1 ] || [ "$chromium_status" = 1 ] || { [ "$pg_status" != 0 ] && [ "$pg_status" != 2 ]; }; then
   exit 1
 fi
