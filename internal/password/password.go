@@ -1,8 +1,12 @@
 // Package password hashes and verifies account passwords.
 //
-// New hashes are argon2id PHC strings. bcrypt hashes imported from other
-// applications still verify, and Verify reports when a stored hash should be
-// replaced, so every account moves to the current parameters at its next login.
+// New hashes are argon2id PHC strings. Hashes imported from other applications
+// still verify — bcrypt ($2a$, $2b$, $2y$), argon2id and argon2i PHC strings,
+// passlib's $pbkdf2-sha256$ and $pbkdf2-sha512$, Django's pbkdf2_sha256$ and
+// passlib's $scrypt$ — each through golang.org/x/crypto, and Verify reports when a
+// stored hash should be replaced, so every account moves to argon2id with the
+// current parameters at its next login. The parameters a stored hash may ask for
+// are bounded (the limits below and in imported.go); beyond them it is unreadable.
 package password
 
 import (
@@ -131,12 +135,14 @@ func (h *Hasher) Hash(ctx context.Context, plain string) (string, error) {
 	return encodePHC(h.params, salt, key), nil
 }
 
-// Verify reports whether plain matches encoded, an argon2id PHC string or a
-// bcrypt hash ($2a$, $2b$, $2y$). argon2id parameters are read from encoded,
-// so hashes made with older parameters keep verifying.
+// Verify reports whether plain matches encoded: an argon2id PHC string, or a hash
+// in one of the formats imported from other applications (see the package
+// documentation and parse). Every parameter is read from encoded, so hashes made
+// with older parameters keep verifying.
 //
 // needsRehash is true when ok and encoded is not what Hash would produce now
-// (bcrypt, or other argon2id parameters): the caller should store a new Hash.
+// (an imported format, or other argon2id parameters): the caller should store a
+// new Hash.
 //
 // A password longer than 72 bytes never matches a bcrypt hash, because bcrypt
 // would compare only its first 72 bytes.
@@ -145,21 +151,56 @@ func (h *Hasher) Hash(ctx context.Context, plain string) (string, error) {
 // wrapping ErrMalformed, returned after the work of VerifyDummy: an account whose
 // hash cannot be read must not answer sooner than one that does not exist.
 func (h *Hasher) Verify(ctx context.Context, plain, encoded string) (ok, needsRehash bool, err error) {
-	switch {
-	case strings.HasPrefix(encoded, "$argon2"):
-		ok, needsRehash, err = h.verifyArgon2id(ctx, plain, encoded)
-	case strings.HasPrefix(encoded, "$2"):
-		ok, needsRehash, err = h.verifyBcrypt(ctx, plain, encoded)
-	default:
-		err = malformed("unknown algorithm")
-	}
-	var bad malformed
-	if errors.As(err, &bad) {
+	match, err := h.parse(encoded)
+	if err != nil {
 		if derr := h.VerifyDummy(ctx, plain); derr != nil {
 			return false, false, derr
 		}
+		return false, false, err
 	}
-	return ok, needsRehash, err
+	var current bool
+	var merr error
+	if err := h.run(ctx, func() { ok, current, merr = match(plain) }); err != nil {
+		return false, false, err
+	}
+	if merr != nil || !ok {
+		return false, false, merr
+	}
+	return true, !current, nil
+}
+
+// Check reports whether Verify can read encoded — a format it knows, with
+// parameters within its limits — without hashing anything: nil, or an error
+// wrapping ErrMalformed that says why without echoing the hash. An import asks it
+// of every hash before it stores one.
+func Check(encoded string) error {
+	_, err := (&Hasher{params: Default}).parse(encoded)
+	return err
+}
+
+// matcher compares plain with the stored hash it was parsed from, in constant
+// time; current reports whether the hash is what Hash makes now. It runs in a
+// hashing slot. An error wraps ErrMalformed: a hash the parse let through but its
+// library refused (the slot is paid already, so no dummy hash follows).
+type matcher func(plain string) (ok, current bool, err error)
+
+// parse reads encoded into the work that verifies it, refusing an unknown
+// format or parameters outside the limits before any hashing (an error of the
+// malformed type).
+func (h *Hasher) parse(encoded string) (matcher, error) {
+	switch {
+	case strings.HasPrefix(encoded, "$argon2"):
+		return h.parseArgon2(encoded)
+	case strings.HasPrefix(encoded, "$2"):
+		return parseBcrypt(encoded)
+	case strings.HasPrefix(encoded, "$pbkdf2-"):
+		return parsePasslibPBKDF2(encoded)
+	case strings.HasPrefix(encoded, djangoPBKDF2):
+		return parseDjangoPBKDF2(encoded)
+	case strings.HasPrefix(encoded, "$scrypt$"):
+		return parseScrypt(encoded)
+	}
+	return nil, malformed("unknown algorithm")
 }
 
 // VerifyDummy costs what Verify costs against an argon2id hash made with h's
@@ -180,65 +221,59 @@ var (
 	dummyKey  [keyLen]byte
 )
 
-func (h *Hasher) verifyArgon2id(ctx context.Context, plain, encoded string) (ok, needsRehash bool, err error) {
-	p, salt, want, err := parsePHC(encoded)
+func (h *Hasher) parseArgon2(encoded string) (matcher, error) {
+	v, p, salt, want, err := parseArgon2PHC(encoded)
 	if err != nil {
-		return false, false, err
+		return nil, err
 	}
-	err = h.run(ctx, func() {
-		got := argon2.IDKey([]byte(plain), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
-		ok = subtle.ConstantTimeCompare(got, want) == 1
-	})
-	if err != nil || !ok {
-		return false, false, err
-	}
-	return true, p != h.params || len(salt) != saltLen || len(want) != keyLen, nil
+	return func(plain string) (bool, bool, error) {
+		var got []byte
+		if v == argon2i {
+			got = argon2.Key([]byte(plain), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+		} else {
+			got = argon2.IDKey([]byte(plain), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+		}
+		current := v == argon2id && p == h.params && len(salt) == saltLen && len(want) == keyLen
+		return subtle.ConstantTimeCompare(got, want) == 1, current, nil
+	}, nil
 }
 
-func (h *Hasher) verifyBcrypt(ctx context.Context, plain, encoded string) (ok, needsRehash bool, err error) {
+func parseBcrypt(encoded string) (matcher, error) {
 	hash := []byte(encoded)
 	if len(hash) != bcryptLen {
-		return false, false, malformed("bcrypt hash is not 60 bytes")
+		return nil, malformed("bcrypt hash is not 60 bytes")
 	}
 	switch encoded[:4] {
 	case "$2a$", "$2b$", "$2y$":
 		// $2y$ is PHP's name for $2b$; x/crypto/bcrypt compares it the same way.
 	default:
-		return false, false, malformed("unsupported bcrypt version")
+		return nil, malformed("unsupported bcrypt version")
 	}
 	cost, err := bcrypt.Cost(hash)
 	if err != nil || strings.Trim(encoded[7:], bcryptAlphabet) != "" {
 		// bcrypt would refuse a salt or key outside its alphabet only inside the
 		// comparison, without hashing: such a hash is refused here, before it,
 		// so that it costs the dummy hash like any unreadable one.
-		return false, false, malformed("unreadable bcrypt hash")
+		return nil, malformed("unreadable bcrypt hash")
 	}
 	if cost > maxBcrypt {
-		return false, false, malformed("bcrypt cost above " + strconv.Itoa(maxBcrypt))
+		return nil, malformed("bcrypt cost above " + strconv.Itoa(maxBcrypt))
 	}
-	fits := len(plain) <= bcryptLimit
-	if !fits {
-		// Still do the comparison, so an over-long password costs what any
-		// other does and the response time does not tell bcrypt accounts apart.
-		plain = plain[:bcryptLimit]
-	}
-	var cmpErr error
-	err = h.run(ctx, func() {
-		cmpErr = bcrypt.CompareHashAndPassword(hash, []byte(plain))
-	})
-	if err != nil {
-		return false, false, err
-	}
-	switch {
-	case cmpErr == nil:
-		return fits, fits, nil
-	case errors.Is(cmpErr, bcrypt.ErrMismatchedHashAndPassword):
-		return false, false, nil
-	default:
-		// The slot was taken already; this is not the malformed type that Verify
-		// pays the dummy hash for.
+	return func(plain string) (bool, bool, error) {
+		fits := len(plain) <= bcryptLimit
+		if !fits {
+			// Still do the comparison, so an over-long password costs what any
+			// other does and the response time does not tell bcrypt accounts apart.
+			plain = plain[:bcryptLimit]
+		}
+		switch err := bcrypt.CompareHashAndPassword(hash, []byte(plain)); {
+		case err == nil:
+			return fits, false, nil
+		case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
+			return false, false, nil
+		}
 		return false, false, fmt.Errorf("%w: unreadable bcrypt hash", ErrMalformed)
-	}
+	}, nil
 }
 
 // bcryptAlphabet is the base64 alphabet of bcrypt's salt and key.
@@ -293,46 +328,62 @@ func encodePHC(p Params, salt, key []byte) string {
 		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
+// argon2 variants Verify reads.
+const (
+	argon2id = "argon2id"
+	argon2i  = "argon2i"
+)
+
 // parsePHC reads $argon2id$v=19$m=M,t=T,p=P$salt$key and rejects anything
 // else, including parameters outside the limits above.
 func parsePHC(s string) (p Params, salt, key []byte, err error) {
-	f := strings.Split(s, "$")
-	if len(f) != 6 || f[0] != "" {
-		return Params{}, nil, nil, malformed("not a PHC string")
-	}
-	if f[1] != "argon2id" {
+	v, p, salt, key, err := parseArgon2PHC(s)
+	if err == nil && v != argon2id {
 		return Params{}, nil, nil, malformed("unsupported algorithm")
 	}
+	return p, salt, key, err
+}
+
+// parseArgon2PHC reads an argon2id or argon2i PHC string (version 19, the only
+// one x/crypto/argon2 computes), as parsePHC does.
+func parseArgon2PHC(s string) (variant string, p Params, salt, key []byte, err error) {
+	f := strings.Split(s, "$")
+	if len(f) != 6 || f[0] != "" {
+		return "", Params{}, nil, nil, malformed("not a PHC string")
+	}
+	if f[1] != argon2id && f[1] != argon2i {
+		return "", Params{}, nil, nil, malformed("unsupported algorithm")
+	}
 	if f[2] != "v="+strconv.Itoa(argon2.Version) {
-		return Params{}, nil, nil, malformed("unsupported argon2 version")
+		return "", Params{}, nil, nil, malformed("unsupported argon2 version")
 	}
 	kv := strings.Split(f[3], ",")
 	if len(kv) != 3 {
-		return Params{}, nil, nil, malformed("parameters are not m,t,p")
+		return "", Params{}, nil, nil, malformed("parameters are not m,t,p")
 	}
 	m, err1 := parseParam(kv[0], "m=", 32)
 	t, err2 := parseParam(kv[1], "t=", 32)
 	th, err3 := parseParam(kv[2], "p=", 8)
 	if err := errors.Join(err1, err2, err3); err != nil {
-		return Params{}, nil, nil, malformed("parameters are not m,t,p")
+		return "", Params{}, nil, nil, malformed("parameters are not m,t,p")
 	}
 	p = Params{Memory: uint32(m), Time: uint32(t), Threads: uint8(th)}
 	if err := p.check(); err != nil {
-		return Params{}, nil, nil, malformed(err.Error())
+		return "", Params{}, nil, nil, malformed(err.Error())
 	}
 	if salt, err = b64.DecodeString(f[4]); err != nil {
-		return Params{}, nil, nil, malformed("salt is not base64")
+		return "", Params{}, nil, nil, malformed("salt is not base64")
 	}
 	if len(salt) < minSaltLen || len(salt) > maxSaltLen {
-		return Params{}, nil, nil, malformed("salt length out of range")
+		return "", Params{}, nil, nil, malformed("salt length out of range")
 	}
 	if key, err = b64.DecodeString(f[5]); err != nil {
-		return Params{}, nil, nil, malformed("key is not base64")
+		return "", Params{}, nil, nil, malformed("key is not base64")
 	}
 	if len(key) < minKeyLen || len(key) > maxKeyLen {
-		return Params{}, nil, nil, malformed("key length out of range")
+		return "", Params{}, nil, nil, malformed("key length out of range")
 	}
-	return p, salt, key, nil
+	return f[1], p, salt, key, nil
 }
 
 func parseParam(s, prefix string, bits int) (uint64, error) {
