@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,6 +24,7 @@ import (
 	"github.com/lanyard/lanyard/internal/keyfile"
 	"github.com/lanyard/lanyard/internal/keyring"
 	"github.com/lanyard/lanyard/internal/linkid"
+	"github.com/lanyard/lanyard/internal/mail"
 	"github.com/lanyard/lanyard/internal/method"
 	"github.com/lanyard/lanyard/internal/password"
 	"github.com/lanyard/lanyard/internal/relation"
@@ -53,6 +55,12 @@ type Options struct {
 	// SQLiteFile is the embedded store's file of this database, when the store is the
 	// embedded one on SQLite: Lanyard then adds the _id indexes FerretDB lacks.
 	SQLiteFile string
+	// MailPollEvery replaces how often the mail sender looks for due mails that no
+	// request of this instance announced (0: mail.PollEvery).
+	MailPollEvery time.Duration
+	// MailTLS, when set, is the TLS configuration of connections to the SMTP server
+	// (tests trust their own server's certificate with it).
+	MailTLS *tls.Config
 }
 
 // App is the assembled service.
@@ -62,6 +70,7 @@ type App struct {
 	Sessions *session.Service
 	Clients  *client.Service
 	Flows    *flow.Service
+	Mail     *mail.Outbox
 	LinkIDs  *linkid.Service
 	Throttle *throttle.Limiter
 	Deleter  *relation.Deleter
@@ -158,6 +167,11 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		_ = st.Close(context.Background())
 		return nil, err
 	}
+	outbox, err := newOutbox(cfg, st, o)
+	if err != nil {
+		_ = st.Close(context.Background())
+		return nil, err
+	}
 	linkIDs := linkid.New(st, linkKeys, o.Now)
 	linkIDs.LimitConflicts(limiter)
 	// Expand and export hand out the built-ins' documents only through these views.
@@ -207,9 +221,22 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 			return nil, err
 		}
 	}
-	a := &App{Store: st, Accounts: accounts, Sessions: sessions, Clients: clients, Flows: flows, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Keys: keys, Handler: h, idIndexes: idIndexes, now: o.Now, log: o.Logger}
-	a.startBackground(ctx, o.ResumeInterval)
+	a := &App{Store: st, Accounts: accounts, Sessions: sessions, Clients: clients, Flows: flows, Mail: outbox, LinkIDs: linkIDs, Throttle: limiter, Deleter: deleter, Keys: keys, Handler: h, idIndexes: idIndexes, now: o.Now, log: o.Logger}
+	a.startBackground(ctx, o.ResumeInterval, !cfg.TestMailHold)
 	return a, nil
+}
+
+// newOutbox is the mail outbox cfg describes: through its SMTP server, or into
+// <data dir>/outbox/.
+func newOutbox(cfg config.Config, st *store.Store, o Options) (*mail.Outbox, error) {
+	mo := mail.Options{
+		Store: st, From: cfg.MailFrom, Dir: filepath.Join(cfg.DataDir, "outbox"), Templates: cfg.MailTemplates,
+		Now: o.Now, Logger: o.Logger, Metrics: o.Registry, PollEvery: o.MailPollEvery,
+	}
+	if s := cfg.SMTP; s != nil {
+		mo.SMTP = &mail.SMTP{Host: s.Host, Port: s.Port, Username: s.Username, Password: string(s.Password), Security: mail.Security(s.Security), TLSConfig: o.MailTLS}
+	}
+	return mail.New(mo)
 }
 
 // prepareStore learns the server's kind, creates every index and loads the relations.
@@ -258,7 +285,7 @@ const sessionSweepEvery = 10 * time.Minute
 // startBackground starts the periodic work (sweeps, resuming lapsed chain deletes,
 // the embedded store's _id indexes), which runs until Close. It does not end with
 // ctx: callers may give New a start-up deadline.
-func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration) {
+func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration, sendMail bool) {
 	if resumeEvery <= 0 {
 		resumeEvery = time.Minute
 	}
@@ -288,6 +315,9 @@ func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration) {
 			return err
 		})
 	})
+	if sendMail {
+		wg.Go(func() { a.Mail.Run(bg) })
+	}
 	go func() { wg.Wait(); close(a.background) }()
 }
 

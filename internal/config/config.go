@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"runtime"
@@ -68,6 +69,23 @@ type Config struct {
 	LogLevel  slog.Level // LANYARD_LOG_LEVEL
 	LogFormat string     // LANYARD_LOG_FORMAT: text or json
 
+	// PublicURL (LANYARD_PUBLIC_URL) is where users reach Lanyard, without a
+	// trailing slash: the links in mails start with it. Default: http:// and
+	// LANYARD_ADDR (localhost for an unspecified host).
+	PublicURL string
+	// SMTP (LANYARD_SMTP_URL) is the server mails go through; nil: mails are
+	// written as .eml files to <data dir>/outbox/.
+	SMTP *SMTP
+	// MailFrom (LANYARD_MAIL_FROM) is the From of every mail.
+	MailFrom string
+	// MailTemplates (LANYARD_MAIL_TEMPLATES) is a directory whose files replace the
+	// built-in mail templates of the same name; "": none.
+	MailTemplates string
+	// ResetURL (LANYARD_RESET_URL) is the link of a password reset mail, {token}
+	// standing for the token. Default: PublicURL + /reset-password?token={token}.
+	ResetURL string
+	ResetTTL time.Duration // LANYARD_RESET_TTL: how long a reset link works
+
 	// Test-only settings, for the multi-process tests (cmd/lanyard). Their variables
 	// are named LANYARD_TEST_* so that no deployment sets one by mistake, they are
 	// left out of the README's configuration table, and serve logs a warning naming
@@ -81,6 +99,21 @@ type Config struct {
 	// lease of chain delete jobs, and lapsed jobs are then looked for every half
 	// lease instead of every minute.
 	TestDeletionLease time.Duration
+	// TestMailHold (LANYARD_TEST_MAIL_HOLD=1) keeps this process's mail sender from
+	// running: mails are queued and left for another instance, as if the process died
+	// before sending them.
+	TestMailHold bool
+}
+
+// SMTP is an SMTP server as LANYARD_SMTP_URL names it.
+type SMTP struct {
+	Host     string
+	Port     int
+	Username string // "": no authentication
+	Password Secret
+	// Security is "starttls" (smtp://, required), "tls" (smtps://) or "none"
+	// (smtp://…?tls=none).
+	Security string
 }
 
 // TestSettings names the test-only variables that are set; serve warns about them.
@@ -91,6 +124,9 @@ func (c Config) TestSettings() []string {
 	}
 	if c.TestDeletionLease > 0 {
 		out = append(out, "LANYARD_TEST_DELETION_LEASE")
+	}
+	if c.TestMailHold {
+		out = append(out, "LANYARD_TEST_MAIL_HOLD")
 	}
 	return out
 }
@@ -138,6 +174,17 @@ func Load(getenv func(string) string) (Config, error) {
 
 		TestDeletePauseAfterBatches: l.positiveInt("LANYARD_TEST_DELETE_PAUSE_AFTER_BATCHES", 0),
 		TestDeletionLease:           l.duration("LANYARD_TEST_DELETION_LEASE", 0),
+		TestMailHold:                l.oneOf("LANYARD_TEST_MAIL_HOLD", "0", "0", "1") == "1",
+
+		SMTP:          l.smtpURL("LANYARD_SMTP_URL"),
+		MailTemplates: l.str("LANYARD_MAIL_TEMPLATES", ""),
+		ResetTTL:      l.duration("LANYARD_RESET_TTL", 30*time.Minute),
+	}
+	c.PublicURL = l.publicURL("LANYARD_PUBLIC_URL", c.Addr)
+	c.MailFrom = l.mailFrom("LANYARD_MAIL_FROM", c.PublicURL)
+	c.ResetURL = l.linkURL("LANYARD_RESET_URL", c.PublicURL+"/reset-password?token={token}")
+	if c.ResetTTL > 24*time.Hour {
+		l.fail("LANYARD_RESET_TTL", "must be at most 24h; a reset link is meant to be used at once")
 	}
 	if c.MongoURI != "" {
 		// Instances sharing a MongoDB must share keys, so none may invent its own.
@@ -359,6 +406,107 @@ func (l *loader) oneOf(name, def string, allowed ...string) string {
 	}
 	l.fail(name, fmt.Sprintf("%q is not one of %s", v, strings.Join(allowed, ", ")))
 	return def
+}
+
+// publicURL is an http(s) URL without query or fragment, its trailing slash dropped;
+// by default http:// and addr, whose unspecified host becomes localhost.
+func (l *loader) publicURL(name, addr string) string {
+	v := l.str(name, "")
+	if v == "" {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return "http://localhost"
+		}
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "localhost"
+		}
+		return "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		l.fail(name, fmt.Sprintf("%q is not an http or https URL such as https://accounts.example.com", v))
+		return "http://localhost" // so that what derives from it reports nothing more
+	}
+	return strings.TrimSuffix(v, "/")
+}
+
+// linkURL is an absolute http(s) URL holding {token}, where a mail's token goes.
+func (l *loader) linkURL(name, def string) string {
+	v := l.str(name, def)
+	u, err := url.Parse(strings.ReplaceAll(v, "{token}", "t"))
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		l.fail(name, fmt.Sprintf("%q is not an http or https URL", v))
+	case strings.Count(v, "{token}") != 1:
+		l.fail(name, fmt.Sprintf("%q must hold {token} once, where the token goes", v))
+	}
+	return v
+}
+
+// mailFrom is an address as a From header takes it ("Name <a@b>" or "a@b"); by
+// default noreply at the public URL's host.
+func (l *loader) mailFrom(name, publicURL string) string {
+	v := l.str(name, "")
+	if v == "" {
+		host := "localhost"
+		if u, err := url.Parse(publicURL); err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil {
+			host = u.Hostname()
+		}
+		return "Lanyard <noreply@" + host + ">"
+	}
+	if _, err := mail.ParseAddress(v); err != nil {
+		l.fail(name, fmt.Sprintf("%q is not an address such as Accounts <noreply@example.com>", v))
+	}
+	return v
+}
+
+// smtpURL reads smtp://[user:pass@]host[:587][?tls=none] or
+// smtps://[user:pass@]host[:465]. The value may hold a password, so it is never
+// echoed.
+func (l *loader) smtpURL(name string) *SMTP {
+	v := l.str(name, "")
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
+		l.fail(name, "must be smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (TLS)")
+		return nil
+	}
+	s := &SMTP{Host: u.Hostname(), Port: 587, Security: "starttls"}
+	if u.Scheme == "smtps" {
+		s.Port, s.Security = 465, "tls"
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 || n > 65535 {
+			l.fail(name, "has an invalid port")
+			return nil
+		}
+		s.Port = n
+	}
+	q := u.Query()
+	for k := range q {
+		if k != "tls" {
+			l.fail(name, fmt.Sprintf("has an unknown parameter %q (only tls=none, for smtp://)", k))
+			return nil
+		}
+	}
+	switch t := q.Get("tls"); {
+	case !q.Has("tls"):
+	case t == "none" && u.Scheme == "smtp":
+		s.Security = "none"
+	default:
+		l.fail(name, "tls= takes only none, and only with smtp:// (smtps:// is always TLS)")
+		return nil
+	}
+	if u.User != nil {
+		s.Username = u.User.Username()
+		if pw, ok := u.User.Password(); ok {
+			s.Password = Secret(pw)
+		}
+	}
+	return s
 }
 
 func splitList(v string) []string {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -99,6 +100,8 @@ type envOptions struct {
 	afterBatch func(relation string, batch int) error
 	timeout    time.Duration
 	log        io.Writer
+	mailTLS    *tls.Config
+	mailPoll   time.Duration
 }
 
 // WithLog writes the service's log to w, as text, at debug level.
@@ -205,7 +208,12 @@ func New(t testing.TB, opts ...Option) *Env {
 		// Tests register many accounts from one address; throttling tests lower these.
 		"LANYARD_REGISTER_LIMIT":      "100000",
 		"LANYARD_LOGIN_FAILURE_LIMIT": "100000",
-	}}
+	},
+		// The sender sends what the test's own requests queue at once; looking for
+		// other mails every few seconds would only add background commands to what
+		// tests count. WithMailPoll sets it for the tests of retries.
+		mailPoll: time.Hour,
+	}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -242,6 +250,8 @@ func New(t testing.TB, opts ...Option) *Env {
 		AfterDeleteBatch: o.afterBatch,
 		RequestTimeout:   o.timeout,
 		SQLiteFile:       sqliteFile,
+		MailTLS:          o.mailTLS,
+		MailPollEvery:    o.mailPoll,
 	})
 	if err != nil {
 		t.Fatalf("lanyardtest: start: %v", err)

@@ -64,6 +64,8 @@ var builtInIndexes = map[string][]string{
 	collRefreshClaims: {"expires_at"},
 	collThrottle:      {"expires_at"},
 	collFlows:         {"expires_at"},
+	collMailClaims:    {"expires_at"},
+	collOutbox:        {"next_attempt_at"}, // the sender's due mails
 }
 
 func (x *sqliteIndex) close() error { return x.db.Close() }
@@ -550,6 +552,7 @@ func (x *sqliteIndex) plans(ctx context.Context, rels [][2]string) (map[string]s
 		"holds provider":      {collLinkedIDs, func(t string) (string, []any) { return holdsStmt(t, "google", oid) }},
 		"other admin":         {collUsers, func(t string) (string, []any) { return otherAdminStmt(t, oid) }},
 	}
+	shapes["due mails"] = shape{collOutbox, func(t string) (string, []any) { return dueStmt(t, time.Now(), 50) }}
 	for _, coll := range []string{collSessions, collRefreshClaims, collThrottle} {
 		shapes[coll+" expired"] = shape{coll, func(t string) (string, []any) { return expiredStmt(t, time.Now()) }}
 	}

@@ -178,6 +178,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{collLinkKeys, "user_id", []string{"user_id"}, false, false},                       // a deleted user's keys
 		{collAudit, "user_id", []string{"user_id"}, false, false},
 		{collJobs, "lease_until", []string{"lease_until"}, false, false},
+		{collOutbox, "next_attempt_at", []string{"next_attempt_at"}, false, false}, // the sender's due mails
 	}
 	for _, sp := range specs {
 		keys := bson.D{}

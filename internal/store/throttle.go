@@ -59,7 +59,7 @@ func (s *Store) EnsureExpiryIndexes(ctx context.Context) error {
 		Keys:    bson.D{{Key: "expires_at", Value: 1}},
 		Options: options.Index().SetName("expires_at"),
 	}
-	for _, coll := range []string{collThrottle, collSessions, collRefreshClaims, collFlows} {
+	for _, coll := range []string{collThrottle, collSessions, collRefreshClaims, collFlows, collMailClaims} {
 		if _, err := s.db.Collection(coll).Indexes().CreateOne(ctx, model); err != nil {
 			return s.translate("create index "+coll+".expires_at", err)
 		}
