@@ -553,3 +553,29 @@ func TestLogout_ManySessionsEndedStillRefuseEveryOneOfTheirAccessTokens(t *testi
 	}
 	f.principal(t, f.refresh(t, keep.RefreshToken).AccessToken)
 }
+
+func TestRefresh_AReplayLandingBetweenTheWinnersRotationAndItsAnswerEndsTheSessionAndTheWinnerStillSucceeds(t *testing.T) {
+	t.Parallel()
+	// Without the grace, two requests spending one token: the one whose rotation won
+	// succeeds and the other, a replay, ends the session. Whether the replay reaches
+	// the user document before the winner reads it must not turn the winner's success
+	// into a refusal too: the test puts the replay exactly there.
+	f := newSessions(t, options{})
+	f.register(t, "ada@example.com", "")
+	p := f.login(t, "ada@example.com")
+	var replay error
+	session.SetAfterRotate(f.svc, func() {
+		session.SetAfterRotate(f.svc, nil)
+		_, replay = f.svc.Refresh(context.Background(), p.RefreshToken, client)
+	})
+	won, err := f.svc.Refresh(context.Background(), p.RefreshToken, client)
+	if err != nil {
+		t.Fatalf("Refresh that won the rotation = %v; want its pair", err)
+	}
+	if !errors.Is(replay, lanyard.ErrBadCredentials) {
+		t.Fatalf("Refresh replayed after the rotation = %v; want ErrBadCredentials", replay)
+	}
+	if access, stored := f.live(t, won); access || stored {
+		t.Errorf("the winner's pair after the replay: access accepted %v, session stored %v; want neither", access, stored)
+	}
+}

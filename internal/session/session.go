@@ -47,6 +47,9 @@ type Service struct {
 	reuseGrace time.Duration
 	now        func() time.Time
 	tidy       sync.WaitGroup
+	// afterRotate, when a test sets it (export_test.go), runs between a refresh's
+	// winning rotation and its reading of the user: where a concurrent replay lands.
+	afterRotate func()
 }
 
 // Options are what a Service needs.
@@ -329,12 +332,18 @@ func (s *Service) Refresh(ctx context.Context, tok string, c Client) (Pair, erro
 	case err != nil:
 		return Pair{}, fmt.Errorf("refresh: %w", err)
 	}
-	return s.refreshed(ctx, ss, next)
+	if s.afterRotate != nil {
+		s.afterRotate()
+	}
+	return s.refreshed(ctx, ss, next, true)
 }
 
 // refreshed answers a refresh of session ss with refresh token tok, if its user may
-// still have it.
-func (s *Service) refreshed(ctx context.Context, ss lanyard.Session, tok string) (Pair, error) {
+// still have it. won says this request's rotation spent the token: it answers even
+// when the session ended since, because a replay of the token it spent may well have
+// ended it in the meantime, and the outcome must not depend on which of the two
+// reached the user document first; the pair it answers is dead either way.
+func (s *Service) refreshed(ctx context.Context, ss lanyard.Session, tok string, won bool) (Pair, error) {
 	u, err := s.st.UserByID(ctx, ss.UserID)
 	if err != nil && !errors.Is(err, lanyard.ErrNotFound) {
 		return Pair{}, fmt.Errorf("refresh: %w", err)
@@ -344,8 +353,8 @@ func (s *Service) refreshed(ctx context.Context, ss lanyard.Session, tok string)
 		_ = s.st.DeleteSession(ctx, ss.ID)
 		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 	}
-	if _, ended := u.EndedSessions[ss.ID.Hex()]; ended {
-		// Ended while this request rotated it.
+	if _, ended := u.EndedSessions[ss.ID.Hex()]; ended && !won {
+		// Ended since the rotation this request repeats.
 		return Pair{}, fmt.Errorf("refresh: %w", lanyard.ErrBadCredentials)
 	}
 	return s.pair(u, ss, tok)
@@ -360,7 +369,7 @@ func (s *Service) notCurrent(ctx context.Context, ss lanyard.Session, tok, next 
 	case err != nil:
 		return Pair{}, fmt.Errorf("refresh: %w", err)
 	case k == 1 && s.reuseGrace > 0 && now.Before(ss.RotatedAt.Add(s.reuseGrace)):
-		return s.refreshed(ctx, ss, next)
+		return s.refreshed(ctx, ss, next, false)
 	case k > 0:
 		return Pair{}, s.endSession(ctx, ss, now, "end replayed session")
 	case len(ss.PreviousHash) > 0 && bytes.Equal(ss.PreviousHash, secretHash(tok)):
