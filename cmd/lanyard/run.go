@@ -34,6 +34,8 @@ commands:
   clients remove ID     remove a service client; its secret authenticates nothing from then on
   keys list             list the access tokens' signing keys (kid, created, signs from, retired, expires)
   keys rotate           add a signing key, published at once, signing from LANYARD_KEY_PUBLISH_DELAY on
+  import --from URI --db NAME --map FILE [--dry-run] [--report FILE]
+                        bring an application's users and linked IDs in as Lanyard accounts; import -h explains
   bench [flags]         load-test a server (or one it starts in-process) and print the figures; bench -h lists the flags
   version               print the version
 
@@ -79,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keys(ctx, cfg, log, args[0], stdout)
 	case cmd == "bench":
 		return runBench(ctx, cfg, log, args, stdout, stderr)
+	case cmd == "import":
+		return runImport(ctx, cfg, log, args, stdout, stderr)
 	}
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 }

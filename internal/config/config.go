@@ -103,6 +103,11 @@ type Config struct {
 	// running: mails are queued and left for another instance, as if the process died
 	// before sending them.
 	TestMailHold bool
+	// TestImportPauseAfter (LANYARD_TEST_IMPORT_PAUSE_AFTER=k) makes `lanyard import`
+	// stop once it has written the account of its k-th user, before it records that
+	// user as done, and wait there until the process ends, so that a test can kill
+	// it part-way.
+	TestImportPauseAfter int
 }
 
 // SMTP is an SMTP server as LANYARD_SMTP_URL names it.
@@ -127,6 +132,9 @@ func (c Config) TestSettings() []string {
 	}
 	if c.TestMailHold {
 		out = append(out, "LANYARD_TEST_MAIL_HOLD")
+	}
+	if c.TestImportPauseAfter > 0 {
+		out = append(out, "LANYARD_TEST_IMPORT_PAUSE_AFTER")
 	}
 	return out
 }
@@ -175,6 +183,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TestDeletePauseAfterBatches: l.positiveInt("LANYARD_TEST_DELETE_PAUSE_AFTER_BATCHES", 0),
 		TestDeletionLease:           l.duration("LANYARD_TEST_DELETION_LEASE", 0),
 		TestMailHold:                l.oneOf("LANYARD_TEST_MAIL_HOLD", "0", "0", "1") == "1",
+		TestImportPauseAfter:        l.positiveInt("LANYARD_TEST_IMPORT_PAUSE_AFTER", 0),
 
 		SMTP:          l.smtpURL("LANYARD_SMTP_URL"),
 		MailTemplates: l.str("LANYARD_MAIL_TEMPLATES", ""),

@@ -103,5 +103,5 @@ func IDLookupPlan(ctx context.Context, file, coll string) (string, error) {
 
 // Collections lists Lanyard's own collections, the ones whose _id lookups are hot.
 func Collections() []string {
-	return []string{collUsers, collUserKeys, collSessions, collLinkedIDs, collLinkKeys, collAudit, collJobs, collClaims, collRefreshClaims, collThrottle, collFlows, collClients, collSigningKeys, collOutbox, collMailClaims}
+	return []string{collUsers, collUserKeys, collSessions, collLinkedIDs, collLinkKeys, collAudit, collJobs, collClaims, collRefreshClaims, collThrottle, collFlows, collClients, collSigningKeys, collOutbox, collMailClaims, collImports}
 }

@@ -1,0 +1,10 @@
+package importer
+
+import (
+	"os"
+	"testing"
+
+	"github.com/lanyard/lanyard/internal/lanyardtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(lanyardtest.Main(m)) }
