@@ -7,4 +7,10 @@ import (
 	"github.com/lanyard/lanyard/internal/lanyardtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(lanyardtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := lanyardtest.Main(m)
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
