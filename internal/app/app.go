@@ -184,11 +184,13 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	deleter := relation.NewDeleter(st, rels, relation.DeleterOptions{Now: o.Now, Lease: o.DeletionLease, AfterBatch: o.AfterDeleteBatch})
 	accounts.UseDeleter(deleter)
 	clients := client.New(st, o.Now)
+	passwords := method.NewPassword(st, hasher, limiter, o.Now)
+	passwords.RequireVerifiedEmail(cfg.RequireVerifiedEmail)
 	h := httpapi.New(httpapi.Deps{
 		Accounts:       accounts,
 		Sessions:       sessions,
 		Clients:        clients,
-		Password:       method.NewPassword(st, hasher, limiter, o.Now),
+		Password:       passwords,
 		LinkIDs:        linkIDs,
 		Relations:      rels,
 		Expander:       relation.NewExpander(st, rels),

@@ -66,6 +66,10 @@ type Config struct {
 	// listener of its own, instead of on Addr.
 	MetricsAddr string
 
+	// RequireVerifiedEmail (LANYARD_REQUIRE_VERIFIED_EMAIL): a login with the right
+	// password of an account whose email is not verified is refused.
+	RequireVerifiedEmail bool
+
 	LogLevel  slog.Level // LANYARD_LOG_LEVEL
 	LogFormat string     // LANYARD_LOG_FORMAT: text or json
 
@@ -179,6 +183,8 @@ func Load(getenv func(string) string) (Config, error) {
 		MetricsAddr:       l.optionalHostPort("LANYARD_METRICS_ADDR", false),
 		LogLevel:          l.level("LANYARD_LOG_LEVEL"),
 		LogFormat:         l.oneOf("LANYARD_LOG_FORMAT", "text", "text", "json"),
+
+		RequireVerifiedEmail: l.boolean("LANYARD_REQUIRE_VERIFIED_EMAIL", false),
 
 		TestDeletePauseAfterBatches: l.positiveInt("LANYARD_TEST_DELETE_PAUSE_AFTER_BATCHES", 0),
 		TestDeletionLease:           l.duration("LANYARD_TEST_DELETION_LEASE", 0),
@@ -338,6 +344,21 @@ func (l *loader) durationOrZero(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// boolean reads true or false (also 1, 0 and the other spellings strconv.ParseBool
+// takes).
+func (l *loader) boolean(name string, def bool) bool {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		l.fail(name, fmt.Sprintf("%q is not true or false", v))
+		return def
+	}
+	return b
 }
 
 func (l *loader) positiveInt(name string, def int) int {

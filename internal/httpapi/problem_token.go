@@ -52,6 +52,7 @@ var tokenTable = []tokenMapping{
 	{isErr(errUnsupportedGrant), http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token.", nil},
 	{isErr(errInvalidScope), http.StatusBadRequest, "invalid_scope", "scope must be space-separated tokens of printable ASCII without '\"' or '\\' (RFC 6749 §3.3).", nil},
 	{asErr[*lanyard.InvalidError](), http.StatusBadRequest, "invalid_request", "", nil},
+	{isErr(lanyard.ErrEmailNotVerified), http.StatusBadRequest, "invalid_grant", "The password is right, but the account's email address is not verified yet: follow the link mailed to it (a password reset verifies it too).", nil},
 	{isErr(lanyard.ErrBadCredentials), http.StatusBadRequest, "invalid_grant", "The credentials or the refresh token are not valid.", nil},
 }
 

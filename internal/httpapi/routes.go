@@ -25,7 +25,7 @@ func (s *Server) routes(api huma.API) {
 		Errors: append([]int{http.StatusConflict, http.StatusTooManyRequests}, public...)}, s.register)
 	op(s, api, accessPublic, huma.Operation{OperationID: "login", Method: http.MethodPost, Path: "/api/auth/login",
 		Summary: "Log in with email or username and password (JSON or OAuth2 password form)", Tags: []string{"auth"},
-		Errors: append([]int{http.StatusUnauthorized, http.StatusTooManyRequests}, public...)}, s.login)
+		Errors: append([]int{http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests}, public...)}, s.login)
 	op(s, api, accessPublic, huma.Operation{OperationID: "refresh", Method: http.MethodPost, Path: "/api/auth/refresh",
 		Summary: "Exchange a refresh token for a new pair", Tags: []string{"auth"},
 		Errors: append([]int{http.StatusUnauthorized}, public...)}, s.refresh)

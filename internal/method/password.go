@@ -25,6 +25,9 @@ type Password struct {
 	hasher  *password.Hasher
 	limiter *throttle.Limiter
 	now     func() time.Time
+	// requireVerified refuses the right password of an account whose email is not
+	// verified (LANYARD_REQUIRE_VERIFIED_EMAIL).
+	requireVerified bool
 }
 
 // NewPassword returns the password method. limiter nil: no throttling; now nil:
@@ -35,6 +38,11 @@ func NewPassword(st *store.Store, hasher *password.Hasher, limiter *throttle.Lim
 	}
 	return &Password{st: st, hasher: hasher, limiter: limiter, now: now}
 }
+
+// RequireVerifiedEmail makes Prove refuse, with lanyard.ErrEmailNotVerified, the
+// right password of an account whose email is not verified. A wrong password still
+// fails as any other, so only someone who knows the password learns the state.
+func (m *Password) RequireVerifiedEmail(on bool) { m.requireVerified = on }
 
 // Prove checks a login (email or username) and password from the client address
 // addr. Unknown accounts, wrong passwords and accounts being deleted fail alike, with
@@ -81,6 +89,9 @@ func (m *Password) Prove(ctx context.Context, login, pw, addr string) (lanyard.P
 	}
 	if rehash {
 		m.upgradeHash(ctx, &u, pw)
+	}
+	if m.requireVerified && !u.EmailVerified {
+		return lanyard.Proof{}, fmt.Errorf("password: %w", lanyard.ErrEmailNotVerified)
 	}
 	return lanyard.Proof{User: u, AMR: []string{lanyard.AMRPassword}, KnownAddrs: m.limiter.Remember(u, addr)}, nil
 }
