@@ -28,6 +28,7 @@ import (
 	"github.com/lanyard/lanyard/internal/method"
 	"github.com/lanyard/lanyard/internal/password"
 	"github.com/lanyard/lanyard/internal/relation"
+	"github.com/lanyard/lanyard/internal/reset"
 	"github.com/lanyard/lanyard/internal/session"
 	"github.com/lanyard/lanyard/internal/store"
 	"github.com/lanyard/lanyard/internal/throttle"
@@ -187,10 +188,14 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	passwords := method.NewPassword(st, hasher, limiter, o.Now)
 	passwords.RequireVerifiedEmail(cfg.RequireVerifiedEmail)
 	h := httpapi.New(httpapi.Deps{
-		Accounts:       accounts,
-		Sessions:       sessions,
-		Clients:        clients,
-		Password:       passwords,
+		Accounts: accounts,
+		Sessions: sessions,
+		Clients:  clients,
+		Password: passwords,
+		Resets: reset.New(reset.Options{
+			Store: st, Accounts: accounts, Sessions: sessions, Flows: flows, Mail: outbox, Hasher: hasher, Limiter: limiter,
+			Link: cfg.ResetURL, TTL: cfg.ResetTTL, Now: o.Now,
+		}),
 		LinkIDs:        linkIDs,
 		Relations:      rels,
 		Expander:       relation.NewExpander(st, rels),

@@ -101,21 +101,9 @@ func (s *Service) Start(ctx context.Context, kind lanyard.FlowKind, userID lanya
 // another kind — is lanyard.ErrFlowInvalid, and a wrong kind leaves the flow as it
 // was. Of concurrent takes of one flow exactly one returns it.
 func (s *Service) Take(ctx context.Context, kind lanyard.FlowKind, tok string) (lanyard.Flow, error) {
-	if !wellFormed(tok) {
-		return lanyard.Flow{}, fmt.Errorf("take flow %s: %w", kind, lanyard.ErrFlowInvalid)
-	}
-	// The kind is part of the hash, so a token of another kind names another _id:
-	// taking it as the wrong kind finds nothing and spends nothing.
-	id := s.id(kind, tok)
-	f, err := s.st.FlowByID(ctx, id)
-	if errors.Is(err, lanyard.ErrNotFound) {
-		return lanyard.Flow{}, fmt.Errorf("take flow %s: %w", kind, lanyard.ErrFlowInvalid)
-	}
+	id, f, err := s.find(ctx, kind, tok)
 	if err != nil {
 		return lanyard.Flow{}, fmt.Errorf("take flow %s: %w", kind, err)
-	}
-	if f.Kind != kind || !s.now().Before(f.ExpiresAt) {
-		return lanyard.Flow{}, fmt.Errorf("take flow %s: %w", kind, lanyard.ErrFlowInvalid)
 	}
 	// The read above may be shared by any number of concurrent takes; the delete is
 	// what only one of them can do.
@@ -127,6 +115,39 @@ func (s *Service) Take(ctx context.Context, kind lanyard.FlowKind, tok string) (
 		return lanyard.Flow{}, fmt.Errorf("take flow %s: %w", kind, lanyard.ErrFlowInvalid)
 	}
 	return f, nil
+}
+
+// Peek returns the flow of kind that tok names, as Take would, without taking it: a
+// confirmation checks what it was given (a new password, say) before it spends the
+// token, so that a refusal leaves the token working. It refuses what Take refuses;
+// only Take decides who gets the flow.
+func (s *Service) Peek(ctx context.Context, kind lanyard.FlowKind, tok string) (lanyard.Flow, error) {
+	_, f, err := s.find(ctx, kind, tok)
+	if err != nil {
+		return lanyard.Flow{}, fmt.Errorf("peek flow %s: %w", kind, err)
+	}
+	return f, nil
+}
+
+// find reads the live flow of kind that tok names, and its _id.
+func (s *Service) find(ctx context.Context, kind lanyard.FlowKind, tok string) (string, lanyard.Flow, error) {
+	if !wellFormed(tok) {
+		return "", lanyard.Flow{}, lanyard.ErrFlowInvalid
+	}
+	// The kind is part of the hash, so a token of another kind names another _id:
+	// taking it as the wrong kind finds nothing and spends nothing.
+	id := s.id(kind, tok)
+	f, err := s.st.FlowByID(ctx, id)
+	if errors.Is(err, lanyard.ErrNotFound) {
+		return "", lanyard.Flow{}, lanyard.ErrFlowInvalid
+	}
+	if err != nil {
+		return "", lanyard.Flow{}, err
+	}
+	if f.Kind != kind || !s.now().Before(f.ExpiresAt) {
+		return "", lanyard.Flow{}, lanyard.ErrFlowInvalid
+	}
+	return id, f, nil
 }
 
 // Sweep deletes the flows that expired, and says how many.

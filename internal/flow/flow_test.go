@@ -276,3 +276,41 @@ func TestStart_RefusesWhatNoFlowShouldCarry(t *testing.T) {
 		t.Errorf("flows stored after refused starts = %d; want 0", n)
 	}
 }
+
+// Peek reads a flow as Take would and spends nothing: the flow is still there to be
+// taken, as many peeks later; what Take refuses, Peek refuses.
+func TestPeek_ReadsAFlowWithoutTakingItAndRefusesWhatTakeRefuses(t *testing.T) {
+	t.Parallel()
+	st, s, c := setup(t)
+	user := store.NewID()
+	tok := start(t, s, "password_reset", user, map[string]string{"ver": "3"}, time.Minute)
+	for range 2 {
+		f, err := s.Peek(context.Background(), "password_reset", tok)
+		if err != nil || f.UserID != user || f.Payload["ver"] != "3" {
+			t.Fatalf("Peek = %+v, %v; want the flow", f, err)
+		}
+	}
+	if n := countFlows(t, st); n != 1 {
+		t.Fatalf("flows after two peeks = %d; want 1", n)
+	}
+	for _, bad := range []struct {
+		name string
+		kind lanyard.FlowKind
+		tok  string
+	}{{"another kind", "mfa", tok}, {"malformed", "password_reset", "short"}, {"unknown", "password_reset", strings.Repeat("A", 43)}} {
+		if _, err := s.Peek(context.Background(), bad.kind, bad.tok); !errors.Is(err, lanyard.ErrFlowInvalid) {
+			t.Errorf("Peek of %s = %v; want ErrFlowInvalid", bad.name, err)
+		}
+	}
+	if _, err := s.Take(context.Background(), "password_reset", tok); err != nil {
+		t.Fatalf("Take after the peeks: %v", err)
+	}
+	if _, err := s.Peek(context.Background(), "password_reset", tok); !errors.Is(err, lanyard.ErrFlowInvalid) {
+		t.Errorf("Peek of a taken flow = %v; want ErrFlowInvalid", err)
+	}
+	tok = start(t, s, "password_reset", user, nil, time.Minute)
+	c.Advance(time.Minute)
+	if _, err := s.Peek(context.Background(), "password_reset", tok); !errors.Is(err, lanyard.ErrFlowInvalid) {
+		t.Errorf("Peek of an expired flow = %v; want ErrFlowInvalid", err)
+	}
+}

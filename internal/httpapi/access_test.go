@@ -31,17 +31,22 @@ var contractAccess = map[string]struct {
 	"token": {access: "public", body: func(c lanyardtest.Account) any {
 		return map[string]any{"grant_type": "password", "username": c.Email, "password": c.Password}
 	}},
-	"logout":             {access: "authenticated"},
-	"get-me":             {access: "authenticated"},
-	"update-me":          {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{} }},
-	"change-password":    {access: "authenticated", body: wrongPassword("current_password", "new_password")},
-	"link-me":            {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{} }},
-	"list-my-linked-ids": {access: "authenticated"},
-	"unlink-me":          {access: "authenticated"},
-	"delete-me":          {access: "authenticated", body: wrongPassword("password")},
-	"export-me":          {access: "authenticated"},
-	"get-user":           {access: "selfOrAdmin"},
-	"deletion-plan":      {access: "selfOrAdmin"},
+	"request-password-reset": {access: "public", body: func(c lanyardtest.Account) any { return map[string]any{"email": c.Email} }},
+	"confirm-password-reset": {access: "public", body: func(lanyardtest.Account) any {
+		return map[string]any{"token": "not a token", "new_password": lanyardtest.DefaultPassword}
+	}},
+	"reset-user-password": {access: "admin"},
+	"logout":              {access: "authenticated"},
+	"get-me":              {access: "authenticated"},
+	"update-me":           {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{} }},
+	"change-password":     {access: "authenticated", body: wrongPassword("current_password", "new_password")},
+	"link-me":             {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{} }},
+	"list-my-linked-ids":  {access: "authenticated"},
+	"unlink-me":           {access: "authenticated"},
+	"delete-me":           {access: "authenticated", body: wrongPassword("password")},
+	"export-me":           {access: "authenticated"},
+	"get-user":            {access: "selfOrAdmin"},
+	"deletion-plan":       {access: "selfOrAdmin"},
 	"link-user": {access: "admin", body: func(lanyardtest.Account) any {
 		return map[string]any{"provider": "google", "external_id": "sub-1"}
 	}},

@@ -66,6 +66,7 @@ func TestEmbeddedStore_RelationLookupsUseIndexes(t *testing.T) {
 	link(env, a, "google", "sub-1").Must(t, 201)
 	env.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": a.Refresh}).Must(t, 200)                     // refresh_claims
 	env.Do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": "not the password"}).Must(t, 401) // throttle
+	env.Do("POST", "/api/auth/password-reset", map[string]any{"email": a.Email}).Must(t, 202)                        // mail_outbox
 	posts := insertDocs(t, env, "posts", 3, func(int) bson.D { return bson.D{{Key: "author_id", Value: oid(t, a.ID)}} })
 	insertDocs(t, env, "comments", 3, func(i int) bson.D { return bson.D{{Key: "post_id", Value: posts[i]}} })
 	insertDocs(t, env, "audit_events", 1, func(int) bson.D { return bson.D{{Key: "user_id", Value: oid(t, a.ID)}} })
@@ -78,7 +79,7 @@ func TestEmbeddedStore_RelationLookupsUseIndexes(t *testing.T) {
 		"users page", "users by ids", "users by email", "users with provider", "holds provider", "other admin",
 		"posts.author_id", "comments.post_id",
 		"sessions.user_id", "linked_ids.user_id", "linked_id_keys.user_id", "audit_events.user_id",
-		"sessions expired", "refresh_claims expired", "throttle expired",
+		"sessions expired", "refresh_claims expired", "throttle expired", "due mails",
 	} {
 		plan := plans[name]
 		if plan == "" || strings.Contains(plan, "SCAN") || !strings.Contains(plan, "INDEX lanyard_") {

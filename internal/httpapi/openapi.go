@@ -83,9 +83,10 @@ func documentOperation(oapi *huma.OpenAPI, op *huma.Operation) {
 // property as "string", which no rule accepts. TestOpenAPI_BodyExamplesWorkAsShipped
 // sends them.
 var bodyExamples = map[string]any{
-	"register": map[string]any{"email": "ada@example.com", "password": "correct horse battery 9", "username": "ada", "first_name": "Ada", "last_name": "Lovelace"},
-	"signup":   map[string]any{"email": "grace@example.com", "password": "correct horse battery 9"},
-	"login":    map[string]any{"login": "ada@example.com", "password": "correct horse battery 9"},
+	"register":               map[string]any{"email": "ada@example.com", "password": "correct horse battery 9", "username": "ada", "first_name": "Ada", "last_name": "Lovelace"},
+	"signup":                 map[string]any{"email": "grace@example.com", "password": "correct horse battery 9"},
+	"login":                  map[string]any{"login": "ada@example.com", "password": "correct horse battery 9"},
+	"request-password-reset": map[string]any{"email": "ada@example.com"},
 }
 
 // problemsDescription describes an error status by the problem types it carries.
@@ -110,9 +111,11 @@ func problemsDescription(status int) string {
 // the missing field alone. Huma's validation reads the set it computed when the
 // schema was built (requiredMap), so these appear in the document and nowhere else.
 var bodyRequired = map[string][]string{
-	"RegisterInputBody": {"email", "password"},
-	"LoginInputBody":    {"password"},
-	"LinkBody":          {"provider", "external_id"},
+	"RegisterInputBody":      {"email", "password"},
+	"LoginInputBody":         {"password"},
+	"LinkBody":               {"provider", "external_id"},
+	"PasswordResetInputBody": {"email"},
+	"ConfirmResetInputBody":  {"token", "new_password"},
 }
 
 // documentBodies adds bodyRequired to the schemas once every operation is

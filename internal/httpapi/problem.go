@@ -95,6 +95,7 @@ var table = []mapping{
 	{isErr(lanyard.ErrEmailNotVerified), "email-not-verified", http.StatusForbidden, "The password is right, but the account's email address is not verified yet: follow the link mailed to it (a password reset verifies it too).", nil},
 	{isErr(errNoToken), "token-required", http.StatusUnauthorized, "An access token is required.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard"`}},
 	{isErr(lanyard.ErrUnauthorized), "access-token-invalid", http.StatusUnauthorized, "A valid access token is required.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard", error="invalid_token"`}},
+	{isErr(lanyard.ErrFlowInvalid), "token-invalid", http.StatusBadRequest, "The token is unknown, spent or expired.", nil},
 	{isErr(lanyard.ErrForbidden), "forbidden", http.StatusForbidden, "You are not allowed to do this.", nil},
 	{isErr(lanyard.ErrNotFound), "not-found", http.StatusNotFound, "No such resource.", nil},
 	{isErr(lanyard.ErrBusy), "busy", http.StatusServiceUnavailable, "The service is busy; retry shortly.", map[string]string{"Retry-After": "1"}},

@@ -24,6 +24,7 @@ import (
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/method"
 	"github.com/lanyard/lanyard/internal/relation"
+	"github.com/lanyard/lanyard/internal/reset"
 	"github.com/lanyard/lanyard/internal/session"
 )
 
@@ -38,6 +39,7 @@ type Deps struct {
 	Sessions       *session.Service
 	Clients        *client.Service  // service clients, which authenticate introspection and revocation
 	Password       *method.Password // the password way in
+	Resets         *reset.Service   // password resets by mail
 	LinkIDs        *linkid.Service
 	Relations      *relation.Registry
 	Expander       *relation.Expander
@@ -65,6 +67,7 @@ type Server struct {
 	sessions *session.Service
 	clients  *client.Service
 	password *method.Password
+	resets   *reset.Service
 	linkIDs  *linkid.Service
 	rels     *relation.Registry
 	expander *relation.Expander
@@ -104,6 +107,7 @@ func New(d Deps) *Server {
 		sessions: d.Sessions,
 		clients:  d.Clients,
 		password: d.Password,
+		resets:   d.Resets,
 		linkIDs:  d.LinkIDs,
 		rels:     d.Relations,
 		expander: d.Expander,

@@ -163,6 +163,20 @@ func (o *Outbox) Queue(ctx context.Context, m Mail) error {
 	return nil
 }
 
+// Render renders m as Queue does and keeps nothing: the work of a mail that is not
+// sent, for a caller whose time must not tell whether it sent one. It says how many
+// bytes the mail's parts hold.
+func (o *Outbox) Render(m Mail) (int, error) {
+	if _, ok := kinds[m.Kind]; !ok {
+		return 0, fmt.Errorf("render mail: unknown kind %q", m.Kind)
+	}
+	r, err := o.tpl.render(m.Kind, m.Data)
+	if err != nil {
+		return 0, fmt.Errorf("render mail: %w", err)
+	}
+	return len(r.subject) + len(r.text) + len(r.html), nil
+}
+
 // Run sends due mails until ctx ends: whenever this instance queues one, and every
 // poll interval for the rest (a restarted instance's first look, other instances'
 // mails, retries).

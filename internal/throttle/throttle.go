@@ -26,6 +26,8 @@
 //     change that could be such an answer is a 429 until the window ends.
 //   - Registrations per client address: at most the limit per RegisterWindow (a fixed
 //     window from the first attempt); beyond, a 429 until the window ends.
+//   - Mails: at most MailAddressLimit requests that may send one per client address,
+//     and MailAccountLimit mails of one kind per account, per MailWindow (mail.go).
 //
 // Every check happens before any password is hashed, so a blocked attempt costs no
 // hashing and is refused even with the right password — unless the account's block
@@ -88,15 +90,17 @@ type Options struct {
 
 // Limiter applies the policy. A nil *Limiter limits nothing.
 type Limiter struct {
-	st        *store.Store
-	key       []byte
-	markKey   []byte // the key of known addresses' marks
-	now       func() time.Time
-	account   rule
-	address   rule
-	register  rule
-	conflict  rule
-	throttled *prometheus.CounterVec
+	st       *store.Store
+	key      []byte
+	markKey  []byte // the key of known addresses' marks
+	now      func() time.Time
+	account  rule
+	address  rule
+	register rule
+	conflict rule
+	// mail requests per client address, and mails of one kind per account (mail.go)
+	mailAddress, mailAccount rule
+	throttled                *prometheus.CounterVec
 }
 
 // rule is one kind of counter.
@@ -126,14 +130,16 @@ func New(o Options) (*Limiter, error) {
 		return nil, fmt.Errorf("throttle key: %w", err)
 	}
 	l := &Limiter{
-		st:       o.Store,
-		key:      key,
-		markKey:  markKey,
-		now:      o.Now,
-		account:  rule{name: "login_account", limit: o.LoginFailureLimit, window: LoginWindow},
-		address:  rule{name: "login_address", limit: AddressFactor * o.LoginFailureLimit, window: LoginWindow},
-		register: rule{name: "register", limit: o.RegisterLimit, window: RegisterWindow},
-		conflict: rule{name: "conflict", limit: ConflictLimit, window: ConflictWindow},
+		st:          o.Store,
+		key:         key,
+		markKey:     markKey,
+		now:         o.Now,
+		account:     rule{name: "login_account", limit: o.LoginFailureLimit, window: LoginWindow},
+		address:     rule{name: "login_address", limit: AddressFactor * o.LoginFailureLimit, window: LoginWindow},
+		register:    rule{name: "register", limit: o.RegisterLimit, window: RegisterWindow},
+		conflict:    rule{name: "conflict", limit: ConflictLimit, window: ConflictWindow},
+		mailAddress: rule{name: "mail_address", limit: MailAddressLimit, window: MailWindow},
+		mailAccount: rule{name: "mail_account", limit: MailAccountLimit, window: MailWindow},
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lanyard_throttled_total",
 			Help: "Requests refused with 429, by the limit that refused them.",
