@@ -27,6 +27,8 @@ type Service struct {
 	now     func() time.Time
 	// minScore is the zxcvbn score a new password needs (CheckNewPassword).
 	minScore int
+	// verify mails the links that prove an address (UseVerification); nil: none.
+	verify *Verification
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -98,6 +100,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (lanyard.User, e
 	if err := s.st.InsertUser(ctx, &u, now); err != nil {
 		return lanyard.User{}, fmt.Errorf("register: %w", conflict(err))
 	}
+	s.mailVerification(ctx, u)
 	return u, nil
 }
 
@@ -153,6 +156,11 @@ type Patch struct {
 // Update applies p to user u and returns the user as stored afterwards. A change of
 // email or username may answer that the value is taken, so it counts against the
 // account's conflict limit; beyond it, such a change is a *lanyard.ThrottledError.
+// With UseVerification a new email is not applied but becomes the pending email, and
+// a link to confirm it is mailed there (see VerifyEmail) and a notice to the current
+// address; the address another account holds is refused now, and one taken by the
+// time of the confirmation then. Such mails count against the account's limit
+// (throttle.VerifyMailLimit). Asking for the current email drops a pending change.
 func (s *Service) Update(ctx context.Context, u lanyard.User, p Patch) (lanyard.User, error) {
 	now := s.now()
 	var pr problems
@@ -203,10 +211,30 @@ func (s *Service) Update(ctx context.Context, u lanyard.User, p Patch) (lanyard.
 			return lanyard.User{}, err
 		}
 	}
+	pending := ""
+	if email && s.verify != nil {
+		pending, change.Email = *change.Email, nil
+		if pending == u.Email {
+			pending = ""
+		}
+		change.PendingEmail = &pending
+	}
 	var claim *throttle.Claim
 	if username := change.UsernameKey != nil && *change.UsernameKey != ""; username || email {
 		var err error
 		if claim, err = s.limiter.BeginClaim(ctx, u.ID.Hex()); err != nil {
+			return lanyard.User{}, fmt.Errorf("update user: %w", err)
+		}
+	}
+	if pending != "" {
+		if err := s.emailFree(ctx, u.ID, pending); err != nil {
+			if !errors.Is(err, store.ErrDuplicate) {
+				claim.Release(ctx)
+			}
+			return lanyard.User{}, fmt.Errorf("update user: %w", conflict(err))
+		}
+		if err := s.limiter.VerifyMail(ctx, u.ID.Hex()); err != nil {
+			claim.Release(ctx)
 			return lanyard.User{}, fmt.Errorf("update user: %w", err)
 		}
 	}
@@ -216,6 +244,11 @@ func (s *Service) Update(ctx context.Context, u lanyard.User, p Patch) (lanyard.
 	}
 	if err != nil {
 		return lanyard.User{}, fmt.Errorf("update user: %w", conflict(err))
+	}
+	if pending != "" {
+		if err := s.mailChange(ctx, out, pending); err != nil {
+			return lanyard.User{}, fmt.Errorf("update user: %w", err)
+		}
 	}
 	return out, nil
 }

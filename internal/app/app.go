@@ -184,6 +184,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	}
 	deleter := relation.NewDeleter(st, rels, relation.DeleterOptions{Now: o.Now, Lease: o.DeletionLease, AfterBatch: o.AfterDeleteBatch})
 	accounts.UseDeleter(deleter)
+	accounts.UseVerification(account.Verification{Flows: flows, Mail: outbox, URL: cfg.VerifyURL, TTL: cfg.VerifyTTL, Logger: o.Logger})
 	clients := client.New(st, o.Now)
 	passwords := method.NewPassword(st, hasher, limiter, o.Now)
 	passwords.RequireVerifiedEmail(cfg.RequireVerifiedEmail)

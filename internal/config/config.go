@@ -89,6 +89,11 @@ type Config struct {
 	// standing for the token. Default: PublicURL + /reset-password?token={token}.
 	ResetURL string
 	ResetTTL time.Duration // LANYARD_RESET_TTL: how long a reset link works
+	// VerifyURL (LANYARD_VERIFY_URL) is the link of a verification or email change
+	// mail, {token} standing for the token. Default: PublicURL +
+	// /verify-email?token={token}.
+	VerifyURL string
+	VerifyTTL time.Duration // LANYARD_VERIFY_TTL: how long such a link works
 
 	// Test-only settings, for the multi-process tests (cmd/lanyard). Their variables
 	// are named LANYARD_TEST_* so that no deployment sets one by mistake, they are
@@ -185,6 +190,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat:         l.oneOf("LANYARD_LOG_FORMAT", "text", "text", "json"),
 
 		RequireVerifiedEmail: l.boolean("LANYARD_REQUIRE_VERIFIED_EMAIL", false),
+		VerifyTTL:            l.duration("LANYARD_VERIFY_TTL", 24*time.Hour),
 
 		TestDeletePauseAfterBatches: l.positiveInt("LANYARD_TEST_DELETE_PAUSE_AFTER_BATCHES", 0),
 		TestDeletionLease:           l.duration("LANYARD_TEST_DELETION_LEASE", 0),
@@ -198,6 +204,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.PublicURL = l.publicURL("LANYARD_PUBLIC_URL", c.Addr)
 	c.MailFrom = l.mailFrom("LANYARD_MAIL_FROM", c.PublicURL)
 	c.ResetURL = l.linkURL("LANYARD_RESET_URL", c.PublicURL+"/reset-password?token={token}")
+	c.VerifyURL = l.linkURL("LANYARD_VERIFY_URL", c.PublicURL+"/verify-email?token={token}")
+	if c.VerifyTTL > 7*24*time.Hour {
+		l.fail("LANYARD_VERIFY_TTL", "must be at most 168h (7 days)")
+	}
 	if c.ResetTTL > 24*time.Hour {
 		l.fail("LANYARD_RESET_TTL", "must be at most 24h; a reset link is meant to be used at once")
 	}

@@ -60,6 +60,10 @@ var contractAccess = map[string]struct {
 	// client, not a user); the body carries the test's client credentials.
 	"introspect": {access: "public", client: true, body: func(c lanyardtest.Account) any { return map[string]any{"token": c.Access} }},
 	"revoke":     {access: "public", body: func(c lanyardtest.Account) any { return map[string]any{"token": c.Refresh} }},
+	// Email verification: asking for a link is the caller's; taking one needs only its
+	// token (here none that works: 400, which still proves access was granted).
+	"request-email-verification": {access: "authenticated"},
+	"verify-email":               {access: "public", body: func(lanyardtest.Account) any { return map[string]any{"token": "not-a-token"} }},
 }
 
 func freshAccount(c lanyardtest.Account) any {

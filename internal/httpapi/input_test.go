@@ -220,11 +220,19 @@ func TestUpdateMe_RefusesInvisibleAndMixedScriptIdentifiers(t *testing.T) {
 				if got := me(t, env, a)[tt.field]; got != before[tt.field] {
 					t.Errorf("after a refused PATCH /api/users/me: %s = %q; want %q as before", tt.field, got, before[tt.field])
 				}
+				if got := me(t, env, a)["pending_email"]; got != before["pending_email"] {
+					t.Errorf("after a refused PATCH /api/users/me: pending_email = %q; want %q as before", got, before["pending_email"])
+				}
 				return
 			}
 			wantValue := cmp.Or(tt.rendered, tt.value)
-			if got := r.Map(t)[tt.field]; got != wantValue {
-				t.Errorf("PATCH /api/users/me: %s = %q; want %q", tt.field, got, wantValue)
+			// A new email waits for its confirmation as the pending email.
+			field := tt.field
+			if field == "email" {
+				field = "pending_email"
+			}
+			if got := r.Map(t)[field]; got != wantValue {
+				t.Errorf("PATCH /api/users/me: %s = %q; want %q", field, got, wantValue)
 			}
 		})
 	}

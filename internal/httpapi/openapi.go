@@ -116,6 +116,7 @@ var bodyRequired = map[string][]string{
 	"LinkBody":               {"provider", "external_id"},
 	"PasswordResetInputBody": {"email"},
 	"ConfirmResetInputBody":  {"token", "new_password"},
+	"VerifyEmailInputBody":   {"token"},
 }
 
 // documentBodies adds bodyRequired to the schemas once every operation is

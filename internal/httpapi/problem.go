@@ -93,6 +93,7 @@ var table = []mapping{
 	{asErr[*lanyard.ThrottledError](), "throttled", http.StatusTooManyRequests, "Too many attempts; retry later.", nil},
 	{isErr(lanyard.ErrBadCredentials), "credentials-invalid", http.StatusUnauthorized, "The credentials are not valid.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard"`}},
 	{isErr(lanyard.ErrEmailNotVerified), "email-not-verified", http.StatusForbidden, "The password is right, but the account's email address is not verified yet: follow the link mailed to it (a password reset verifies it too).", nil},
+	{isErr(lanyard.ErrEmailAlreadyVerified), "email-already-verified", http.StatusConflict, "The account's email address is verified already; no mail was sent.", nil},
 	{isErr(errNoToken), "token-required", http.StatusUnauthorized, "An access token is required.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard"`}},
 	{isErr(lanyard.ErrUnauthorized), "access-token-invalid", http.StatusUnauthorized, "A valid access token is required.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard", error="invalid_token"`}},
 	{isErr(lanyard.ErrFlowInvalid), "token-invalid", http.StatusBadRequest, "The token is unknown, spent or expired.", nil},

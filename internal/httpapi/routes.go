@@ -67,10 +67,11 @@ func (s *Server) routes(api huma.API) {
 		Summary: "Admin: which account holds an external ID", Tags: []string{"linked ids"},
 		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.resolve)
 
-	s.tokenRoutes(api)                 // handlers_introspect.go: introspection and revocation, for service clients
-	s.resetRoutes(api, public, authed) // handlers_reset.go: password reset by mail, and the admin's
-	s.relationRoutes(api, authed)      // routes_relations.go: expand-aware reads, the admin list, the registry
-	s.deletionRoutes(api, authed)      // routes_deletion.go: chain delete, its plan, the export
+	s.tokenRoutes(api)                  // handlers_introspect.go: introspection and revocation, for service clients
+	s.resetRoutes(api, public, authed)  // handlers_reset.go: password reset by mail, and the admin's
+	s.relationRoutes(api, authed)       // routes_relations.go: expand-aware reads, the admin list, the registry
+	s.deletionRoutes(api, authed)       // routes_deletion.go: chain delete, its plan, the export
+	s.verifyRoutes(api, public, authed) // handlers_verify.go: email verification and the confirmation of an email change
 }
 
 // op registers one operation with the defaults every operation shares and the access

@@ -137,6 +137,7 @@ func New(d Deps) *Server {
 	}
 	s.docs(mux)
 	mux.HandleFunc("GET /problems/{kind}", problemPage)
+	s.pages(mux) // pages.go: the HTML pages the links in mails open
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { notFound(mux, w, r) })
 	s.handler = s.outer(s.cors(formOnlyForLogin(mux)))
 	return s
@@ -271,7 +272,7 @@ func formPath(path string) bool {
 func formOnlyForLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
-		if strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") && !formPath(r.URL.Path) {
+		if strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") && !formPath(r.URL.Path) && !pagePath(r.URL.Path) {
 			writeProblem(w, newProblem(r.Context(), http.StatusUnsupportedMediaType, "This operation accepts application/json only."))
 			return
 		}

@@ -218,7 +218,8 @@ func TestUpdateMe_RefusesUsernameOfAnother(t *testing.T) {
 
 func TestUpdateMe_EmailChangeRequiresCurrentPassword(t *testing.T) {
 	t.Parallel()
-	env := newEnv(t)
+	mb := lanyardtest.NewMailbox(t)
+	env := newEnv(t, lanyardtest.WithMailbox(mb))
 	a := env.Register("ada")
 	other := env.Register("other")
 	const newEmail = "ada.new@example.com"
@@ -256,8 +257,13 @@ func TestUpdateMe_EmailChangeRequiresCurrentPassword(t *testing.T) {
 
 	t.Run("right current password", func(t *testing.T) {
 		r := patchMe(t, env, a, map[string]any{"email": "  Ada.NEW@Example.com ", "current_password": a.Password}, http.StatusOK)
-		if got := r.Map(t)["email"]; got != newEmail {
-			t.Fatalf("PATCH /api/users/me: email = %v; want %s", got, newEmail)
+		// The new email waits for the link mailed to it, which applies it.
+		if got := r.Map(t); got["email"] != a.Email || got["pending_email"] != newEmail {
+			t.Fatalf("PATCH /api/users/me: email = %v, pending_email = %v; want %s, %s", got["email"], got["pending_email"], a.Email, newEmail)
+		}
+		r = env.Do("POST", "/api/auth/verify-email", map[string]any{"token": mb.WaitFor(t, newEmail).Token(t)})
+		if got := r.Must(t, http.StatusOK).Map(t)["email"]; got != newEmail {
+			t.Fatalf("POST /api/auth/verify-email: email = %v; want %s", got, newEmail)
 		}
 		if got := me(t, env, a)["email"]; got != newEmail {
 			t.Fatalf("GET /api/users/me: email = %v; want %s", got, newEmail)

@@ -409,9 +409,11 @@ func (e *Env) Promote(a Account) {
 	}
 }
 
-// Commands counts the database commands the service sends. Counts include every
-// command; the events kept for Filters leave out background work (store.Background),
-// which is no request's cost.
+// Commands counts the database commands the service sends on requests' behalf:
+// background work (store.Background: the loops, the mail sender, session tidying) is
+// no request's cost, so neither the counts nor the events kept for Filters hold it.
+// A registration's mail, sent while the next request runs, then costs that request
+// nothing.
 type Commands struct {
 	mu     sync.Mutex
 	counts map[string]int
@@ -422,13 +424,14 @@ func (c *Commands) monitor() *event.CommandMonitor {
 	return &event.CommandMonitor{Started: func(ctx context.Context, ev *event.CommandStartedEvent) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		if store.IsBackground(ctx) {
+			return
+		}
 		if c.counts == nil {
 			c.counts = map[string]int{}
 		}
 		c.counts[ev.CommandName]++
-		if !store.IsBackground(ctx) {
-			c.events = append(c.events, ev)
-		}
+		c.events = append(c.events, ev)
 	}}
 }
 
