@@ -71,6 +71,8 @@ func pagePath(path string) bool { return path == "/verify-email" || path == "/re
 func (s *Server) pages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /verify-email", s.verifyPage)
 	mux.HandleFunc("POST /verify-email", s.verifySubmit)
+	mux.HandleFunc("GET /reset-password", s.resetPage)
+	mux.HandleFunc("POST /reset-password", s.resetSubmit)
 }
 
 func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
