@@ -66,7 +66,7 @@ type updateMeInput struct {
 		LastName        optString `json:"last_name,omitempty" doc:"null removes it."`
 		Contact         optString `json:"contact,omitempty" doc:"null removes it."`
 		Birthday        optString `json:"birthday,omitempty" doc:"null removes it."`
-		Email           optString `json:"email,omitempty" doc:"Requires current_password."`
+		Email           optString `json:"email,omitempty" doc:"Requires current_password. Not applied at once: it becomes pending_email, a link that confirms it is mailed to it (POST /api/auth/verify-email applies it) and a notice to the current address. The current address again drops a pending change."`
 		CurrentPassword *string   `json:"current_password,omitempty" doc:"Required to change the email." maxLength:"1024"`
 	}
 }

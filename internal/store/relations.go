@@ -238,7 +238,8 @@ func (s *Store) IndexPlans(ctx context.Context, rels [][2]string) (map[string]st
 	return s.lite.plans(ctx, rels)
 }
 
-// SQLiteQueries is how many SQL queries the SQLite index has run (0 elsewhere).
+// SQLiteQueries is how many SQL queries the SQLite index has run on requests' behalf
+// (background work left out; 0 elsewhere).
 func (s *Store) SQLiteQueries() int64 {
 	if s.lite == nil {
 		return 0

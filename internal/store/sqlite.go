@@ -30,7 +30,7 @@ import (
 // kept beside them under "$s".p (`{"$s":{"p":{"author_id":{"t":"objectId"},…}},…}`).
 type sqliteIndex struct {
 	db      *sql.DB
-	queries atomic.Int64 // SQL queries run, for tests and metrics
+	queries atomic.Int64 // SQL queries run on requests' behalf (not Background), for tests
 	dec     sjsonDecoder
 
 	mu     sync.Mutex
@@ -129,7 +129,7 @@ func (x *sqliteIndex) table(ctx context.Context, coll string) (string, bool, err
 	if ok {
 		return t, true, nil
 	}
-	x.queries.Add(1)
+	x.count(ctx)
 	err := x.db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, coll).Scan(&t)
 	if errors.Is(err, sql.ErrNoRows) || isNoSuchTable(err) || isCannotOpen(err) {
 		return "", false, nil
@@ -152,6 +152,14 @@ func (x *sqliteIndex) table(ctx context.Context, coll string) (string, bool, err
 	x.tables[coll] = t
 	x.mu.Unlock()
 	return t, true, nil
+}
+
+// count counts one query, unless it is background work (the mail sender's, a sweep's),
+// which is no request's cost.
+func (x *sqliteIndex) count(ctx context.Context) {
+	if !IsBackground(ctx) {
+		x.queries.Add(1)
+	}
 }
 
 // forget drops coll's cached table after its table vanished (a dropped collection).
@@ -179,7 +187,7 @@ func (x *sqliteIndex) query(ctx context.Context, coll string, build func(table s
 			return err
 		}
 		stmt, args := build(table)
-		x.queries.Add(1)
+		x.count(ctx)
 		rows, err := x.db.QueryContext(ctx, stmt, args...)
 		if isNoSuchTable(err) && try == 0 {
 			x.forget(coll)
