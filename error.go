@@ -27,6 +27,9 @@ var (
 	ErrBusy = errors.New("busy")
 	// ErrLastAdmin: the change would leave no admin (deleting or demoting the last one).
 	ErrLastAdmin = errors.New("the last admin cannot be deleted or demoted: make another user an admin first")
+	// ErrLastWayIn: the change would leave an account with no way to sign in (its
+	// last verified linked ID, on an account without a password).
+	ErrLastWayIn = errors.New("the account's last way in cannot be removed: set a password first")
 )
 
 // FieldError names one problem with one input field, e.g. {"body.email", "is taken"}.

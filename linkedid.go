@@ -18,7 +18,10 @@ type LinkedID struct {
 	Lookup        string
 	ExternalIDEnc []byte
 	Label         string
-	CreatedAt     time.Time
+	// Verified: proven through the provider's own flow (an identity provider named
+	// in the providers file); a link typed in by a user or an admin never is.
+	Verified  bool
+	CreatedAt time.Time
 }
 
 // LogValue keeps the external id, its hash and its ciphertext out of any log line.

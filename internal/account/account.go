@@ -104,6 +104,37 @@ func (s *Service) Register(ctx context.Context, r Registration) (lanyard.User, e
 	return u, nil
 }
 
+// RegisterProven stores a new account for a person an identity provider proved, with
+// the email the provider shared — verified exactly when the provider asserts it is —
+// and no password: the account has no password until
+// its owner sets one through a password reset, and signs in through the provider
+// meanwhile. It counts against the client address as a registration does. A taken
+// email is a *lanyard.ConflictError naming it.
+func (s *Service) RegisterProven(ctx context.Context, email string, emailVerified bool, clientAddr string) (lanyard.User, error) {
+	now := store.Millis(s.now())
+	u := lanyard.User{
+		ID:            store.NewID(),
+		Email:         NormalizeEmail(email),
+		EmailVerified: emailVerified,
+		Role:          lanyard.RoleUser,
+		Status:        lanyard.StatusActive,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+	var p problems
+	p.add("email", checkEmail(u.Email))
+	if err := p.err(); err != nil {
+		return lanyard.User{}, err
+	}
+	if err := s.limiter.Register(ctx, clientAddr); err != nil {
+		return lanyard.User{}, fmt.Errorf("register proven: %w", err)
+	}
+	if err := s.st.InsertUser(ctx, &u, now); err != nil {
+		return lanyard.User{}, fmt.Errorf("register proven: %w", conflict(err))
+	}
+	return u, nil
+}
+
 // applyProfile validates and sets the optional profile fields that are given.
 func (s *Service) applyProfile(p *problems, u *lanyard.User, first, last, contact, birthday *string, now time.Time) {
 	if first != nil {

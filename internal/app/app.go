@@ -27,6 +27,7 @@ import (
 	"github.com/lanyard/lanyard/internal/mail"
 	"github.com/lanyard/lanyard/internal/method"
 	"github.com/lanyard/lanyard/internal/password"
+	"github.com/lanyard/lanyard/internal/provider"
 	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/reset"
 	"github.com/lanyard/lanyard/internal/session"
@@ -175,6 +176,8 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	}
 	linkIDs := linkid.New(st, linkKeys, o.Now)
 	linkIDs.LimitConflicts(limiter)
+	providers := provider.NewSet(cfg.Providers, provider.Options{Now: o.Now})
+	linkIDs.Reserve(providers.Names())
 	// Expand and export hand out the built-ins' documents only through these views.
 	for name, v := range map[string]relation.View{"sessions": session.View, "linked_ids": linkIDs.View, "audit_events": audit.View} {
 		if err := rels.SetView(name, v); err != nil {
@@ -197,6 +200,8 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 			Store: st, Accounts: accounts, Sessions: sessions, Flows: flows, Mail: outbox, Hasher: hasher, Limiter: limiter,
 			Link: cfg.ResetURL, TTL: cfg.ResetTTL, Now: o.Now,
 		}),
+		Providers:      method.NewProviders(providers, flows, st, accounts, linkIDs, cfg.RedirectURLs),
+		CallbackBase:   cfg.CallbackBase,
 		LinkIDs:        linkIDs,
 		Relations:      rels,
 		Expander:       relation.NewExpander(st, rels),

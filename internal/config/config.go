@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lanyard/lanyard/internal/provider"
 )
 
 // Config is everything the service can be told from outside.
@@ -49,7 +51,19 @@ type Config struct {
 	// once; zero: never, a spent token always ends its session.
 	RefreshReuseGrace time.Duration
 
-	RelationsFile     string         // LANYARD_RELATIONS_FILE
+	RelationsFile string // LANYARD_RELATIONS_FILE
+	// ProvidersFile (LANYARD_PROVIDERS_FILE) names the identity providers people sign
+	// in through; Providers are its entries, validated, each client secret read from
+	// the variable the entry names.
+	ProvidersFile string
+	Providers     []provider.Settings
+	// RedirectURLs (LANYARD_REDIRECT_URLS) are the application URLs a provider's flow
+	// may return to, compared exactly.
+	RedirectURLs []string
+	// CallbackBase is where identity providers send people back to
+	// (<CallbackBase>/api/auth/oauth/{provider}/callback): LANYARD_PUBLIC_URL when it
+	// is set; empty, the address each authorize request reached.
+	CallbackBase      string
 	LoginFailureLimit int            // LANYARD_LOGIN_FAILURE_LIMIT
 	RegisterLimit     int            // LANYARD_REGISTER_LIMIT
 	PasswordMinScore  int            // LANYARD_PASSWORD_MIN_SCORE: zxcvbn score 0-4
@@ -178,6 +192,8 @@ func Load(getenv func(string) string) (Config, error) {
 		RefreshTTL:        l.duration("LANYARD_REFRESH_TTL", 720*time.Hour),
 		RefreshReuseGrace: l.durationOrZero("LANYARD_REFRESH_REUSE_GRACE", 10*time.Second),
 		RelationsFile:     l.str("LANYARD_RELATIONS_FILE", ""),
+		ProvidersFile:     l.str("LANYARD_PROVIDERS_FILE", ""),
+		RedirectURLs:      l.redirectURLs("LANYARD_REDIRECT_URLS"),
 		LoginFailureLimit: l.positiveInt("LANYARD_LOGIN_FAILURE_LIMIT", 10),
 		RegisterLimit:     l.positiveInt("LANYARD_REGISTER_LIMIT", 20),
 		PasswordMinScore:  l.intIn("LANYARD_PASSWORD_MIN_SCORE", 3, 0, 4),
@@ -217,6 +233,13 @@ func Load(getenv func(string) string) (Config, error) {
 		if c.DataKey == nil && getenv("LANYARD_DATA_KEY") == "" {
 			l.fail("LANYARD_DATA_KEY", "required when MONGODB_URI is set (base64 of exactly 32 bytes, the same for every instance)")
 		}
+	}
+	c.Providers = l.providers("LANYARD_PROVIDERS_FILE", c.ProvidersFile)
+	if l.str("LANYARD_PUBLIC_URL", "") != "" {
+		c.CallbackBase = c.PublicURL
+	}
+	if len(c.Providers) > 0 && len(c.RedirectURLs) == 0 {
+		l.fail("LANYARD_REDIRECT_URLS", "required when LANYARD_PROVIDERS_FILE names providers: the application URLs a sign-in may return to")
 	}
 	if c.Audience == "" {
 		c.Audience = c.Issuer
@@ -423,6 +446,35 @@ func (l *loader) origins(name string) []string {
 			continue
 		}
 		out = append(out, strings.TrimSuffix(f, "/"))
+	}
+	return out
+}
+
+// providers reads the providers file at path, one line per wrong entry; a client
+// secret never appears in a line.
+func (l *loader) providers(name, path string) []provider.Settings {
+	ps, err := provider.Load(path, l.getenv)
+	if err != nil {
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			l.fail(name, line)
+		}
+		return nil
+	}
+	return ps
+}
+
+// redirectURLs are absolute URLs without a fragment (RFC 6749 §3.1.2): an https or
+// http one, or an app's own scheme (com.example.app:/callback, RFC 8252 §7.1).
+func (l *loader) redirectURLs(name string) []string {
+	var out []string
+	for _, f := range splitList(l.getenv(name)) {
+		u, err := url.Parse(f)
+		web := err == nil && (u.Scheme == "http" || u.Scheme == "https")
+		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(f, "#") || web && u.Host == "" || u.User != nil {
+			l.fail(name, fmt.Sprintf("%q is not an absolute URL without a fragment, such as https://app.example.com/auth/done", f))
+			continue
+		}
+		out = append(out, f)
 	}
 	return out
 }

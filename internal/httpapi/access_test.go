@@ -64,6 +64,11 @@ var contractAccess = map[string]struct {
 	// token (here none that works: 400, which still proves access was granted).
 	"request-email-verification": {access: "authenticated"},
 	"verify-email":               {access: "public", body: func(lanyardtest.Account) any { return map[string]any{"token": "not-a-token"} }},
+	// Signing in through an identity provider (none is configured here: 404).
+	"list-providers":  {access: "public"},
+	"oauth-authorize": {access: "public"},
+	"oauth-callback":  {access: "public"},
+	"link-me-oauth":   {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{"redirect_uri": "https://app.example/done"} }},
 }
 
 func freshAccount(c lanyardtest.Account) any {

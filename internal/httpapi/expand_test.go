@@ -159,8 +159,8 @@ func TestExpand_LinkedIDsAndNestedPostsWithComments(t *testing.T) {
 			t.Errorf("%s: linked_ids = %v; want student S-42 then google g-1, decrypted, newest first", req, links)
 		}
 		for _, l := range links {
-			if len(l) != 4 || !hexIDRE.MatchString(fmt.Sprint(l["id"])) || !millisRE.MatchString(fmt.Sprint(l["created_at"])) {
-				t.Errorf("%s: linked id %v; want exactly id, provider, external_id, created_at", req, l)
+			if len(l) != 5 || !hexIDRE.MatchString(fmt.Sprint(l["id"])) || !millisRE.MatchString(fmt.Sprint(l["created_at"])) || l["verified"] != false {
+				t.Errorf("%s: linked id %v; want exactly id, provider, external_id, created_at, verified (false: typed in)", req, l)
 			}
 		}
 

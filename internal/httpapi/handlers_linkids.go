@@ -14,13 +14,14 @@ type LinkedID struct {
 	Provider   string `json:"provider"`
 	ExternalID string `json:"external_id"`
 	Label      string `json:"label,omitempty"`
+	Verified   bool   `json:"verified" doc:"Proven by signing in through the provider (an identity provider of this service); false for an ID typed in"`
 	CreatedAt  string `json:"created_at" format:"date-time"`
 }
 
 // renderLinked is the one rendering of a linked ID, from its public view: httpapi
 // never holds a link's lookup hash or ciphertext.
 func renderLinked(l linkid.Public) LinkedID {
-	return LinkedID{ID: l.ID, Provider: l.Provider, ExternalID: l.ExternalID, Label: l.Label, CreatedAt: formatTime(l.CreatedAt)}
+	return LinkedID{ID: l.ID, Provider: l.Provider, ExternalID: l.ExternalID, Label: l.Label, Verified: l.Verified, CreatedAt: formatTime(l.CreatedAt)}
 }
 
 type linkBody struct {
@@ -93,7 +94,7 @@ func (s *Server) listMine(ctx context.Context, _ *struct{}) (*linkedList, error)
 }
 
 func (s *Server) unlinkMe(ctx context.Context, in *unlinkMeInput) (*struct{}, error) {
-	return nil, s.linkIDs.Unlink(ctx, principal(ctx).User.ID, in.LinkedID, s.actor(ctx))
+	return nil, s.linkIDs.Unlink(ctx, principal(ctx).User, in.LinkedID, s.actor(ctx))
 }
 
 // userNamed is the account a {user_id} path parameter names: the caller, or whoever
@@ -126,7 +127,7 @@ func (s *Server) unlinkUser(ctx context.Context, in *unlinkUserInput) (*struct{}
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.linkIDs.Unlink(ctx, u.ID, in.LinkedID, s.actor(ctx))
+	return nil, s.linkIDs.Unlink(ctx, u, in.LinkedID, s.actor(ctx))
 }
 
 type resolveInput struct {
@@ -138,15 +139,16 @@ type resolveOutput struct {
 	Body struct {
 		UserID   string `json:"user_id"`
 		LinkedID string `json:"linked_id"`
+		Verified bool   `json:"verified" doc:"Whether the link was proven through the provider's sign-in"`
 	}
 }
 
 func (s *Server) resolve(ctx context.Context, in *resolveInput) (*resolveOutput, error) {
-	uid, lid, err := s.linkIDs.Resolve(ctx, in.Provider, in.ExternalID)
+	uid, lid, verified, err := s.linkIDs.Resolve(ctx, in.Provider, in.ExternalID)
 	if err != nil {
 		return nil, err
 	}
 	out := &resolveOutput{}
-	out.Body.UserID, out.Body.LinkedID = uid, lid
+	out.Body.UserID, out.Body.LinkedID, out.Body.Verified = uid, lid, verified
 	return out, nil
 }

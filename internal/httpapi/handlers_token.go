@@ -23,11 +23,14 @@ const tokenOperationID = "token"
 // handler's to say, as invalid_request, and parameters it does not know are ignored
 // (§3.2: "MUST ignore unrecognized request parameters").
 type tokenRequest struct {
-	GrantType    string   `json:"grant_type" required:"true" doc:"password or refresh_token; any other is unsupported_grant_type." maxLength:"1024"`
+	GrantType    string   `json:"grant_type" required:"true" doc:"password, refresh_token or authorization_code; any other is unsupported_grant_type." maxLength:"1024"`
 	Username     string   `json:"username,omitempty" doc:"password grant: the email or username." maxLength:"1024"`
 	Password     string   `json:"password,omitempty" doc:"password grant: the password." maxLength:"1024"`
 	Scope        string   `json:"scope,omitempty" doc:"Optional; RFC 6749 §3.3 syntax. Lanyard has no scopes: it is echoed back and changes nothing." maxLength:"1024"`
 	RefreshToken string   `json:"refresh_token,omitempty" doc:"refresh_token grant: the refresh token." maxLength:"1024"`
+	Code         string   `json:"code,omitempty" doc:"authorization_code grant: the code a sign-in through an identity provider redirected with (single use, 60 s)." maxLength:"1024"`
+	CodeVerifier string   `json:"code_verifier,omitempty" doc:"authorization_code grant: the PKCE verifier (RFC 7636) of the code_challenge the sign-in began with." maxLength:"1024"`
+	RedirectURI  string   `json:"redirect_uri,omitempty" doc:"authorization_code grant: the redirect_uri the sign-in began with, exactly." maxLength:"2048"`
 	ClientID     string   `json:"client_id,omitempty" doc:"Optional. Without client_secret, a public client: accepted and not checked." maxLength:"1024"`
 	ClientSecret string   `json:"client_secret,omitempty" doc:"Client authentication in the body (or use HTTP Basic, not both): checked against the registered clients." maxLength:"1024"`
 	_            struct{} `additionalProperties:"true"`
@@ -66,7 +69,7 @@ func (s *Server) tokenRoute(api huma.API) {
 		"503": {Description: "temporarily_unavailable: the store or password hashing is unavailable", Headers: retry, Content: map[string]*huma.MediaType{"application/json": errBody}},
 	}
 	op(s, api, accessPublic, huma.Operation{OperationID: tokenOperationID, Method: http.MethodPost, Path: "/api/auth/token",
-		Summary: "OAuth2 token endpoint (RFC 6749): password and refresh_token grants, form-encoded or JSON", Tags: []string{"auth"},
+		Summary: "OAuth2 token endpoint (RFC 6749): password, refresh_token and authorization_code grants, form-encoded or JSON", Tags: []string{"auth"},
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 			"application/x-www-form-urlencoded": {Schema: body},
 			"application/json":                  {Schema: body},
@@ -134,6 +137,28 @@ func (s *Server) token(ctx context.Context, in *tokenInput) (*tokenGrantOutput, 
 			return nil, bad
 		}
 		pair, err := s.sessions.Refresh(ctx, b.RefreshToken, c)
+		if err != nil {
+			return nil, err
+		}
+		out = renderPair(pair)
+	case "authorization_code":
+		if len(s.oauth.List()) == 0 {
+			// Codes come only from sign-ins through identity providers.
+			return nil, errUnsupportedGrant
+		}
+		for _, f := range []struct{ name, v string }{{"code", b.Code}, {"code_verifier", b.CodeVerifier}, {"redirect_uri", b.RedirectURI}} {
+			if f.v == "" {
+				bad.Add(f.name, "is required")
+			}
+		}
+		if err := bad.Err(); err != nil {
+			return nil, err
+		}
+		proof, err := s.oauth.Redeem(ctx, b.Code, b.CodeVerifier, b.RedirectURI)
+		if err != nil {
+			return nil, err
+		}
+		pair, err := s.sessions.Issue(ctx, proof, c)
 		if err != nil {
 			return nil, err
 		}

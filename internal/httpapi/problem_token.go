@@ -49,11 +49,14 @@ var tokenTable = []tokenMapping{
 	{isErr(errClientRequired), http.StatusUnauthorized, "invalid_client", "Client authentication is required: HTTP Basic, or client_id and client_secret in the body.", map[string]string{"WWW-Authenticate": `Basic realm="lanyard"`}},
 	{both(isErr(lanyard.ErrClientInvalid), isErr(errViaBasic)), http.StatusUnauthorized, "invalid_client", "Client authentication failed.", map[string]string{"WWW-Authenticate": `Basic realm="lanyard"`}},
 	{isErr(lanyard.ErrClientInvalid), http.StatusUnauthorized, "invalid_client", "Client authentication failed.", nil},
-	{isErr(errUnsupportedGrant), http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token.", nil},
+	{isErr(errUnsupportedGrant), http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token (or authorization_code, where identity providers are configured).", nil},
 	{isErr(errInvalidScope), http.StatusBadRequest, "invalid_scope", "scope must be space-separated tokens of printable ASCII without '\"' or '\\' (RFC 6749 §3.3).", nil},
 	{asErr[*lanyard.InvalidError](), http.StatusBadRequest, "invalid_request", "", nil},
 	{isErr(lanyard.ErrEmailNotVerified), http.StatusBadRequest, "invalid_grant", "The password is right, but the account's email address is not verified yet: follow the link mailed to it (a password reset verifies it too).", nil},
 	{isErr(lanyard.ErrBadCredentials), http.StatusBadRequest, "invalid_grant", "The credentials or the refresh token are not valid.", nil},
+	// A code that is unknown, spent or expired, or presented with another
+	// redirect_uri or a code_verifier that is not its challenge's: one answer.
+	{isErr(lanyard.ErrFlowInvalid), http.StatusBadRequest, "invalid_grant", "The authorization code is not valid, or not for this redirect_uri and code_verifier.", nil},
 }
 
 func both(a, b func(error) bool) func(error) bool {

@@ -42,7 +42,7 @@ func TestRegister_CreatesUserWithLocation(t *testing.T) {
 			if got, want := r.Header.Get("Location"), "/api/users/"+id; got != want {
 				t.Errorf("%s: Location = %q; want %q", req, got, want)
 			}
-			wantKeys := []string{"created_at", "email", "email_verified", "id", "role", "status", "updated_at"}
+			wantKeys := []string{"created_at", "email", "email_verified", "has_password", "id", "role", "status", "updated_at"}
 			if got := slices.Sorted(maps.Keys(u)); !slices.Equal(got, wantKeys) {
 				t.Errorf("%s: user has keys %q; want exactly %q", req, got, wantKeys)
 			}
@@ -54,13 +54,16 @@ func TestRegister_CreatesUserWithLocation(t *testing.T) {
 			if u["email_verified"] != false {
 				t.Errorf("%s: email_verified = %v; want false", req, u["email_verified"])
 			}
+			if u["has_password"] != true {
+				t.Errorf("%s: has_password = %v; want true", req, u["has_password"])
+			}
 			for _, k := range []string{"created_at", "updated_at"} {
 				if s, _ := u[k].(string); !millisRE.MatchString(s) {
 					t.Errorf("%s: %s = %v; want RFC 3339 UTC with milliseconds", req, k, u[k])
 				}
 			}
 			for _, secret := range []string{"password", "hash", "token_version", goodPassword} {
-				if bytes.Contains(r.Body, []byte(secret)) {
+				if bytes.Contains(withoutHasPassword(r.Body), []byte(secret)) {
 					t.Errorf("%s: body %s contains %q", req, r.Body, secret)
 				}
 			}
@@ -110,7 +113,10 @@ func TestRegister_RendersEveryFieldNormalised(t *testing.T) {
 	if u["email_verified"] != false {
 		t.Errorf("POST /api/auth/register: email_verified = %v; want false", u["email_verified"])
 	}
-	if len(u) != len(want)+4 { // + id, created_at, updated_at, email_verified
+	if u["has_password"] != true {
+		t.Errorf("POST /api/auth/register: has_password = %v; want true", u["has_password"])
+	}
+	if len(u) != len(want)+5 { // + id, created_at, updated_at, email_verified, has_password
 		t.Errorf("POST /api/auth/register: user %s has unexpected fields", r.Body)
 	}
 }

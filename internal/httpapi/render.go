@@ -29,6 +29,9 @@ type User struct {
 	EmailVerified bool   `json:"email_verified" doc:"Whether the owner of the email followed a verification link mailed to it (or reset the password through one)"`
 	PendingEmail  string `json:"pending_email,omitempty" doc:"An email change awaiting confirmation through the link mailed to this address; email stays as it is until then"`
 
+	// HasPassword is false for an account made through an identity provider until
+	// its owner sets a password through a password reset.
+	HasPassword bool `json:"has_password" doc:"Whether the account has a password; false for one made by signing in through an identity provider, until a password reset sets one"`
 	// Expand and ExpandTruncated are set only when the request asked for expand.
 	Expand          Expansion `json:"expand,omitempty"`
 	ExpandTruncated []string  `json:"expand_truncated,omitempty" nullable:"false" doc:"The relations of this object that had more than 100 children; only the newest 100 are shown"`
@@ -50,6 +53,7 @@ func renderUser(u lanyard.User) User {
 
 		EmailVerified: u.EmailVerified,
 		PendingEmail:  u.PendingEmail,
+		HasPassword:   u.PasswordHash != "",
 	}
 }
 

@@ -72,6 +72,7 @@ func (s *Server) routes(api huma.API) {
 	s.relationRoutes(api, authed)       // routes_relations.go: expand-aware reads, the admin list, the registry
 	s.deletionRoutes(api, authed)       // routes_deletion.go: chain delete, its plan, the export
 	s.verifyRoutes(api, public, authed) // handlers_verify.go: email verification and the confirmation of an email change
+	s.oauthRoutes(api, public, authed)  // handlers_oauth.go: sign-in through identity providers, and linking through one
 }
 
 // op registers one operation with the defaults every operation shares and the access

@@ -35,11 +35,15 @@ type Pinger interface {
 
 // Deps are what the HTTP layer needs.
 type Deps struct {
-	Accounts       *account.Service
-	Sessions       *session.Service
-	Clients        *client.Service  // service clients, which authenticate introspection and revocation
-	Password       *method.Password // the password way in
-	Resets         *reset.Service   // password resets by mail
+	Accounts  *account.Service
+	Sessions  *session.Service
+	Clients   *client.Service   // service clients, which authenticate introspection and revocation
+	Password  *method.Password  // the password way in
+	Resets    *reset.Service    // password resets by mail
+	Providers *method.Providers // the identity providers' way in
+	// CallbackBase is the origin providers send people back to; empty: the origin
+	// each authorize request reached.
+	CallbackBase   string
 	LinkIDs        *linkid.Service
 	Relations      *relation.Registry
 	Expander       *relation.Expander
@@ -68,6 +72,8 @@ type Server struct {
 	clients  *client.Service
 	password *method.Password
 	resets   *reset.Service
+	oauth    *method.Providers
+	callback string
 	linkIDs  *linkid.Service
 	rels     *relation.Registry
 	expander *relation.Expander
@@ -108,6 +114,8 @@ func New(d Deps) *Server {
 		clients:  d.Clients,
 		password: d.Password,
 		resets:   d.Resets,
+		oauth:    d.Providers,
+		callback: d.CallbackBase,
 		linkIDs:  d.LinkIDs,
 		rels:     d.Relations,
 		expander: d.Expander,

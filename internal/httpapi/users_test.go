@@ -38,7 +38,7 @@ func TestGetMe_ReturnsTheCaller(t *testing.T) {
 			t.Errorf("GET /api/users/me as %s = %s; want that user", acc.Email, r.Body)
 		}
 		for _, secret := range []string{"password", "token_version", acc.Password} {
-			if bytes.Contains(r.Body, []byte(secret)) {
+			if bytes.Contains(withoutHasPassword(r.Body), []byte(secret)) {
 				t.Errorf("GET /api/users/me: body %s contains %q", r.Body, secret)
 			}
 		}
@@ -358,7 +358,7 @@ func TestGetUser_AdminSeesUpdatedProfile(t *testing.T) {
 	if u["first_name"] != "Ada" || u["contact"] != "+00441234567890" || u["email"] != a.Email {
 		t.Fatalf("GET /api/users/{id} as admin = %s; want ada's current profile", r.Body)
 	}
-	if bytes.Contains(r.Body, []byte("password")) || bytes.Contains(r.Body, []byte("token_version")) {
+	if bytes.Contains(withoutHasPassword(r.Body), []byte("password")) || bytes.Contains(r.Body, []byte("token_version")) {
 		t.Fatalf("GET /api/users/{id} as admin = %s; want no secrets", r.Body)
 	}
 }

@@ -22,14 +22,19 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.keys.JWKS())
 }
 
-// authServerMetadata is RFC 8414's document, with the entries of what exists: no
-// authorization endpoint, so no response_types_supported.
+// authServerMetadata is RFC 8414's document, with the entries of what exists. The
+// authorization code comes from a sign-in through an identity provider, whose
+// authorization endpoint is per provider (/api/auth/oauth/{provider}/authorize): so
+// response_types_supported and code_challenge_methods_supported are named, and no
+// single authorization_endpoint is (it would have to name one provider).
 type authServerMetadata struct {
 	Issuer           string   `json:"issuer"`
 	JWKSURI          string   `json:"jwks_uri"`
 	TokenEndpoint    string   `json:"token_endpoint"`
 	GrantTypes       []string `json:"grant_types_supported"`
 	TokenAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+	ResponseTypes    []string `json:"response_types_supported,omitempty"`
+	CodeChallenges   []string `json:"code_challenge_methods_supported,omitempty"`
 	// Introspection (RFC 7662) takes a service client; revocation (RFC 7009) a
 	// public client too.
 	IntrospectionEndpoint    string   `json:"introspection_endpoint"`
@@ -44,7 +49,7 @@ type authServerMetadata struct {
 func (s *Server) authorizationServer(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	origin := requestOrigin(r)
-	writeJSON(w, http.StatusOK, authServerMetadata{
+	m := authServerMetadata{
 		Issuer: s.issuer, JWKSURI: origin + jwksPath,
 		TokenEndpoint: origin + "/api/auth/token",
 		GrantTypes:    []string{"password", "refresh_token"},
@@ -55,7 +60,14 @@ func (s *Server) authorizationServer(w http.ResponseWriter, r *http.Request) {
 		IntrospectionAuthMethods: []string{"client_secret_basic", "client_secret_post"},
 		RevocationEndpoint:       origin + "/api/auth/revoke",
 		RevocationAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"},
-	})
+	}
+	// The code flow exists where identity providers are configured; the
+	// application's PKCE at their authorize endpoints is S256 only.
+	if len(s.oauth.List()) > 0 {
+		m.GrantTypes = append(m.GrantTypes, "authorization_code")
+		m.ResponseTypes, m.CodeChallenges = []string{"code"}, []string{"S256"}
+	}
+	writeJSON(w, http.StatusOK, m)
 }
 
 // requestOrigin is the scheme and host the request was sent to.

@@ -21,6 +21,9 @@ type Service struct {
 	keys    *Keys
 	limiter *throttle.Limiter
 	now     func() time.Time
+	// reserved are the providers of the providers file: their IDs are linked only
+	// through their flows (LinkProven), never typed in.
+	reserved map[string]bool
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -59,6 +62,9 @@ func (s *Service) Link(ctx context.Context, u lanyard.User, provider, externalID
 	}
 	if msg := checkLabel(label); msg != "" {
 		bad.Add("label", msg)
+	}
+	if s.reserved[p] {
+		bad.Add("provider", "is an identity provider of this service: its IDs are linked only by signing in through it (POST /api/users/me/linked-ids/oauth/"+p+")")
 	}
 	if err := bad.Err(); err != nil {
 		return Public{}, err
@@ -138,31 +144,60 @@ func (s *Service) decrypt(l lanyard.LinkedID) (lanyard.LinkedID, error) {
 }
 
 // Unlink removes one of u's linked IDs; someone else's, or a malformed id, is
-// lanyard.ErrNotFound.
-func (s *Service) Unlink(ctx context.Context, userID lanyard.ID, linkedID string, by Actor) error {
+// lanyard.ErrNotFound. An account without a password keeps its last verified link:
+// removing it would leave no way in (lanyard.ErrLastWayIn).
+func (s *Service) Unlink(ctx context.Context, u lanyard.User, linkedID string, by Actor) error {
 	id, err := lanyard.ParseID(linkedID)
 	if err != nil {
 		return err
 	}
-	l, err := s.st.UnlinkID(ctx, userID, id)
+	if u.PasswordHash == "" {
+		if err := s.keepsAWayIn(ctx, u, id); err != nil {
+			return err
+		}
+	}
+	l, err := s.st.UnlinkID(ctx, u.ID, id)
 	if err != nil {
 		return fmt.Errorf("unlink id: %w", err)
 	}
-	s.audit(ctx, userID, "linked_id.unlinked", l, by)
+	s.audit(ctx, u.ID, "linked_id.unlinked", l, by)
 	return nil
 }
 
-// Resolve finds who holds (provider, externalID), through the keyed hash.
-func (s *Service) Resolve(ctx context.Context, provider, externalID string) (userID, linkedID string, err error) {
+// keepsAWayIn refuses to remove link id of the password-less u when it is u's only
+// verified link.
+func (s *Service) keepsAWayIn(ctx context.Context, u lanyard.User, id lanyard.ID) error {
+	ls, err := s.st.LinkedIDsOf(ctx, u, s.now())
+	if err != nil {
+		return fmt.Errorf("unlink id: %w", err)
+	}
+	removing, others := false, 0
+	for _, l := range ls {
+		switch {
+		case l.ID == id:
+			removing = l.Verified
+		case l.Verified:
+			others++
+		}
+	}
+	if removing && others == 0 {
+		return fmt.Errorf("unlink id: %w", lanyard.ErrLastWayIn)
+	}
+	return nil
+}
+
+// Resolve finds who holds (provider, externalID), through the keyed hash, and
+// whether that link was proven through the provider.
+func (s *Service) Resolve(ctx context.Context, provider, externalID string) (userID, linkedID string, verified bool, err error) {
 	p, e, err := Canonical(provider, externalID)
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
 	l, err := s.st.LinkedIDByLookup(ctx, s.keys.Lookup(p, e))
 	if err != nil {
-		return "", "", fmt.Errorf("resolve linked id: %w", err)
+		return "", "", false, fmt.Errorf("resolve linked id: %w", err)
 	}
-	return l.UserID.Hex(), l.ID.Hex(), nil
+	return l.UserID.Hex(), l.ID.Hex(), l.Verified, nil
 }
 
 // audit records a link or unlink. It is best-effort: the change itself has happened,

@@ -15,12 +15,13 @@ type Public struct {
 	Provider   string
 	ExternalID string
 	Label      string
+	Verified   bool
 	CreatedAt  time.Time
 }
 
 // PublicOf is the public view of l, whose external id has been opened.
 func PublicOf(l lanyard.LinkedID) Public {
-	return Public{ID: l.ID.Hex(), Provider: l.Provider, ExternalID: l.ExternalID, Label: l.Label, CreatedAt: l.CreatedAt}
+	return Public{ID: l.ID.Hex(), Provider: l.Provider, ExternalID: l.ExternalID, Label: l.Label, Verified: l.Verified, CreatedAt: l.CreatedAt}
 }
 
 // View is the built-in relation linked_ids' view (relation.View): a stored link,

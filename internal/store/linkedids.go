@@ -25,6 +25,7 @@ type linkedIDDoc struct {
 	Lookup        string        `bson:"lookup"`
 	ExternalIDEnc []byte        `bson:"external_id_enc"`
 	Label         string        `bson:"label,omitempty"`
+	Verified      bool          `bson:"verified,omitempty"` // absent: typed in, not proven
 	CreatedAt     time.Time     `bson:"created_at"`
 }
 
@@ -32,14 +33,14 @@ type linkedIDDoc struct {
 func toLinkedIDDoc(l *lanyard.LinkedID) *linkedIDDoc {
 	return &linkedIDDoc{
 		ID: bson.ObjectID(l.ID), UserID: bson.ObjectID(l.UserID), Provider: l.Provider, Lookup: l.Lookup,
-		ExternalIDEnc: l.ExternalIDEnc, Label: l.Label, CreatedAt: l.CreatedAt,
+		ExternalIDEnc: l.ExternalIDEnc, Label: l.Label, Verified: l.Verified, CreatedAt: l.CreatedAt,
 	}
 }
 
 func (d *linkedIDDoc) linkedID() lanyard.LinkedID {
 	return lanyard.LinkedID{
 		ID: lanyard.ID(d.ID), UserID: lanyard.ID(d.UserID), Provider: d.Provider, Lookup: d.Lookup,
-		ExternalIDEnc: d.ExternalIDEnc, Label: d.Label, CreatedAt: d.CreatedAt,
+		ExternalIDEnc: d.ExternalIDEnc, Label: d.Label, Verified: d.Verified, CreatedAt: d.CreatedAt,
 	}
 }
 
@@ -200,6 +201,27 @@ func (s *Store) UnlinkID(ctx context.Context, userID, id lanyard.ID) (lanyard.Li
 		return l, s.translate("unlink id: key", err) // the key names no link now: stale
 	}
 	return l, s.pullLink(ctx, userID, id)
+}
+
+// VerifyLinkedID marks one link of a user as proven through its provider's flow;
+// lanyard.ErrNotFound if the user has no such link.
+func (s *Store) VerifyLinkedID(ctx context.Context, userID, id lanyard.ID) (lanyard.LinkedID, error) {
+	l, err := s.LinkedIDByID(ctx, id)
+	if err != nil {
+		return lanyard.LinkedID{}, err
+	}
+	if l.UserID != userID {
+		return lanyard.LinkedID{}, notFound("verify linked id")
+	}
+	found, err := s.updateByID(ctx, "verify linked id", collLinkedIDs, id, bson.D{{Key: "$set", Value: bson.D{{Key: "verified", Value: true}}}})
+	if err != nil {
+		return lanyard.LinkedID{}, err
+	}
+	if !found {
+		return lanyard.LinkedID{}, notFound("verify linked id")
+	}
+	l.Verified = true
+	return l, nil
 }
 
 // LinkedIDByLookup finds the link holding this keyed hash.
