@@ -201,3 +201,24 @@ var hasPasswordMember = regexp.MustCompile(`"has_password":(true|false)`)
 // withoutHasPassword is a body with its has_password member taken out, for the
 // tests that check a user's JSON holds nothing of a password.
 func withoutHasPassword(b []byte) []byte { return hasPasswordMember.ReplaceAll(b, nil) }
+
+// A password-less account sets a password through a password reset: has_password
+// turns true, the password logs in, and the provider's link may then go.
+func TestOAuth_APasswordResetGivesAPasswordlessAccountItsPassword(t *testing.T) {
+	t.Parallel()
+	u := opUser()
+	mb := lanyardtest.NewMailbox(t)
+	w := newWorld(t, []*storage.User{u}, lanyardtest.WithMailbox(mb))
+	pair := w.signUp("zid")
+	const pw = "a passphrase of her own 61"
+	reset := decodeTokenPair(t, "confirm", confirmReset(w.env, resetToken(t, w.env, mb, u.Email), pw), pair.User["id"].(string))
+	if reset.User["has_password"] != true {
+		t.Errorf("after the reset has_password = %v; want true", reset.User["has_password"])
+	}
+	if me := w.env.Do("GET", "/api/users/me", nil, "Bearer", reset.AccessToken).Must(t, http.StatusOK).Map(t); me["has_password"] != true {
+		t.Errorf("GET /api/users/me after the reset: has_password = %v; want true", me["has_password"])
+	}
+	w.env.Do("POST", "/api/auth/login", map[string]any{"email": u.Email, "password": pw}).Must(t, http.StatusOK)
+	links := linksOf(t, w, reset.AccessToken)
+	w.env.Do("DELETE", "/api/users/me/linked-ids/"+links[0]["id"].(string), nil, "Bearer", reset.AccessToken).Must(t, http.StatusNoContent)
+}

@@ -87,7 +87,6 @@ var table = []mapping{
 	{asErr[*relation.BlockedError](), "delete-blocked", http.StatusConflict, "The account cannot be deleted while restrict relations hold documents; nothing was changed.", nil},
 	{isErr(lanyard.ErrLastAdmin), "last-admin", http.StatusConflict, "The last admin cannot be deleted or demoted; make another user an admin first (lanyard admin promote EMAIL). Nothing was changed.", nil},
 	{isErr(lanyard.ErrLastWayIn), "last-way-in", http.StatusConflict, "This is the account's last way in: it has no password and no other verified linked ID. Set a password through a password reset first. Nothing was changed.", nil},
-	{isErr(lanyard.ErrFlowInvalid), "token-invalid", http.StatusBadRequest, "The token is unknown, spent or expired.", nil},
 	{isErr(method.ErrRedirectNotAllowed), "redirect-uri-not-allowed", http.StatusBadRequest, "redirect_uri is not one of the application URLs this service may return to (LANYARD_REDIRECT_URLS, exact match).", nil},
 	{asErr[*lanyard.InvalidError](), "invalid-input", http.StatusUnprocessableEntity, "The request has invalid fields.", nil},
 	{conflictOn("email"), "email-taken", http.StatusConflict, "The request conflicts with existing data.", nil},
