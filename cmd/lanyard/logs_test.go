@@ -93,7 +93,46 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 				t.Fatalf("link = %d %v; want 201", code, m)
 			}
 
+			// A password reset: with no SMTP server the mail is a file of the outbox
+			// directory, which the log names; its link and token, and the new
+			// password, are never logged.
+			if code, m := callT(t, "POST", base+"/api/auth/password-reset", "", map[string]any{"email": email}); code != http.StatusAccepted {
+				t.Fatalf("password reset = %d %v; want 202", code, m)
+			}
+			var files []string
+			waitFor(t, 15*time.Second, "the files of the verification and the reset mail", func() bool {
+				files, _ = filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
+				return len(files) == 2
+			}, func() string { return logs.String() })
+			var eml, resetLink, resetToken, verifyLink string
+			for _, f := range files {
+				raw, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mail, err := lanyardtest.ParseMail(raw)
+				if err != nil {
+					t.Fatalf("parse %s: %v", f, err)
+				}
+				if mail.Header.Get("Subject") == "Reset your password" {
+					eml, resetLink, resetToken = f, mail.Link(t), mail.Token(t)
+				} else {
+					verifyLink = mail.Link(t)
+				}
+			}
+			if eml == "" || verifyLink == "" {
+				t.Fatalf("outbox files %v: want one reset mail and one other", files)
+			}
+			newPw := "a reset horse battery staple " + tag
+			code, pair = callT(t, "POST", base+"/api/auth/password-reset/confirm", "", map[string]any{"token": resetToken, "new_password": newPw})
+			if code != http.StatusOK {
+				t.Fatalf("confirm the reset = %d %v; want 200", code, pair)
+			}
+			access3, refresh3 := pair["access_token"].(string), pair["refresh_token"].(string)
+
 			forbidden := map[string]string{
+				"reset token": resetToken, "reset link": resetLink, "new password": newPw, "verification link": verifyLink,
+				"third access token": access3, "third refresh token": refresh3,
 				"password": pw, "wrong password": wrongPw, "email": email, "username": username,
 				"unknown login name": ghost, "external id": externalID,
 				"access token": access1, "second access token": access2,
@@ -165,7 +204,7 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 				forbidden[key] = strings.TrimSpace(string(b))
 			}
 
-			if code, m := callT(t, "DELETE", base+"/api/users/me", access2, map[string]any{"password": pw}); code != http.StatusOK {
+			if code, m := callT(t, "DELETE", base+"/api/users/me", access3, map[string]any{"password": newPw}); code != http.StatusOK {
 				t.Fatalf("delete = %d %v; want 200", code, m)
 			}
 			if err := stop(); err != nil {
@@ -174,7 +213,7 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 
 			out := logs.String()
 			// Debug still tells what happened: each request, and each store command.
-			for _, want := range []string{"/api/auth/login", "/api/users/me/linked-ids", "store command", "insert", "Connection started"} {
+			for _, want := range []string{"/api/auth/login", "/api/users/me/linked-ids", "store command", "insert", "Connection started", "mail sent", eml} {
 				if !strings.Contains(out, want) {
 					t.Fatalf("the debug log does not mention %q:\n%s", want, out)
 				}

@@ -70,6 +70,9 @@ func TestMultiProcess(t *testing.T) {
 	t.Run("ChainDeleteOfAKilledInstanceIsFinishedByAnother", func(t *testing.T) {
 		testChainDeleteResumedAcrossInstances(t, bin, storeURI)
 	})
+	t.Run("ResetMailOfAKilledInstanceIsSentByAnother", func(t *testing.T) {
+		testResetMailSentByAnotherInstance(t, bin, storeURI)
+	})
 	t.Run("RollingRestartUnderLoadFailsNoRequest", func(t *testing.T) {
 		testRollingRestart(t, bin, storeURI)
 	})
@@ -925,4 +928,44 @@ func testRollingRestart(t *testing.T, bin, storeURI string) {
 	}
 	t.Logf("%d requests: login %s; /me %s; %d connections refused by a stopped instance, retried on another (%d requests); requests in flight at each SIGTERM: %v; answered per instance (slot.generation): %v; instances taken out of rotation on /readyz: %d",
 		len(results), formatCounts(byKind["login"]), formatCounts(byKind["me"]), refused, retriedRequests, inFlightAtTerm, answeredBy, lb.outs)
+}
+
+// testResetMailSentByAnotherInstance accepts a password reset on A, whose sender is
+// held (LANYARD_TEST_MAIL_HOLD), so that the mail is recorded and not sent, and kills
+// A with SIGKILL: B, started afterwards on the same store, sends the mail to the
+// test's SMTP server, and its link resets the password on B.
+func testResetMailSentByAnotherInstance(t *testing.T, bin, storeURI string) {
+	mb := lanyardtest.NewMailbox(t)
+	c := newCluster(t, bin, storeURI, map[string]string{"LANYARD_SMTP_URL": mb.URL(), "LANYARD_MAIL_FROM": "noreply@lanyard.test"})
+	a := c.start(t, map[string]string{"LANYARD_TEST_MAIL_HOLD": "1"})
+	email := "reset-" + randomHex(4) + "@example.com"
+	registerAccount(t, a.URL, email, testPassword)
+	must(t, "password reset on A", call(apiClient, "POST", a.URL+"/api/auth/password-reset", map[string]any{"email": email}, "", nil), http.StatusAccepted)
+	// The registration's verification mail waits with the reset's.
+	if n := lanyardtest.RawCount(t, c.db, "mail_outbox", bson.D{}); n != 2 || mb.Count() != 0 {
+		t.Fatalf("after the request: %d mails in the outbox, %d received; want 2 and 0", n, mb.Count())
+	}
+	a.signal(t, syscall.SIGKILL)
+	<-a.exited
+
+	b := c.start(t, nil)
+	var got *lanyardtest.Received
+	for range 2 { // B looks for due mails every 5 s
+		if m := mb.WaitFor(t, email); m.Header.Get("Subject") == "Reset your password" {
+			got = m
+		}
+	}
+	if got == nil {
+		t.Fatal("no reset mail among the two B sent")
+	}
+	m := must(t, "confirm on B", call(apiClient, "POST", b.URL+"/api/auth/password-reset/confirm",
+		map[string]any{"token": got.Token(t), "new_password": "a passphrase from the mail 31"}, "", nil), http.StatusOK)
+	if m["access_token"] == nil {
+		t.Fatalf("confirm on B answered %v; want a token pair", m)
+	}
+	waitFor(t, 15*time.Second, "the outbox to empty", func() bool { return lanyardtest.RawCount(t, c.db, "mail_outbox", bson.D{}) == 0 },
+		func() string { return fmt.Sprint(lanyardtest.RawDocs(t, c.db, "mail_outbox", bson.D{})) })
+	if n := mb.Count(); n != 2 {
+		t.Errorf("mails received = %d; want 2, each once", n)
+	}
 }

@@ -245,7 +245,7 @@ func (o *Outbox) attempt(ctx context.Context, m store.OutboxMail) (bool, error) 
 			return true, fmt.Errorf("mail %s sent: %w", m.ID.Hex(), err)
 		}
 		o.m.sent.WithLabelValues(m.Kind).Inc()
-		o.log.Info("mail sent", "mail", m.ID.Hex(), "kind", m.Kind, "attempts", m.Attempts, "to", where)
+		o.log.Info("mail sent", "mail", m.ID.Hex(), "kind", m.Kind, "attempts", m.Attempts, "via", where)
 		return true, nil
 	}
 	reason := scrubbed(err, m.To).Error()
