@@ -104,3 +104,20 @@ func TestLogin_UnverifiedAccountLogsInByDefault(t *testing.T) {
 	}
 	env.Do("POST", "/api/auth/login", map[string]any{"email": "fresh@example.com", "password": lanyardtest.DefaultPassword}).Must(t, http.StatusOK)
 }
+
+// End to end: under LANYARD_REQUIRE_VERIFIED_EMAIL a new account's login waits for the
+// link its registration mailed; once followed, the password logs in.
+func TestLogin_RequireVerifiedEmailLogsInOnceTheMailedLinkIsFollowed(t *testing.T) {
+	t.Parallel()
+	env, mb, _ := verifyEnv(t, lanyardtest.WithEnv("LANYARD_REQUIRE_VERIFIED_EMAIL", "true"))
+	const pw = lanyardtest.DefaultPassword
+	env.Do("POST", "/api/auth/register", map[string]any{"email": "ada@example.com", "password": pw}).Must(t, http.StatusCreated)
+	login := func() *lanyardtest.Response {
+		return env.Do("POST", "/api/auth/login", map[string]any{"email": "ada@example.com", "password": pw})
+	}
+	if p := problem(t, login(), "POST /api/auth/login before verifying", http.StatusForbidden); p.Type != "/problems/email-not-verified" {
+		t.Errorf("before verifying: type %q; want /problems/email-not-verified", p.Type)
+	}
+	verifyToken(env, mb.WaitFor(t, "ada@example.com").Token(t)).Must(t, http.StatusOK)
+	login().Must(t, http.StatusOK)
+}
