@@ -43,6 +43,16 @@ type User struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 
+	// Profile holds the custom profile fields the user edits (checked against
+	// LANYARD_PROFILE_SCHEMA when one is configured); AppMetadata what an admin keeps
+	// about the account, which its user reads but cannot change. Both are JSON
+	// objects as encoding/json decodes them with UseNumber: values are string,
+	// json.Number, bool, nil, []any and map[string]any, so no layer above the store
+	// sees a storage type. nil when the user has none; each at most 16 KiB encoded
+	// (profile.MaxBytes).
+	Profile     map[string]any
+	AppMetadata map[string]any
+
 	// Session bookkeeping lives here because every authenticated request loads the
 	// user anyway (see store.ChangeUserSessions). Keys are session ids in hex.
 	// LiveSessions: the user's sessions, each with its last use as last known here

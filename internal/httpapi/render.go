@@ -19,7 +19,7 @@ type User struct {
 	Username  string `json:"username,omitempty"`
 	FirstName string `json:"first_name,omitempty"`
 	LastName  string `json:"last_name,omitempty"`
-	Contact   string `json:"contact,omitempty" doc:"Phone number as '+' and 7-15 digits"`
+	Contact   string `json:"contact,omitempty" doc:"Phone number: '+' and 7-15 digits (E.164), or the 7-15 digits of a national number as given"`
 	Birthday  string `json:"birthday,omitempty" doc:"YYYY-MM-DD"`
 	Role      string `json:"role" enum:"user,admin"`
 	Status    string `json:"status" enum:"active,deleting"`
@@ -32,6 +32,9 @@ type User struct {
 	// HasPassword is false for an account made through an identity provider until
 	// its owner sets a password through a password reset.
 	HasPassword bool `json:"has_password" doc:"Whether the account has a password; false for one made by signing in through an identity provider, until a password reset sets one"`
+	// Profile and AppMetadata are left out when empty.
+	Profile     map[string]any `json:"profile,omitempty" doc:"Custom profile fields, which the user edits (PATCH /api/users/me); checked against LANYARD_PROFILE_SCHEMA when one is configured"`
+	AppMetadata map[string]any `json:"app_metadata,omitempty" doc:"What an admin keeps about the account (PATCH /api/users/{user_id}); the user reads it but cannot change it"`
 	// Expand and ExpandTruncated are set only when the request asked for expand.
 	Expand          Expansion `json:"expand,omitempty"`
 	ExpandTruncated []string  `json:"expand_truncated,omitempty" nullable:"false" doc:"The relations of this object that had more than 100 children; only the newest 100 are shown"`
@@ -54,6 +57,7 @@ func renderUser(u lanyard.User) User {
 		EmailVerified: u.EmailVerified,
 		PendingEmail:  u.PendingEmail,
 		HasPassword:   u.PasswordHash != "",
+		Profile:       u.Profile, AppMetadata: u.AppMetadata,
 	}
 }
 

@@ -37,6 +37,8 @@ type userDoc struct {
 
 	EmailVerified bool   `bson:"email_verified,omitempty"` // absent: not verified
 	PendingEmail  string `bson:"pending_email,omitempty"`
+	Profile       object `bson:"profile,omitempty"`
+	AppMetadata   object `bson:"app_metadata,omitempty"`
 }
 
 func toUserDoc(u *lanyard.User) *userDoc {
@@ -48,6 +50,7 @@ func toUserDoc(u *lanyard.User) *userDoc {
 		LiveSessions: u.LiveSessions, EndedSessions: u.EndedSessions, AccessNotBefore: u.AccessNotBefore,
 		KnownAddrs:    toKnownAddrDocs(u.KnownAddrs),
 		EmailVerified: u.EmailVerified, PendingEmail: u.PendingEmail,
+		Profile: nonEmpty(u.Profile), AppMetadata: nonEmpty(u.AppMetadata),
 	}
 }
 
@@ -60,7 +63,16 @@ func (d *userDoc) user() lanyard.User {
 		LiveSessions: d.LiveSessions, EndedSessions: d.EndedSessions, AccessNotBefore: d.AccessNotBefore,
 		KnownAddrs:    fromKnownAddrDocs(d.KnownAddrs),
 		EmailVerified: d.EmailVerified, PendingEmail: d.PendingEmail,
+		Profile: d.Profile, AppMetadata: d.AppMetadata,
 	}
+}
+
+// nonEmpty is m, or nil when it holds nothing: an empty object is not stored.
+func nonEmpty(m map[string]any) object {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 func toObjectIDs(ids []lanyard.ID) []bson.ObjectID {
@@ -182,8 +194,11 @@ type UserChange struct {
 	Username, UsernameKey                  *string
 	FirstName, LastName, Contact, Birthday *string
 	PasswordHash                           *string
-	Role                                   *lanyard.Role
-	Status                                 *lanyard.Status
+	// Profile and AppMetadata replace the whole object; an empty (or nil) map
+	// removes it.
+	Profile, AppMetadata *map[string]any
+	Role                 *lanyard.Role
+	Status               *lanyard.Status
 	// ForgetSessions drops the user's session bookkeeping (LiveSessions,
 	// EndedSessions, AccessNotBefore), which a BumpVersion makes moot: every session
 	// and access token from before it is dead anyway.
@@ -218,6 +233,15 @@ func (c UserChange) update(now time.Time) bson.D {
 	opt("birthday", c.Birthday)
 	if c.PasswordHash != nil {
 		set["password_hash"] = *c.PasswordHash
+	}
+	for name, v := range map[string]*map[string]any{"profile": c.Profile, "app_metadata": c.AppMetadata} {
+		switch {
+		case v == nil:
+		case len(*v) == 0:
+			unset[name] = ""
+		default:
+			set[name] = object(*v)
+		}
 	}
 	if c.Role != nil {
 		set["role"] = string(*c.Role)
