@@ -13,6 +13,7 @@ import (
 
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/password"
+	"github.com/lanyard/lanyard/internal/profile"
 	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/store"
 	"github.com/lanyard/lanyard/internal/throttle"
@@ -29,7 +30,13 @@ type Service struct {
 	minScore int
 	// verify mails the links that prove an address (UseVerification); nil: none.
 	verify *Verification
+	// profile is the schema a user's profile must meet; nil: any object of at most
+	// profile.MaxBytes.
+	profile *profile.Schema
 }
+
+// UseProfileSchema makes every profile change meet sch (LANYARD_PROFILE_SCHEMA).
+func (s *Service) UseProfileSchema(sch *profile.Schema) { s.profile = sch }
 
 // New returns a Service. now may be nil (time.Now).
 func New(st *store.Store, hasher *password.Hasher, now func() time.Time) *Service {
@@ -176,10 +183,35 @@ type Field struct {
 	Value string
 }
 
+// Object is a free-form object of a partial update (a profile, app metadata):
+// absent (zero), replaced by Value as a whole, or removed (Null; an empty Value
+// removes it too).
+type Object struct {
+	Set   bool
+	Null  bool
+	Value map[string]any
+}
+
+// change is o as a store change (nil: kept), checked by check into p.
+func (o Object) change(p *problems, check func(map[string]any) []lanyard.FieldError) *map[string]any {
+	switch {
+	case o.Null:
+		return new(map[string]any)
+	case o.Set:
+		for _, fe := range check(o.Value) {
+			p.add(fe.Location, fe.Message)
+		}
+		return &o.Value
+	}
+	return nil
+}
+
 // Patch is a partial profile update. Changing Email requires CurrentPassword.
 type Patch struct {
 	Username, FirstName, LastName, Contact, Birthday, Email Field
-	CurrentPassword                                         *string
+	// Profile replaces the custom profile as a whole; it must meet the profile schema.
+	Profile         Object
+	CurrentPassword *string
 	// ClientAddr is where the request came from, for the password check's throttle.
 	ClientAddr string
 }
@@ -222,6 +254,7 @@ func (s *Service) Update(ctx context.Context, u lanyard.User, p Patch) (lanyard.
 		}
 		change.UsernameKey = &key
 	}
+	change.Profile = p.Profile.change(&pr, func(v map[string]any) []lanyard.FieldError { return s.profile.Check("profile", v) })
 	switch {
 	case p.Email.Null:
 		pr.add("email", "cannot be removed")
@@ -280,6 +313,29 @@ func (s *Service) Update(ctx context.Context, u lanyard.User, p Patch) (lanyard.
 		if err := s.mailChange(ctx, out, pending); err != nil {
 			return lanyard.User{}, fmt.Errorf("update user: %w", err)
 		}
+	}
+	return out, nil
+}
+
+// AdminPatch is what an admin changes of an account through the admin API. Its role
+// stays with lanyard admin promote|demote and its status with the chain delete.
+type AdminPatch struct {
+	// AppMetadata replaces the account's app metadata as a whole.
+	AppMetadata Object
+}
+
+// AdminUpdate applies an admin's p to user u and returns the user as stored
+// afterwards. App metadata has no schema: any object of at most profile.MaxBytes
+// whose field names the store can hold.
+func (s *Service) AdminUpdate(ctx context.Context, u lanyard.User, p AdminPatch) (lanyard.User, error) {
+	var pr problems
+	change := store.UserChange{AppMetadata: p.AppMetadata.change(&pr, func(v map[string]any) []lanyard.FieldError { return profile.Check("app_metadata", v) })}
+	if err := pr.err(); err != nil {
+		return lanyard.User{}, err
+	}
+	out, err := s.st.UpdateUser(ctx, u.ID, change, s.now())
+	if err != nil {
+		return lanyard.User{}, fmt.Errorf("update user: %w", err)
 	}
 	return out, nil
 }

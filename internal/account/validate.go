@@ -267,9 +267,15 @@ func checkName(s string) string {
 func normalizeContact(s string) (string, string) {
 	const msg = "must be a phone number of 7-15 digits, optionally starting with '+'"
 	s = strings.TrimSpace(s)
+	// With a '+' the number is international (E.164: '+' and its digits); without one
+	// it is kept as the digits given, a national number whose country Lanyard cannot
+	// know, so it never becomes a '+0…' that no one can dial.
+	plus := strings.HasPrefix(s, "+")
 	s = strings.TrimPrefix(s, "+")
 	var b strings.Builder
-	b.WriteByte('+')
+	if plus {
+		b.WriteByte('+')
+	}
 	for _, r := range s {
 		switch {
 		case r >= '0' && r <= '9':
@@ -279,8 +285,12 @@ func normalizeContact(s string) (string, string) {
 			return "", msg
 		}
 	}
-	if d := b.Len() - 1; d < 7 || d > 15 {
+	digits := strings.TrimPrefix(b.String(), "+")
+	if d := len(digits); d < 7 || d > 15 {
 		return "", msg
+	}
+	if plus && digits[0] == '0' {
+		return "", "must not start with +0: an international number starts with its country code"
 	}
 	return b.String(), ""
 }

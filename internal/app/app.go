@@ -160,6 +160,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	accounts := account.New(st, hasher, o.Now)
 	accounts.UseLimiter(limiter)
 	accounts.RequirePasswordScore(cfg.PasswordMinScore)
+	accounts.UseProfileSchema(cfg.ProfileSchema)
 	sessions := session.New(session.Options{
 		Store: st, Accounts: accounts, Hasher: hasher, Signer: signer, Refresher: refresher,
 		RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.RefreshReuseGrace, Now: o.Now,

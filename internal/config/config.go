@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lanyard/lanyard/internal/provider"
+	"github.com/lanyard/lanyard/internal/profile"
 )
 
 // Config is everything the service can be told from outside.
@@ -64,6 +65,13 @@ type Config struct {
 	// (<CallbackBase>/api/auth/oauth/{provider}/callback): LANYARD_PUBLIC_URL when it
 	// is set; empty, the address each authorize request reached.
 	CallbackBase      string
+	// ProfileSchema (LANYARD_PROFILE_SCHEMA, a path) is the JSON Schema every profile
+	// change must meet, read and checked at start-up; nil: none (any object of at most
+	// profile.MaxBytes).
+	ProfileSchema *profile.Schema
+	// CollectionPrefix (LANYARD_COLLECTION_PREFIX) is put before the name of every
+	// collection Lanyard keeps, so that it can share a database with the application.
+	CollectionPrefix  string
 	LoginFailureLimit int            // LANYARD_LOGIN_FAILURE_LIMIT
 	RegisterLimit     int            // LANYARD_REGISTER_LIMIT
 	PasswordMinScore  int            // LANYARD_PASSWORD_MIN_SCORE: zxcvbn score 0-4
@@ -194,6 +202,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RelationsFile:     l.str("LANYARD_RELATIONS_FILE", ""),
 		ProvidersFile:     l.str("LANYARD_PROVIDERS_FILE", ""),
 		RedirectURLs:      l.redirectURLs("LANYARD_REDIRECT_URLS"),
+		ProfileSchema:     l.profileSchema("LANYARD_PROFILE_SCHEMA"),
 		LoginFailureLimit: l.positiveInt("LANYARD_LOGIN_FAILURE_LIMIT", 10),
 		RegisterLimit:     l.positiveInt("LANYARD_REGISTER_LIMIT", 20),
 		PasswordMinScore:  l.intIn("LANYARD_PASSWORD_MIN_SCORE", 3, 0, 4),
@@ -279,6 +288,21 @@ func (l *loader) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// profileSchema reads and checks the schema file the variable names: each wrong
+// entry of it is a line of its own.
+func (l *loader) profileSchema(name string) *profile.Schema {
+	path := l.str(name, "")
+	if path == "" {
+		return nil
+	}
+	sch, err := profile.Load(path)
+	if err != nil {
+		l.errs = append(l.errs, err)
+		return nil
+	}
+	return sch
 }
 
 func (l *loader) hostPort(name, def string, loopback bool) string {

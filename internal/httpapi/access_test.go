@@ -50,6 +50,7 @@ var contractAccess = map[string]struct {
 	"link-user": {access: "admin", body: func(lanyardtest.Account) any {
 		return map[string]any{"provider": "google", "external_id": "sub-1"}
 	}},
+	"update-user":          {access: "admin", body: func(lanyardtest.Account) any { return map[string]any{"app_metadata": map[string]any{}} }},
 	"list-user-linked-ids": {access: "admin"},
 	"unlink-user":          {access: "admin"},
 	"resolve-linked-id":    {access: "admin", query: "?provider=google&external_id=nobody"},

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 
@@ -59,6 +60,30 @@ func (optString) Schema(huma.Registry) *huma.Schema {
 
 func ptr[T any](v T) *T { return &v }
 
+// optObject is a PATCH field holding a JSON object: absent, an object (which replaces
+// the whole field), or null (remove it). Numbers are kept as json.Number, as the
+// domain holds them.
+type optObject struct {
+	account.Object
+}
+
+// UnmarshalJSON records that the field was present, and whether it was null.
+func (o *optObject) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(&o.Value)
+}
+
+// Schema tells Huma (and the OpenAPI document) that the field is an object or null.
+func (optObject) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{Type: huma.TypeObject, Nullable: true, AdditionalProperties: true}
+}
+
 type updateMeInput struct {
 	Body struct {
 		Username        optString `json:"username,omitempty" doc:"null removes it."`
@@ -67,6 +92,7 @@ type updateMeInput struct {
 		Contact         optString `json:"contact,omitempty" doc:"null removes it."`
 		Birthday        optString `json:"birthday,omitempty" doc:"null removes it."`
 		Email           optString `json:"email,omitempty" doc:"Requires current_password. Not applied at once: it becomes pending_email, a link that confirms it is mailed to it (POST /api/auth/verify-email applies it) and a notice to the current address. The current address again drops a pending change."`
+		Profile         optObject `json:"profile,omitempty" doc:"Replaces the custom profile as a whole (null or {} removes it): at most 16 KiB as JSON, checked against LANYARD_PROFILE_SCHEMA when one is configured, one error per wrong field. app_metadata is not accepted here: only an admin sets it, through PATCH /api/users/{user_id}."`
 		CurrentPassword *string   `json:"current_password,omitempty" doc:"Required to change the email." maxLength:"1024"`
 	}
 }
@@ -75,7 +101,7 @@ func (s *Server) updateMe(ctx context.Context, in *updateMeInput) (*userOutput, 
 	b := in.Body
 	u, err := s.accounts.Update(ctx, principal(ctx).User, account.Patch{
 		Username: b.Username.Field, FirstName: b.FirstName.Field, LastName: b.LastName.Field,
-		Contact: b.Contact.Field, Birthday: b.Birthday.Field, Email: b.Email.Field,
+		Contact: b.Contact.Field, Birthday: b.Birthday.Field, Email: b.Email.Field, Profile: b.Profile.Object,
 		CurrentPassword: b.CurrentPassword, ClientAddr: clientOf(ctx).IP,
 	})
 	if err != nil {

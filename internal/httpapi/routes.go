@@ -45,6 +45,9 @@ func (s *Server) routes(api huma.API) {
 	op(s, api, accessSelfOrAdmin, huma.Operation{OperationID: "get-user", Method: http.MethodGet, Path: "/api/users/{user_id}",
 		Summary: "One account: yourself, or anyone for admins", Tags: []string{"users"},
 		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.getUser)
+	op(s, api, accessAdmin, huma.Operation{OperationID: "update-user", Method: http.MethodPatch, Path: "/api/users/{user_id}",
+		Summary: "Admin: change an account's app metadata", Tags: []string{"users"},
+		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.updateUser) // handlers_admin_users.go
 
 	op(s, api, accessAuthenticated, huma.Operation{OperationID: "link-me", Method: http.MethodPost, Path: "/api/users/me/linked-ids",
 		Summary: "Link an external ID to the caller's account", DefaultStatus: http.StatusCreated, Tags: []string{"linked ids"},
