@@ -335,7 +335,7 @@ func runStore(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		t := time.NewTicker(15 * time.Second)
 		defer t.Stop()
 		for {
-			if _, err := store.EnsureIDIndexes(ctx, file, store.Collections()); err != nil {
+			if _, err := store.EnsureIDIndexes(ctx, file, store.OwnCollections(cfg.CollectionPrefix)); err != nil {
 				log.Warn("adding _id indexes", "err", err)
 			}
 			select {

@@ -122,7 +122,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		o.Registry = prometheus.NewRegistry()
 	}
 	m := newMetrics(o.Registry)
-	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: o.Monitor, Logger: o.Logger, OnError: m.storeError, SerialWrites: o.SQLiteFile != "", SQLiteFile: o.SQLiteFile})
+	st, err := store.Open(ctx, uri, cfg.DB, store.Options{Monitor: o.Monitor, Logger: o.Logger, OnError: m.storeError, OnForeign: func(coll string) { m.foreignDocument(o.Logger, coll) }, SerialWrites: o.SQLiteFile != "", SQLiteFile: o.SQLiteFile, CollectionPrefix: cfg.CollectionPrefix})
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +222,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	m.watchDeletions(deleter)
 	idIndexes := func(ctx context.Context) error { return nil }
 	if o.SQLiteFile != "" {
-		colls := store.Collections()
+		colls := store.OwnCollections(cfg.CollectionPrefix)
 		for _, r := range rels.Declared() {
 			colls = append(colls, r.Collection)
 		}
@@ -261,6 +261,17 @@ func prepareStore(ctx context.Context, st *store.Store, relationsFile string) (*
 	rels, err := relation.Load(relationsFile)
 	if err != nil {
 		return nil, err
+	}
+	var errs []error
+	for _, r := range rels.Declared() {
+		// relation.Parse refuses Lanyard's own names; under a prefix, the prefixed
+		// names are Lanyard's collections too.
+		if st.OwnsCollection(r.Collection) {
+			errs = append(errs, fmt.Errorf("relation %s: collection %q is Lanyard's own (LANYARD_COLLECTION_PREFIX)", r.Name, r.Collection))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("LANYARD_RELATIONS_FILE %s:\n%w", relationsFile, errors.Join(errs...))
 	}
 	for _, r := range rels.Declared() {
 		if err := st.EnsureRelationIndex(ctx, r.Collection, r.Field); err != nil {

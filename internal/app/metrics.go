@@ -1,6 +1,8 @@
 package app
 
 import (
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +17,9 @@ type metrics struct {
 	hashTook  prometheus.Histogram
 	hashWait  prometheus.Histogram
 	storeErrs *prometheus.CounterVec
+	foreign   *prometheus.CounterVec
+	// warned holds the collections whose first foreign document was logged.
+	warned sync.Map
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,8 +39,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "lanyard_store_errors_total",
 			Help: "Store operations that failed (unreachable, timed out, or unexpected), by operation.",
 		}, []string{"op"}),
+		foreign: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lanyard_foreign_documents_total",
+			Help: "Documents of Lanyard's collections that are not Lanyard's (they do not decode), skipped where they were read, by collection.",
+		}, []string{"collection"}),
 	}
-	reg.MustRegister(m.hashTook, m.hashWait, m.storeErrs)
+	reg.MustRegister(m.hashTook, m.hashWait, m.storeErrs, m.foreign)
 	return m
 }
 
@@ -45,6 +54,16 @@ func (m *metrics) observeHash(wait, took time.Duration) {
 }
 
 func (m *metrics) storeError(op string) { m.storeErrs.WithLabelValues(op).Inc() }
+
+// foreignDocument counts a skipped document that is not Lanyard's, and warns of the
+// first one of each collection (the collection only: the document may hold anything
+// of the application's).
+func (m *metrics) foreignDocument(log *slog.Logger, coll string) {
+	m.foreign.WithLabelValues(coll).Inc()
+	if _, seen := m.warned.LoadOrStore(coll, true); !seen && log != nil {
+		log.Warn("skipped a document that is not Lanyard's in one of its collections; further ones are counted in lanyard_foreign_documents_total (LANYARD_COLLECTION_PREFIX keeps the application's collections apart)", "collection", coll)
+	}
+}
 
 // watchDeletions exports the deleter's own counters.
 func (m *metrics) watchDeletions(d *relation.Deleter) {

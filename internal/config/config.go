@@ -11,13 +11,14 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/lanyard/lanyard/internal/provider"
 	"github.com/lanyard/lanyard/internal/profile"
+	"github.com/lanyard/lanyard/internal/provider"
 )
 
 // Config is everything the service can be told from outside.
@@ -64,7 +65,7 @@ type Config struct {
 	// CallbackBase is where identity providers send people back to
 	// (<CallbackBase>/api/auth/oauth/{provider}/callback): LANYARD_PUBLIC_URL when it
 	// is set; empty, the address each authorize request reached.
-	CallbackBase      string
+	CallbackBase string
 	// ProfileSchema (LANYARD_PROFILE_SCHEMA, a path) is the JSON Schema every profile
 	// change must meet, read and checked at start-up; nil: none (any object of at most
 	// profile.MaxBytes).
@@ -203,6 +204,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ProvidersFile:     l.str("LANYARD_PROVIDERS_FILE", ""),
 		RedirectURLs:      l.redirectURLs("LANYARD_REDIRECT_URLS"),
 		ProfileSchema:     l.profileSchema("LANYARD_PROFILE_SCHEMA"),
+		CollectionPrefix:  l.collectionPrefix("LANYARD_COLLECTION_PREFIX"),
 		LoginFailureLimit: l.positiveInt("LANYARD_LOGIN_FAILURE_LIMIT", 10),
 		RegisterLimit:     l.positiveInt("LANYARD_REGISTER_LIMIT", 20),
 		PasswordMinScore:  l.intIn("LANYARD_PASSWORD_MIN_SCORE", 3, 0, 4),
@@ -303,6 +305,16 @@ func (l *loader) profileSchema(name string) *profile.Schema {
 		return nil
 	}
 	return sch
+}
+
+var prefixRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,31}$`)
+
+func (l *loader) collectionPrefix(name string) string {
+	v := l.str(name, "")
+	if v != "" && (!prefixRE.MatchString(v) || strings.HasPrefix(v, "system")) {
+		l.fail(name, fmt.Sprintf("%q must be 1-32 of letters, digits and '_', starting with a letter or '_', not system", v))
+	}
+	return v
 }
 
 func (l *loader) hostPort(name, def string, loopback bool) string {

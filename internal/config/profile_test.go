@@ -80,3 +80,24 @@ func TestLoad_ProfileSchemaUsesOnlyWhatTheContractLists(t *testing.T) {
 		t.Errorf("a missing schema file: Load = %v; want an error naming the variable", err)
 	}
 }
+
+func TestLoad_CollectionPrefix(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		value string
+		ok    bool
+	}{{"", true}, {"lanyard_", true}, {"Auth", true}, {"_x", true}, {"lanyard.", false}, {"a$", false}, {"9x", false}, {"system_", false}, {strings.Repeat("a", 33), false}} {
+		cfg, err := Load(func(k string) string {
+			if k == "LANYARD_COLLECTION_PREFIX" {
+				return c.value
+			}
+			return ""
+		})
+		switch {
+		case c.ok && (err != nil || cfg.CollectionPrefix != c.value):
+			t.Errorf("LANYARD_COLLECTION_PREFIX=%q: %q, %v; want it taken", c.value, cfg.CollectionPrefix, err)
+		case !c.ok && (err == nil || !strings.HasPrefix(err.Error(), "LANYARD_COLLECTION_PREFIX: ") || strings.Contains(err.Error(), "\n")):
+			t.Errorf("LANYARD_COLLECTION_PREFIX=%q: error %v; want one line naming the variable", c.value, err)
+		}
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/lanyard/lanyard/internal/app"
 	"github.com/lanyard/lanyard/internal/config"
@@ -102,6 +103,13 @@ type envOptions struct {
 	log        io.Writer
 	mailTLS    *tls.Config
 	mailPoll   time.Duration
+	existing   func(ctx context.Context, db *mongo.Database) error
+}
+
+// WithExisting runs fill on the test's database before the service starts in it: the
+// application's collections, documents and indexes that were there before Lanyard.
+func WithExisting(fill func(ctx context.Context, db *mongo.Database) error) Option {
+	return func(o *envOptions) { o.existing = fill }
 }
 
 // WithLog writes the service's log to w, as text, at debug level.
@@ -195,6 +203,17 @@ func WithClock(now func() time.Time) Option {
 // New starts the service on a fresh database and stops it when the test ends.
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
+	e, err := TryNew(t, opts...)
+	if err != nil {
+		t.Fatalf("lanyardtest: start: %v", err)
+	}
+	return e
+}
+
+// TryNew is New that returns the service's start-up error instead of failing the
+// test, for tests of what stops a start.
+func TryNew(t testing.TB, opts ...Option) (*Env, error) {
+	t.Helper()
 	if shared.uri == "" {
 		t.Fatal("lanyardtest: no store; call lanyardtest.Main from TestMain")
 	}
@@ -239,6 +258,9 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if o.existing != nil {
+		fillExisting(t, ctx, uri, cfg.DB, o.existing)
+	}
 	a, err := app.New(ctx, cfg, uri, app.Options{
 		Hash:    password.Cheap,
 		Logger:  logger,
@@ -254,7 +276,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		MailPollEvery:    o.mailPoll,
 	})
 	if err != nil {
-		t.Fatalf("lanyardtest: start: %v", err)
+		return nil, err
 	}
 	srv := httptest.NewServer(a.Handler)
 	e := &Env{t: t, URL: srv.URL, App: a, Config: cfg, DB: a.Store.Raw(), Commands: cmds, Store: own, SQLiteFile: sqliteFile, StoreURI: uri, client: srv.Client()}
@@ -272,7 +294,27 @@ func New(t testing.TB, opts ...Option) *Env {
 		}
 		_ = a.Close(ctx)
 	})
-	return e
+	return e, nil
+}
+
+// fillExisting runs fill on database name of the store at uri, and drops the database
+// when the test ends (a service that did not start drops nothing).
+func fillExisting(t testing.TB, ctx context.Context, uri, name string, fill func(context.Context, *mongo.Database) error) {
+	t.Helper()
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatalf("lanyardtest: connect: %v", err)
+	}
+	db := client.Database(name)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = db.Drop(ctx)
+		_ = client.Disconnect(ctx)
+	})
+	if err := fill(ctx, db); err != nil {
+		t.Fatalf("lanyardtest: existing data: %v", err)
+	}
 }
 
 func randomKey() string {

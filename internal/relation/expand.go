@@ -2,6 +2,7 @@ package relation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -163,7 +164,10 @@ func (x *Expander) expandNode(ctx context.Context, n *Node, parents []*Doc) erro
 		d := &Doc{ID: doc.ID()}
 		if !n.Rel.BuiltIn {
 			d.Document = doc
-		} else if d.Public, err = x.reg.public(n.Rel, doc); err != nil {
+		} else if d.Public, err = x.reg.public(n.Rel, doc); errors.Is(err, store.ErrForeign) {
+			x.st.NoteForeign(n.Rel.Collection) // not Lanyard's: not the user's either
+			continue
+		} else if err != nil {
 			return fmt.Errorf("expand: %w", err)
 		}
 		p.Expand[n.Rel.Name] = append(p.Expand[n.Rel.Name], d)

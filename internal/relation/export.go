@@ -2,6 +2,7 @@ package relation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/lanyard/lanyard"
@@ -23,6 +24,10 @@ func (d *Deleter) Export(ctx context.Context, userID lanyard.ID) (map[string][]a
 		page: func(_ context.Context, rel *Relation, docs []store.Document) error {
 			for _, doc := range docs {
 				v, err := d.reg.value(rel, doc)
+				if errors.Is(err, store.ErrForeign) {
+					d.st.NoteForeign(rel.Collection) // not Lanyard's: not the user's either
+					continue
+				}
 				if err != nil {
 					return err
 				}

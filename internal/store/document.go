@@ -116,12 +116,10 @@ func (d Document) AuditEvent() (lanyard.AuditEvent, error) {
 	return doc.event(), nil
 }
 
-func (d Document) decode(coll string, v any) error {
+// decode decodes d into v; ErrForeign when d is not one of Lanyard's documents.
+func (d Document) decode(coll string, v ownDoc) error {
 	if d.coll != coll {
 		return fmt.Errorf("store: a document of %s is not one of %s", d.coll, coll)
 	}
-	if err := bson.Unmarshal(d.raw, v); err != nil {
-		return fmt.Errorf("store: decode %s document: %w", coll, err)
-	}
-	return nil
+	return decodeOwn(coll, d.raw, v)
 }

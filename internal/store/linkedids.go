@@ -153,9 +153,14 @@ func (s *Store) pullLink(ctx context.Context, userID, id lanyard.ID) error {
 
 // LinkedIDByID loads one link.
 func (s *Store) LinkedIDByID(ctx context.Context, id lanyard.ID) (lanyard.LinkedID, error) {
-	var d linkedIDDoc
-	if err := s.linkedIDs().FindOne(ctx, byID(id)).Decode(&d); err != nil {
+	raw, err := s.linkedIDs().FindOne(ctx, byID(id)).Raw()
+	if err != nil {
 		return lanyard.LinkedID{}, s.translate("linked id", err)
+	}
+	var d linkedIDDoc
+	if err := decodeOwn(collLinkedIDs, raw, &d); err != nil {
+		s.NoteForeign(collLinkedIDs)
+		return lanyard.LinkedID{}, notFound("linked id")
 	}
 	return d.linkedID(), nil
 }

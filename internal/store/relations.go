@@ -203,11 +203,7 @@ func (s *Store) EnsureRelationIndex(ctx context.Context, coll, field string) err
 	if s.IsFerretDB() {
 		return nil // FerretDB's other backends scan whatever the indexes
 	}
-	_, err := s.db.Collection(coll).Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: field, Value: 1}},
-		Options: options.Index().SetName("lanyard_" + field),
-	})
-	return s.translate(fmt.Sprintf("create index %s.%s", coll, field), err)
+	return s.ensureIndex(ctx, indexSpec{coll: coll, name: "lanyard_" + field, fields: []string{field}, forQueries: true})
 }
 
 // MismatchedIDFormat counts the documents of coll whose field holds a parent id in

@@ -33,19 +33,21 @@ type sqliteIndex struct {
 	queries atomic.Int64 // SQL queries run on requests' behalf (not Background), for tests
 	dec     sjsonDecoder
 
+	prefix string // the store's collection prefix: see Physical
+
 	mu     sync.Mutex
 	tables map[string]string   // collection → table, once seen
 	fields map[string][]string // collection → indexed fields (each, or "a,b" for a composite)
 }
 
-func openSQLiteIndex(file string) (*sqliteIndex, error) {
+func openSQLiteIndex(file, prefix string) (*sqliteIndex, error) {
 	db, err := openSQLite(file)
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite index: %w", err)
 	}
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
-	x := &sqliteIndex{db: db, tables: map[string]string{}, fields: map[string][]string{}}
+	x := &sqliteIndex{db: db, prefix: prefix, tables: map[string]string{}, fields: map[string][]string{}}
 	for coll, fs := range builtInIndexes {
 		x.fields[coll] = slices.Clone(fs)
 	}
@@ -121,7 +123,8 @@ func (x *sqliteIndex) createIDIndex(ctx context.Context, table string) error {
 }
 
 // table returns coll's SQLite table, ok false when the collection does not exist (yet).
-// The first time a table is seen, its indexes are created.
+// The first time a table is seen, its indexes are created. FerretDB knows the table by
+// the collection's name in the database, prefixed if it is one of Lanyard's (Physical).
 func (x *sqliteIndex) table(ctx context.Context, coll string) (string, bool, error) {
 	x.mu.Lock()
 	t, ok := x.tables[coll]
@@ -130,7 +133,7 @@ func (x *sqliteIndex) table(ctx context.Context, coll string) (string, bool, err
 		return t, true, nil
 	}
 	x.count(ctx)
-	err := x.db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, coll).Scan(&t)
+	err := x.db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, Physical(x.prefix, coll)).Scan(&t)
 	if errors.Is(err, sql.ErrNoRows) || isNoSuchTable(err) || isCannotOpen(err) {
 		return "", false, nil
 	}

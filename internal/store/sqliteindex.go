@@ -33,7 +33,8 @@ func openSQLite(file string) (*sql.DB, error) {
 func SQLiteFile(dir, db string) string { return filepath.Join(dir, db+".sqlite") }
 
 // EnsureIDIndexes adds the _id expression index to the SQLite table of every listed
-// collection that exists, through the embedded store's own SQLite file. It is
+// collection that exists (named as in the database: OwnCollections gives Lanyard's
+// under a prefix), through the embedded store's own SQLite file. It is
 // idempotent and cheap once done, so it can run whenever collections may have appeared.
 // It reports how many indexes it created. Only for the embedded SQLite store: FerretDB
 // does not know these indexes, and drops them with their tables.
@@ -101,7 +102,9 @@ func IDLookupPlan(ctx context.Context, file, coll string) (string, error) {
 	return plan, rows.Err()
 }
 
-// Collections lists Lanyard's own collections, the ones whose _id lookups are hot.
+// Collections lists Lanyard's own collections, the ones whose _id lookups are hot, by
+// the names the code uses. It is the one list: LANYARD_COLLECTION_PREFIX applies to
+// every name on it (Physical), and the relations file may not name any (OwnsCollection).
 func Collections() []string {
 	return []string{collUsers, collUserKeys, collSessions, collLinkedIDs, collLinkKeys, collAudit, collJobs, collClaims, collRefreshClaims, collThrottle, collFlows, collClients, collSigningKeys, collOutbox, collMailClaims, collImports}
 }

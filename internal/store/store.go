@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -30,11 +31,46 @@ import (
 	"github.com/lanyard/lanyard"
 )
 
-// Collection names.
+// Collection names. Each collection Lanyard keeps is declared as a name of its own
+// (here or in its entity's file) and listed in Collections; every name on that list is
+// prefixed with Options.CollectionPrefix when the store addresses it (database.Collection,
+// the one lookup), so a collection added to the list is prefixed with no more code.
 const (
 	collUsers    = "users"
 	collSessions = "sessions"
 )
+
+// database is a *mongo.Database whose Collection puts the store's prefix before the
+// name of each of Lanyard's own collections (Collections) and leaves any other name
+// (an application's, from the relations file) as it is.
+type database struct {
+	*mongo.Database
+	prefix string
+}
+
+// Collection is the collection named name as Lanyard stores it.
+func (d database) Collection(name string, opts ...options.Lister[options.CollectionOptions]) *mongo.Collection {
+	return d.Database.Collection(Physical(d.prefix, name), opts...)
+}
+
+// Physical is the name collection name has in the database under prefix: prefix+name
+// for one of Lanyard's own collections (Collections), name itself for any other.
+func Physical(prefix, name string) string {
+	if prefix != "" && slices.Contains(Collections(), name) {
+		return prefix + name
+	}
+	return name
+}
+
+// OwnCollections are the names Lanyard's own collections have in a database under
+// prefix, as EnsureIDIndexes wants them.
+func OwnCollections(prefix string) []string {
+	out := Collections()
+	for i, c := range out {
+		out[i] = Physical(prefix, c)
+	}
+	return out
+}
 
 // CommandMonitor observes the store's commands (the driver's type: tests count the
 // commands and read their filters through it).
@@ -50,6 +86,9 @@ type Options struct {
 	// OnError, when set, is told of every failed store operation other than the
 	// expected ones (not found, duplicate key, cancelled by the caller).
 	OnError func(op string)
+	// OnForeign, when set, is told of every document of one of Lanyard's collections
+	// that was skipped as not Lanyard's (ErrForeign), by the collection's name.
+	OnForeign func(coll string)
 	// SerialWrites sends this process's single-document writes through one
 	// connection, one at a time. Set it on the embedded store's SQLite backend, which
 	// lets one writer at a time into the file: writers that collide there wait in
@@ -59,6 +98,10 @@ type Options struct {
 	// updates by a filter other than _id) keep their own connections, so that a long
 	// sweep does not hold every keyed write behind it.
 	SerialWrites bool
+	// CollectionPrefix is put before the name of every collection Lanyard keeps
+	// (LANYARD_COLLECTION_PREFIX), so that it can share a database with the
+	// application's own collections of the same names.
+	CollectionPrefix string
 	// SQLiteFile is the embedded store's SQLite file of this database, when the store
 	// is the embedded one on SQLite: queries other than by _id are then answered
 	// through SQLite indexes (sqlite.go).
@@ -67,13 +110,15 @@ type Options struct {
 
 // Store is a connection to one Lanyard database.
 type Store struct {
-	client  *mongo.Client
-	db      *mongo.Database
-	wclient *mongo.Client   // client of w: client itself, or one with a single connection (Options.SerialWrites)
-	w       *mongo.Database // where keyed writes go: see keyed
-	stripes *stripes        // set on FerretDB: see serialize.go
-	lite    *sqliteIndex    // set on the embedded SQLite store: see sqlite.go
-	onError func(op string)
+	client    *mongo.Client
+	db        database
+	wclient   *mongo.Client // client of w: client itself, or one with a single connection (Options.SerialWrites)
+	w         database      // where keyed writes go: see keyed
+	prefix    string        // Options.CollectionPrefix
+	stripes   *stripes      // set on FerretDB: see serialize.go
+	lite      *sqliteIndex  // set on the embedded SQLite store: see sqlite.go
+	onError   func(op string)
+	onForeign func(coll string)
 }
 
 // Open connects to uri and uses database name. It does not wait for the server: the
@@ -103,12 +148,12 @@ func Open(ctx context.Context, uri, name string, o Options) (*Store, error) {
 		}
 	}
 	st := &Store{
-		client: client, db: client.Database(name),
-		wclient: wclient, w: wclient.Database(name),
-		onError: o.OnError,
+		client: client, db: database{client.Database(name), o.CollectionPrefix},
+		wclient: wclient, w: database{wclient.Database(name), o.CollectionPrefix},
+		prefix: o.CollectionPrefix, onError: o.OnError, onForeign: o.OnForeign,
 	}
 	if o.SQLiteFile != "" {
-		if st.lite, err = openSQLiteIndex(o.SQLiteFile); err != nil {
+		if st.lite, err = openSQLiteIndex(o.SQLiteFile, o.CollectionPrefix); err != nil {
 			_ = st.Close(ctx)
 			return nil, err
 		}
@@ -163,34 +208,24 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	if err := s.detectFerretDB(ctx); err != nil {
 		return err
 	}
-	specs := []struct {
-		coll, name     string
-		fields         []string
-		unique, sparse bool
-	}{
-		{collUsers, "email_unique", []string{"email"}, true, false},
-		{collUsers, "username_key_unique", []string{"username_key"}, true, true},
-		{collUsers, "role", []string{"role"}, false, false}, // the last-admin check
-		{collSessions, "user_id", []string{"user_id"}, false, false},
-		{collLinkedIDs, "lookup_unique", []string{"lookup"}, true, false},
-		{collLinkedIDs, "user_id", []string{"user_id"}, false, false},
-		{collLinkedIDs, "provider_user_id", []string{"provider", "user_id"}, false, false}, // the admin list by provider
-		{collLinkKeys, "user_id", []string{"user_id"}, false, false},                       // a deleted user's keys
-		{collAudit, "user_id", []string{"user_id"}, false, false},
-		{collJobs, "lease_until", []string{"lease_until"}, false, false},
-		{collOutbox, "next_attempt_at", []string{"next_attempt_at"}, false, false}, // the sender's due mails
+	specs := []indexSpec{
+		// Every unique index is sparse: a document without the field (one of the
+		// application's, in a database shared without a prefix) is no duplicate.
+		{collUsers, "email_unique", []string{"email"}, true, true, false},
+		{collUsers, "username_key_unique", []string{"username_key"}, true, true, false},
+		{collUsers, "role", []string{"role"}, false, false, false}, // the last-admin check
+		{collSessions, "user_id", []string{"user_id"}, false, false, false},
+		{collLinkedIDs, "lookup_unique", []string{"lookup"}, true, true, false},
+		{collLinkedIDs, "user_id", []string{"user_id"}, false, false, false},
+		{collLinkedIDs, "provider_user_id", []string{"provider", "user_id"}, false, false, false}, // the admin list by provider
+		{collLinkKeys, "user_id", []string{"user_id"}, false, false, false},                       // a deleted user's keys
+		{collAudit, "user_id", []string{"user_id"}, false, false, false},
+		{collJobs, "lease_until", []string{"lease_until"}, false, false, false},
+		{collOutbox, "next_attempt_at", []string{"next_attempt_at"}, false, false, false}, // the sender's due mails
 	}
 	for _, sp := range specs {
-		keys := bson.D{}
-		for _, f := range sp.fields {
-			keys = append(keys, bson.E{Key: f, Value: 1})
-		}
-		model := mongo.IndexModel{
-			Keys:    keys,
-			Options: options.Index().SetName(sp.name).SetUnique(sp.unique).SetSparse(sp.sparse),
-		}
-		if _, err := s.db.Collection(sp.coll).Indexes().CreateOne(ctx, model); err != nil {
-			return s.translate("create index "+sp.coll+"."+sp.name, err)
+		if err := s.ensureIndex(ctx, sp); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -198,7 +233,14 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 
 // Raw returns the underlying database. Only tests use it, to inspect documents as
 // they are stored.
-func (s *Store) Raw() *mongo.Database { return s.db }
+func (s *Store) Raw() *mongo.Database { return s.db.Database }
+
+// OwnsCollection reports whether name, as it is in the database, is one of Lanyard's
+// own collections: with a prefix, the prefixed names are Lanyard's (and the bare
+// names, which the store's lookup prefixes, stay reserved too).
+func (s *Store) OwnsCollection(name string) bool {
+	return slices.Contains(Collections(), name) || slices.Contains(OwnCollections(s.prefix), name)
+}
 
 // NewID returns a fresh id. Its bytes are an ObjectId's (a time, a process and a
 // counter), which is how every document id is stored: making ids is the store's

@@ -55,13 +55,9 @@ func (s *Store) EnsureExpiryIndexes(ctx context.Context) error {
 	if s.IsFerretDB() {
 		return nil
 	}
-	model := mongo.IndexModel{
-		Keys:    bson.D{{Key: "expires_at", Value: 1}},
-		Options: options.Index().SetName("expires_at"),
-	}
 	for _, coll := range []string{collThrottle, collSessions, collRefreshClaims, collFlows, collMailClaims} {
-		if _, err := s.db.Collection(coll).Indexes().CreateOne(ctx, model); err != nil {
-			return s.translate("create index "+coll+".expires_at", err)
+		if err := s.ensureIndex(ctx, indexSpec{coll: coll, name: "expires_at", fields: []string{"expires_at"}}); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -365,11 +365,12 @@ func (s *Store) decodeUsers(ctx context.Context, rows [][]byte) ([]lanyard.User,
 	for _, row := range rows {
 		var d userDoc
 		raw, err := s.lite.decode(row)
-		if err == nil {
-			err = bson.Unmarshal(raw, &d)
-		}
 		if err != nil {
 			return nil, s.translate("decode user", err)
+		}
+		if err := decodeOwn(collUsers, raw, &d); err != nil {
+			s.NoteForeign(collUsers)
+			continue
 		}
 		out = append(out, d.user())
 	}
@@ -399,13 +400,18 @@ func (s *Store) findUsers(ctx context.Context, what string, f bson.D, o *options
 	if err != nil {
 		return nil, s.translate(what, err)
 	}
-	var docs []userDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, s.translate(what, err)
-	}
+	defer cur.Close(context.WithoutCancel(ctx))
 	var out []lanyard.User
-	for i := range docs {
-		out = append(out, docs[i].user())
+	for cur.Next(ctx) {
+		var d userDoc
+		if err := decodeOwn(collUsers, cur.Current, &d); err != nil {
+			s.NoteForeign(collUsers)
+			continue
+		}
+		out = append(out, d.user())
+	}
+	if err := cur.Err(); err != nil {
+		return nil, s.translate(what, err)
 	}
 	return out, nil
 }
