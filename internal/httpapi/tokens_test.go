@@ -98,7 +98,12 @@ func TestAccessToken_ForgedOrMalformedIsRejected(t *testing.T) {
 	now := time.Now()
 	// fresh are a's claims with times around now, so that only the defect a case
 	// introduces can make it fail.
-	fresh := claimsWith(claimsWith(claims, "iat", now.Unix()), "exp", now.Add(10*time.Minute).Unix())
+	// iat_ms moves with iat: left as issued, it falls outside iat's second whenever
+	// the registrations above crossed a second boundary.
+	issuedAt := func(c jwt.MapClaims, at time.Time) jwt.MapClaims {
+		return claimsWith(claimsWith(c, "iat", at.Unix()), "iat_ms", at.UnixMilli())
+	}
+	fresh := claimsWith(issuedAt(claims, now), "exp", now.Add(10*time.Minute).Unix())
 	hs256 := func(c jwt.MapClaims) string { return signJWT(t, jwt.SigningMethodHS256, secret, c) }
 	edited := func(c jwt.MapClaims) string { return header + "." + jwtSegment(t, c) + "." + sig }
 
@@ -146,7 +151,7 @@ func TestAccessToken_ForgedOrMalformedIsRejected(t *testing.T) {
 		{"HS384 with the right secret", bearer(signJWT(t, jwt.SigningMethodHS384, secret, fresh))},
 		{"HS512 with the right secret", bearer(signJWT(t, jwt.SigningMethodHS512, secret, fresh))},
 		{"missing exp", bearer(hs256(claimsWith(fresh, "exp", nil)))},
-		{"expired an hour ago", bearer(hs256(claimsWith(claimsWith(fresh, "iat", now.Add(-2*time.Hour).Unix()), "exp", now.Add(-time.Hour).Unix())))},
+		{"expired an hour ago", bearer(hs256(claimsWith(issuedAt(fresh, now.Add(-2*time.Hour)), "exp", now.Add(-time.Hour).Unix())))},
 		{"wrong iss", bearer(hs256(claimsWith(fresh, "iss", "someone-else")))},
 		{"missing iss", bearer(hs256(claimsWith(fresh, "iss", nil)))},
 		{"ver ahead of the user's", bearer(hs256(claimsWith(fresh, "ver", 1)))},
