@@ -68,8 +68,8 @@ func runImport(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 			colls = append(colls, l.Collection)
 		}
 		for _, c := range colls {
-			if slices.Contains(store.Collections(), c) {
-				return fmt.Errorf("lanyard import: collection %q of database %q is Lanyard's own; give Lanyard a database of its own (LANYARD_DB)", c, *db)
+			if slices.Contains(store.OwnCollections(cfg.CollectionPrefix), c) {
+				return fmt.Errorf("lanyard import: collection %q of database %q is Lanyard's own; give Lanyard a database of its own (LANYARD_DB) or a LANYARD_COLLECTION_PREFIX", c, *db)
 			}
 		}
 	}
@@ -85,6 +85,7 @@ func runImport(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	defer closeApp()
 	o := importer.Options{
 		Source: src.DB, Store: a.Store, Links: a.LinkIDs, Map: m, DryRun: *dryRun, Progress: stderr,
+		ProfileSchema: cfg.ProfileSchema,
 	}
 	if k := cfg.TestImportPauseAfter; k > 0 {
 		log.Warn("test-only settings in effect; never set them in a deployment", "variables", []string{"LANYARD_TEST_IMPORT_PAUSE_AFTER"})

@@ -75,6 +75,7 @@ linked_ids:
   email: email
   username: username
   password_hash: hashed_password
+  profile: [bio, profile_image_url]
   created_at: created_at
 linked_ids:
   - collection: identities
@@ -369,6 +370,13 @@ func checkAccounts(t *testing.T, env *lanyardtest.Env, s *sources) []string {
 			links = append(links, m["provider"].(string)+":"+m["external_id"].(string))
 		}
 		slices.Sort(links)
+		var wantProfile map[string]any
+		if u.bio != "" {
+			wantProfile = map[string]any{"bio": u.bio, "profile_image_url": u.imageURL}
+		}
+		if got, _ := me["profile"].(map[string]any); !reflect.DeepEqual(got, wantProfile) {
+			t.Errorf("%s: profile %v; want %v", u.email, me["profile"], wantProfile)
+		}
 		if !slices.Equal(links, u.wantLinks) {
 			t.Errorf("%s: linked ids %v; want %v", u.email, links, u.wantLinks)
 		}

@@ -12,6 +12,7 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,6 +33,7 @@ import (
 	"github.com/lanyard/lanyard/internal/account"
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/password"
+	"github.com/lanyard/lanyard/internal/profile"
 	"github.com/lanyard/lanyard/internal/store"
 )
 
@@ -58,6 +60,9 @@ type Options struct {
 	Store  *store.Store    // Lanyard's
 	Links  *linkid.Service
 	Map    Map
+	// ProfileSchema is what a profile must meet (LANYARD_PROFILE_SCHEMA); nil: only
+	// the size and field names that every profile must have.
+	ProfileSchema *profile.Schema
 	// DryRun reads and judges everything and writes nothing: the report says what
 	// a run would do.
 	DryRun bool
@@ -92,8 +97,9 @@ type Report struct {
 	LinkedIDs Counts `json:"linked_ids"`
 	// Skipped lists every source record that was not imported, and why.
 	Skipped []Skip `json:"skipped"`
-	// Dropped lists profile fields left out of an imported account because their
-	// values break Lanyard's rules (the account itself is imported).
+	// Dropped lists profile fields (and custom profile fields, as profile.<name>)
+	// left out of an imported account because their values break Lanyard's rules or
+	// the profile schema (the account itself is imported).
 	Dropped []Drop `json:"fields_dropped"`
 }
 
@@ -258,6 +264,7 @@ func (r *run) user(ctx context.Context, _ bson.RawValue, doc bson.Raw) (string, 
 			u.Birthday = ""
 		}
 	}
+	u.Profile = r.profileOf(doc, idv)
 	hash, ok := hashOf(doc, m.PasswordHash)
 	if !ok {
 		return NoPasswordHash, nil
@@ -309,6 +316,73 @@ func (r *run) step(s Step, n int) error {
 		return nil
 	}
 	return r.AfterStep(s, n)
+}
+
+// profileOf copies the fields the map's profile names from doc into a custom
+// profile, each under its own name (a nested one under its last part) as a JSON
+// value: a date as RFC 3339, an ObjectId as its hex, anything else as relaxed
+// Extended JSON. A field the profile schema refuses is left out and reported in
+// Dropped; so is the whole profile when it is larger than profile.MaxBytes. nil:
+// nothing to copy.
+func (r *run) profileOf(doc bson.Raw, id bson.RawValue) map[string]any {
+	m := r.Map.Users
+	p := map[string]any{}
+	for _, name := range m.Profile {
+		v, ok := lookup(doc, name)
+		if !ok {
+			continue
+		}
+		j, err := jsonValue(v)
+		if err != nil {
+			r.drop(id, "profile."+lastPart(name), "is not a JSON value")
+			continue
+		}
+		p[lastPart(name)] = j
+	}
+	for _, fe := range r.ProfileSchema.Check("profile", p) {
+		name, ok := strings.CutPrefix(fe.Location, "profile.")
+		if !ok {
+			r.drop(id, "profile", fe.Message)
+			return nil
+		}
+		top, _, _ := strings.Cut(name, ".")
+		if _, held := p[top]; held {
+			delete(p, top)
+			r.drop(id, "profile."+top, fe.Message)
+		}
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return p
+}
+
+func (r *run) drop(id bson.RawValue, field, reason string) {
+	r.rep.Dropped = append(r.rep.Dropped, Drop{Collection: r.Map.Users.Collection, SourceID: describe(id), Field: field, Reason: reason})
+}
+
+func lastPart(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
+
+// jsonValue is v as the JSON value a profile holds (what encoding/json decodes
+// with UseNumber).
+func jsonValue(v bson.RawValue) (any, error) {
+	switch v.Type {
+	case bson.TypeDateTime:
+		return v.Time().UTC().Format(time.RFC3339Nano), nil
+	case bson.TypeObjectID:
+		return v.ObjectID().Hex(), nil
+	}
+	b, err := bson.MarshalExtJSON(bson.D{{Key: "v", Value: v}}, false, false)
+	if err != nil {
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var out map[string]any
+	if err := d.Decode(&out); err != nil {
+		return nil, err
+	}
+	return out["v"], nil
 }
 
 // dryUser judges u as user would write it, against the store and what this dry run

@@ -22,6 +22,7 @@ import (
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/method"
 	"github.com/lanyard/lanyard/internal/password"
+	"github.com/lanyard/lanyard/internal/profile"
 	"github.com/lanyard/lanyard/internal/store"
 )
 
@@ -384,5 +385,54 @@ func TestRun_AccountsOfEveryHashFormatProveTheirOldPassword(t *testing.T) {
 		if after, _ := f.st.UserByID(context.Background(), p.User.ID); password.Check(after.PasswordHash) != nil || after.PasswordHash[:10] != "$argon2id$" {
 			t.Errorf("%s: hash after the login is not argon2id", u.email)
 		}
+	}
+}
+
+func TestRun_CopiesProfileFieldsAndLeavesOutWhatTheSchemaRefuses(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	sch, err := profile.Parse([]byte(`{"type": "object", "additionalProperties": false, "properties": {
+		"bio": {"type": "string", "maxLength": 20},
+		"profile_image_url": {"type": "string", "format": "uri"},
+		"age": {"type": "integer"},
+		"joined": {"type": "string", "format": "date"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := cheapBcrypt(t, "pw")
+	f.insert(t, "users",
+		bson.D{{Key: "_id", Value: "a"}, {Key: "email", Value: "a@example.com"}, {Key: "password", Value: hash},
+			{Key: "bio", Value: "Writes Go."}, {Key: "profile_image_url", Value: "https://img.example.org/a.png"},
+			{Key: "extra", Value: bson.D{{Key: "age", Value: int32(41)}}}},
+		bson.D{{Key: "_id", Value: "b"}, {Key: "email", Value: "b@example.com"}, {Key: "password", Value: hash},
+			{Key: "bio", Value: "far too long for the schema's twenty"}, {Key: "profile_image_url", Value: "not a uri"}},
+		bson.D{{Key: "_id", Value: "c"}, {Key: "email", Value: "c@example.com"}, {Key: "password", Value: hash}},
+	)
+	mp := `users: {collection: users, email: email, password_hash: password, profile: [bio, profile_image_url, extra.age]}`
+	rep, err := f.run(t, mp, func(o *Options) { o.ProfileSchema = sch })
+	if err != nil || rep.Users.Imported != 3 {
+		t.Fatalf("import: %+v, %v; want 3 users imported", rep, err)
+	}
+	want := map[string]map[string]any{
+		"a@example.com": {"bio": "Writes Go.", "profile_image_url": "https://img.example.org/a.png", "age": json.Number("41")},
+		"b@example.com": nil,
+		"c@example.com": nil,
+	}
+	for email, w := range want {
+		u, err := f.st.UserByEmail(context.Background(), email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(u.Profile) != len(w) || (len(w) > 0 && !reflect.DeepEqual(u.Profile, w)) {
+			t.Errorf("%s: profile %#v; want %#v", email, u.Profile, w)
+		}
+	}
+	var dropped []string
+	for _, d := range rep.Dropped {
+		dropped = append(dropped, d.SourceID+" "+d.Field)
+	}
+	slices.Sort(dropped)
+	if w := []string{"b profile.bio", "b profile.profile_image_url"}; !slices.Equal(dropped, w) {
+		t.Errorf("dropped %v; want %v", dropped, w)
 	}
 }

@@ -135,9 +135,6 @@ func (m Map) check() []string {
 		}
 		field("users.fields."+k, u.Fields[k], true)
 	}
-	if len(u.Profile) > 0 {
-		bad("users.profile: custom profile fields are not in this version of Lanyard yet; leave profile out")
-	}
 	seen := map[string]bool{}
 	for i, p := range u.Profile {
 		name := fmt.Sprintf("users.profile[%d]", i)

@@ -14,6 +14,7 @@ const contractMap = `users:
   username: username       # optional
   password_hash: password
   fields: {first_name: first_name, last_name: last_name, contact: contact, birthday: birthday}
+  profile: [bio, profile_image_url]   # copied into the user's custom profile
   created_at: created_at   # default: the source ObjectId's time, else now
 linked_ids:
   - collection: linked_ids
@@ -35,8 +36,8 @@ func TestParseMap_ReadsTheContractsExample(t *testing.T) {
 	want := Map{
 		Users: UserMap{
 			Collection: "users", ID: "_id", Email: "email", Username: "username", PasswordHash: "password",
-			Fields:    map[string]string{"first_name": "first_name", "last_name": "last_name", "contact": "contact", "birthday": "birthday"},
-			CreatedAt: "created_at",
+			Fields:  map[string]string{"first_name": "first_name", "last_name": "last_name", "contact": "contact", "birthday": "birthday"},
+			Profile: []string{"bio", "profile_image_url"}, CreatedAt: "created_at",
 		},
 		LinkedIDs: []LinkMap{
 			{Collection: "linked_ids", UserField: "user_id", Provider: Provider{Name: "legacy"}, ExternalID: "linked_id"},
@@ -63,6 +64,7 @@ func TestParseMap_OneLinePerWrongEntry(t *testing.T) {
   emial: email
   password_hash: $where
   fields: {nickname: nick, contact: ""}
+  profile: [bio, bio]
 linked_ids:
   - collection: linked_ids
     provider: "Not A Provider!"
@@ -81,6 +83,7 @@ linked_ids:
 		`users.password_hash: "$where" is not a field name`,
 		"users.fields.contact: is required",
 		"users.fields.nickname: is not one of first_name, last_name, contact, birthday",
+		`users.profile[1]: "bio" is listed twice`,
 		"linked_ids[0].user_field: is required",
 		`linked_ids[0].provider: "Not A Provider!" must be 2-32 characters`,
 		"linked_ids[1].provider: is required",
