@@ -282,6 +282,10 @@ func TestPasswordReset_MailWaitsForTheSMTPServerToComeBack(t *testing.T) {
 	clock := lanyardtest.NewClock()
 	env, mb := mailEnv(t, lanyardtest.WithClock(clock.Now), lanyardtest.WithMailPoll(20*time.Millisecond))
 	a := registered(t, env, mb, "ada")
+	// The verification mail is delivered once it is out of the outbox, and only then
+	// is the server stopped: stopped at the end of its delivery, the server could
+	// leave that mail to be tried again.
+	waitUntil(t, "the verification mail out of the outbox", func() bool { return lanyardtest.RawCount(t, env.DB, "mail_outbox", bson.D{}) == 0 })
 	mb.Stop()
 	requestReset(env, a.Email).Must(t, http.StatusAccepted)
 	waitUntil(t, "a failed attempt", func() bool {

@@ -73,7 +73,9 @@ func (t smtpTransport) deliver(ctx context.Context, msg *gomail.Msg, _ store.Out
 	if err != nil {
 		return "", fmt.Errorf("smtp client: %w", err)
 	}
-	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+	// Once the server has accepted the message after DATA it is delivered: a failure
+	// of what follows (RSET, QUIT) must not make the mail go out twice.
+	if err := c.DialAndSendWithContext(ctx, msg); err != nil && !msg.IsDelivered() {
 		return "", fmt.Errorf("smtp: %w", err)
 	}
 	return "smtp", nil
