@@ -40,6 +40,7 @@ type User struct {
 	Status       Status
 	TokenVersion int64
 	Linked       []ID // ids of the user's linked IDs (at most a few dozen)
+	PasskeyIDs   []ID // ids of the user's passkeys (at most passkey.MaxPerUser)
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 

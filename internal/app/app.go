@@ -26,6 +26,7 @@ import (
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/mail"
 	"github.com/lanyard/lanyard/internal/method"
+	"github.com/lanyard/lanyard/internal/passkey"
 	"github.com/lanyard/lanyard/internal/password"
 	"github.com/lanyard/lanyard/internal/provider"
 	"github.com/lanyard/lanyard/internal/relation"
@@ -180,7 +181,12 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 	providers := provider.NewSet(cfg.Providers, provider.Options{Now: o.Now})
 	linkIDs.Reserve(providers.Names())
 	// Expand and export hand out the built-ins' documents only through these views.
-	for name, v := range map[string]relation.View{"sessions": session.View, "linked_ids": linkIDs.View, "audit_events": audit.View} {
+	passkeys, err := passkey.New(passkey.Options{Store: st, Flows: flows, DataKey: dataKey, RPID: cfg.WebAuthnRPID, Origins: cfg.WebAuthnOrigins, Now: o.Now})
+	if err != nil {
+		_ = st.Close(context.Background())
+		return nil, err
+	}
+	for name, v := range map[string]relation.View{"sessions": session.View, "linked_ids": linkIDs.View, "audit_events": audit.View, "passkeys": passkey.View} {
 		if err := rels.SetView(name, v); err != nil {
 			_ = st.Close(context.Background())
 			return nil, err
@@ -204,6 +210,8 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		Providers:      method.NewProviders(providers, flows, st, accounts, linkIDs, cfg.RedirectURLs),
 		CallbackBase:   cfg.CallbackBase,
 		LinkIDs:        linkIDs,
+		Passkeys:       passkeys,
+		PasskeyMethod:  method.NewPasskey(passkeys),
 		Relations:      rels,
 		Expander:       relation.NewExpander(st, rels),
 		Deleter:        deleter,

@@ -80,6 +80,15 @@ type Config struct {
 	TrustedProxies    []netip.Prefix // LANYARD_TRUSTED_PROXIES
 	CORSOrigins       []string       // LANYARD_CORS_ORIGINS
 
+	// WebAuthnRPID (LANYARD_WEBAUTHN_RP_ID) is the relying party id passkeys are made
+	// for: a domain, default the host name of LANYARD_PUBLIC_URL (when set) or of
+	// LANYARD_ADDR, or localhost. WebAuthnOrigins (LANYARD_WEBAUTHN_ORIGINS) are the
+	// origins whose pages may use them, each on the RP ID or a subdomain of it; default
+	// the public URL's origin, else http://localhost:<port of LANYARD_ADDR> for
+	// localhost, else https://<RP ID>.
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
+
 	// DrainTimeout (LANYARD_DRAIN_TIMEOUT) bounds how long a shutting-down serve keeps
 	// accepting connections, /readyz saying 503, for its balancer to take it out of
 	// rotation; see cmd/lanyard's connTracker.
@@ -229,6 +238,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ResetTTL:      l.duration("LANYARD_RESET_TTL", 30*time.Minute),
 	}
 	c.PublicURL = l.publicURL("LANYARD_PUBLIC_URL", c.Addr)
+	c.WebAuthnRPID, c.WebAuthnOrigins = l.webauthn(c.Addr, c.PublicURL, l.str("LANYARD_PUBLIC_URL", "") != "")
 	c.MailFrom = l.mailFrom("LANYARD_MAIL_FROM", c.PublicURL)
 	c.ResetURL = l.linkURL("LANYARD_RESET_URL", c.PublicURL+"/reset-password?token={token}")
 	c.VerifyURL = l.linkURL("LANYARD_VERIFY_URL", c.PublicURL+"/verify-email?token={token}")
@@ -513,6 +523,77 @@ func (l *loader) redirectURLs(name string) []string {
 		out = append(out, f)
 	}
 	return out
+}
+
+// webauthn reads the relying party's id and origins, with defaults from the public
+// URL when one is set (its host, its origin), else from addr.
+func (l *loader) webauthn(addr, publicURL string, public bool) (string, []string) {
+	const idVar, originsVar = "LANYARD_WEBAUTHN_RP_ID", "LANYARD_WEBAUTHN_ORIGINS"
+	host, port, _ := net.SplitHostPort(addr)
+	pub, _ := url.Parse(publicURL)
+	if public && pub != nil && isDomain(pub.Hostname()) {
+		host, port = pub.Hostname(), pub.Port()
+	} else {
+		public = false
+	}
+	rpID := strings.ToLower(l.str(idVar, ""))
+	if rpID == "" {
+		rpID = "localhost"
+		if host != "" && net.ParseIP(host) == nil && isDomain(host) {
+			rpID = strings.ToLower(host)
+		}
+	} else if !isDomain(rpID) {
+		l.fail(idVar, fmt.Sprintf("%q is not a domain such as example.com (no scheme, port or path)", rpID))
+		return rpID, nil
+	}
+	raw := splitList(l.getenv(originsVar))
+	if len(raw) == 0 {
+		if h := strings.ToLower(host); public && (h == rpID || strings.HasSuffix(h, "."+rpID)) {
+			return rpID, []string{pub.Scheme + "://" + strings.ToLower(pub.Host)}
+		}
+		if rpID == "localhost" {
+			return rpID, []string{"http://localhost:" + port}
+		}
+		return rpID, []string{"https://" + rpID}
+	}
+	var out []string
+	for _, f := range raw {
+		u, err := url.Parse(f)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			l.fail(originsVar, fmt.Sprintf("%q is not an origin such as https://app.example.com", f))
+			continue
+		}
+		h := strings.ToLower(u.Hostname())
+		switch {
+		case h != rpID && !strings.HasSuffix(h, "."+rpID):
+			l.fail(originsVar, fmt.Sprintf("%q is not on the RP ID %s or a subdomain of it (set LANYARD_WEBAUTHN_RP_ID)", f, rpID))
+			continue
+		case u.Scheme == "http" && h != "localhost" && !strings.HasSuffix(h, ".localhost"):
+			l.fail(originsVar, fmt.Sprintf("%q must be https: browsers offer passkeys over http only on localhost", f))
+			continue
+		}
+		out = append(out, u.Scheme+"://"+strings.ToLower(u.Host))
+	}
+	return rpID, out
+}
+
+// isDomain reports whether s is a DNS name of letters, digits and hyphens, as an RP
+// ID must be (an IP address is none).
+func isDomain(s string) bool {
+	if s == "" || len(s) > 253 || net.ParseIP(s) != nil {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (l *loader) level(name string) slog.Level {

@@ -70,6 +70,14 @@ var contractAccess = map[string]struct {
 	"oauth-authorize": {access: "public"},
 	"oauth-callback":  {access: "public"},
 	"link-me-oauth":   {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{"redirect_uri": "https://app.example/done"} }},
+	// Passkeys: bodies that validation refuses (no credential), so nothing is added or
+	// removed; the options change nothing but a flow.
+	"passkey-creation-options": {access: "authenticated"},
+	"add-passkey":              {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{} }},
+	"list-my-passkeys":         {access: "authenticated"},
+	"remove-passkey":           {access: "authenticated", body: wrongPassword("current_password")},
+	"passkey-request-options":  {access: "public"},
+	"passkey-login":            {access: "public", body: func(lanyardtest.Account) any { return map[string]any{} }},
 }
 
 func freshAccount(c lanyardtest.Account) any {

@@ -12,6 +12,7 @@ import (
 	"github.com/lanyard/lanyard"
 	"github.com/lanyard/lanyard/internal/audit"
 	"github.com/lanyard/lanyard/internal/linkid"
+	"github.com/lanyard/lanyard/internal/passkey"
 	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/session"
 )
@@ -212,6 +213,8 @@ func (r *expandRenderer) public(v any) (any, error) {
 			ID: v.ID, CreatedAt: formatTime(v.CreatedAt), LastUsedAt: formatTime(v.LastUsedAt),
 			ExpiresAt: formatTime(v.ExpiresAt), IP: v.IP, UserAgent: v.UserAgent, Current: v.ID == r.current,
 		}, nil
+	case passkey.Public:
+		return renderPasskey(v), nil
 	case audit.Event:
 		return AuditEvent{ID: v.ID, Type: v.Type, At: formatTime(v.At), IP: v.IP, Detail: v.Detail}, nil
 	}

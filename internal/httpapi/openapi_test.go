@@ -148,8 +148,9 @@ type openAPIOperation struct {
 }
 
 // optionalBodies are the operations whose every body field is optional: logout
-// (no body at all ends this session) and a profile change (any subset).
-var optionalBodies = map[string]bool{"logout": true, "update-me": true}
+// (no body at all ends this session), a profile change (any subset) and a passkey's
+// removal (one of two proofs, either).
+var optionalBodies = map[string]bool{"logout": true, "update-me": true, "remove-passkey": true}
 
 // TestOpenAPI_DeclaresWhatClientsNeed holds the document to what a generated client
 // and the documentation page need, for every operation, the ones added later

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/lanyard/lanyard/internal/audit"
 	"github.com/lanyard/lanyard/internal/lanyardtest"
 	"github.com/lanyard/lanyard/internal/linkid"
+	"github.com/lanyard/lanyard/internal/passkey"
 	"github.com/lanyard/lanyard/internal/session"
 	"github.com/lanyard/lanyard/internal/store"
 )
@@ -192,6 +194,10 @@ func TestExport_HandsOutBuiltInsOnlyAsPublicValues(t *testing.T) {
 	env := lanyardtest.New(t, lanyardtest.WithRelations(t, postsAndComments))
 	h := newSecretHistory(t, env)
 	insertDocs(t, env, "posts", 2, func(int) bson.D { return bson.D{{Key: "author_id", Value: oid(t, h.a.ID)}} })
+	key := lanyard.Passkey{ID: store.NewID(), UserID: lanyard.ID(oid(t, h.a.ID)), Name: "key", CredentialID: []byte("cred"), PublicKey: []byte("cose"), CreatedAt: time.Now()}
+	if err := env.App.Store.AddPasskey(t.Context(), &key, 1); err != nil {
+		t.Fatalf("AddPasskey: %v", err)
+	}
 
 	got, err := env.App.Deleter.Export(t.Context(), lanyard.ID(oid(t, h.a.ID)))
 	if err != nil {
@@ -201,6 +207,7 @@ func TestExport_HandsOutBuiltInsOnlyAsPublicValues(t *testing.T) {
 		"sessions":     func(v any) bool { _, ok := v.(session.Public); return ok },
 		"linked_ids":   func(v any) bool { _, ok := v.(linkid.Public); return ok },
 		"audit_events": func(v any) bool { _, ok := v.(audit.Event); return ok },
+		"passkeys":     func(v any) bool { _, ok := v.(passkey.Public); return ok },
 		"posts":        func(v any) bool { _, ok := v.(store.Document); return ok },
 		"comments":     func(v any) bool { _, ok := v.(store.Document); return ok },
 	} {
@@ -213,7 +220,7 @@ func TestExport_HandsOutBuiltInsOnlyAsPublicValues(t *testing.T) {
 			}
 		}
 	}
-	if len(got) != 5 {
-		t.Errorf("Export() has %d relations; want 5", len(got))
+	if len(got) != 6 {
+		t.Errorf("Export() has %d relations; want 6", len(got))
 	}
 }

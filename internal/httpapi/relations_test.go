@@ -33,6 +33,7 @@ func TestRelations_AdminSeesBuiltInsAndDeclared(t *testing.T) {
 		{"linked_ids", "linked_ids", "users", "user_id", "cascade", "objectid", true},
 		{"sessions", "sessions", "users", "user_id", "cascade", "objectid", true},
 		{"audit_events", "audit_events", "users", "user_id", "cascade", "objectid", true},
+		{"passkeys", "passkeys", "users", "user_id", "cascade", "objectid", true},
 		{"posts", "posts", "users", "author_id", "cascade", "objectid", false},
 		{"comments", "comments", "posts", "post_id", "nullify", "string", false},
 		{"invoices", "billing.invoices", "users", "customer", "restrict", "objectid", false},
@@ -52,8 +53,8 @@ func TestRelations_WithoutARelationsFileOnlyBuiltIns(t *testing.T) {
 	for _, r := range got.Relations {
 		names = append(names, r.Name)
 	}
-	if !slices.Equal(names, []string{"linked_ids", "sessions", "audit_events"}) {
-		t.Errorf("GET /api/relations names = %v; want the three built-ins", names)
+	if !slices.Equal(names, []string{"linked_ids", "sessions", "audit_events", "passkeys"}) {
+		t.Errorf("GET /api/relations names = %v; want the four built-ins", names)
 	}
 }
 

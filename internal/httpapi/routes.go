@@ -70,12 +70,13 @@ func (s *Server) routes(api huma.API) {
 		Summary: "Admin: which account holds an external ID", Tags: []string{"linked ids"},
 		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.resolve)
 
-	s.tokenRoutes(api)                  // handlers_introspect.go: introspection and revocation, for service clients
-	s.resetRoutes(api, public, authed)  // handlers_reset.go: password reset by mail, and the admin's
-	s.relationRoutes(api, authed)       // routes_relations.go: expand-aware reads, the admin list, the registry
-	s.deletionRoutes(api, authed)       // routes_deletion.go: chain delete, its plan, the export
-	s.verifyRoutes(api, public, authed) // handlers_verify.go: email verification and the confirmation of an email change
-	s.oauthRoutes(api, public, authed)  // handlers_oauth.go: sign-in through identity providers, and linking through one
+	s.passkeyRoutes(api, public, authed) // handlers_passkeys.go: the caller's passkeys, and sign-in with one
+	s.tokenRoutes(api)                   // handlers_introspect.go: introspection and revocation, for service clients
+	s.resetRoutes(api, public, authed)   // handlers_reset.go: password reset by mail, and the admin's
+	s.relationRoutes(api, authed)        // routes_relations.go: expand-aware reads, the admin list, the registry
+	s.deletionRoutes(api, authed)        // routes_deletion.go: chain delete, its plan, the export
+	s.verifyRoutes(api, public, authed)  // handlers_verify.go: email verification and the confirmation of an email change
+	s.oauthRoutes(api, public, authed)   // handlers_oauth.go: sign-in through identity providers, and linking through one
 }
 
 // op registers one operation with the defaults every operation shares and the access

@@ -23,6 +23,7 @@ import (
 	"github.com/lanyard/lanyard/internal/client"
 	"github.com/lanyard/lanyard/internal/linkid"
 	"github.com/lanyard/lanyard/internal/method"
+	"github.com/lanyard/lanyard/internal/passkey"
 	"github.com/lanyard/lanyard/internal/relation"
 	"github.com/lanyard/lanyard/internal/reset"
 	"github.com/lanyard/lanyard/internal/session"
@@ -45,6 +46,8 @@ type Deps struct {
 	// each authorize request reached.
 	CallbackBase   string
 	LinkIDs        *linkid.Service
+	Passkeys       *passkey.Service // passkeys: registration, listing, removal
+	PasskeyMethod  *method.Passkey  // the passkey way in
 	Relations      *relation.Registry
 	Expander       *relation.Expander
 	Deleter        *relation.Deleter
@@ -67,30 +70,32 @@ type Deps struct {
 
 // Server is the HTTP handler of the whole service.
 type Server struct {
-	accounts *account.Service
-	sessions *session.Service
-	clients  *client.Service
-	password *method.Password
-	resets   *reset.Service
-	oauth    *method.Providers
-	callback string
-	linkIDs  *linkid.Service
-	rels     *relation.Registry
-	expander *relation.Expander
-	deleter  *relation.Deleter
-	now      func() time.Time
-	store    Pinger
-	keys     KeySet
-	issuer   string
-	log      *slog.Logger
-	proxies  []netip.Prefix
-	origins  []string
-	timeout  time.Duration
-	metrics  *metrics
-	registry *prometheus.Registry
-	stopping atomic.Bool
-	handler  http.Handler
-	api      huma.API
+	accounts      *account.Service
+	sessions      *session.Service
+	clients       *client.Service
+	password      *method.Password
+	resets        *reset.Service
+	oauth         *method.Providers
+	callback      string
+	linkIDs       *linkid.Service
+	passkeys      *passkey.Service
+	passkeyMethod *method.Passkey
+	rels          *relation.Registry
+	expander      *relation.Expander
+	deleter       *relation.Deleter
+	now           func() time.Time
+	store         Pinger
+	keys          KeySet
+	issuer        string
+	log           *slog.Logger
+	proxies       []netip.Prefix
+	origins       []string
+	timeout       time.Duration
+	metrics       *metrics
+	registry      *prometheus.Registry
+	stopping      atomic.Bool
+	handler       http.Handler
+	api           huma.API
 }
 
 // New assembles the handler.
@@ -109,27 +114,29 @@ func New(d Deps) *Server {
 		d.RequestTimeout = 5 * time.Second
 	}
 	s := &Server{
-		accounts: d.Accounts,
-		sessions: d.Sessions,
-		clients:  d.Clients,
-		password: d.Password,
-		resets:   d.Resets,
-		oauth:    d.Providers,
-		callback: d.CallbackBase,
-		linkIDs:  d.LinkIDs,
-		rels:     d.Relations,
-		expander: d.Expander,
-		deleter:  d.Deleter,
-		now:      d.Now,
-		store:    d.Store,
-		keys:     d.Keys,
-		issuer:   d.Issuer,
-		log:      d.Logger,
-		proxies:  d.TrustedProxies,
-		origins:  d.CORSOrigins,
-		timeout:  d.RequestTimeout,
-		registry: d.Registry,
-		metrics:  newMetrics(d.Registry),
+		accounts:      d.Accounts,
+		sessions:      d.Sessions,
+		clients:       d.Clients,
+		password:      d.Password,
+		resets:        d.Resets,
+		oauth:         d.Providers,
+		callback:      d.CallbackBase,
+		linkIDs:       d.LinkIDs,
+		passkeys:      d.Passkeys,
+		passkeyMethod: d.PasskeyMethod,
+		rels:          d.Relations,
+		expander:      d.Expander,
+		deleter:       d.Deleter,
+		now:           d.Now,
+		store:         d.Store,
+		keys:          d.Keys,
+		issuer:        d.Issuer,
+		log:           d.Logger,
+		proxies:       d.TrustedProxies,
+		origins:       d.CORSOrigins,
+		timeout:       d.RequestTimeout,
+		registry:      d.Registry,
+		metrics:       newMetrics(d.Registry),
 	}
 	mux := http.NewServeMux()
 	s.api = humago.New(mux, apiConfig(d.Version))

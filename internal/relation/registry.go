@@ -60,6 +60,7 @@ var builtIns = []Relation{
 	{Name: "linked_ids", Collection: "linked_ids", Parent: Users, Field: "user_id", OnDelete: Cascade, IDFormat: ObjectID, BuiltIn: true},
 	{Name: "sessions", Collection: "sessions", Parent: Users, Field: "user_id", OnDelete: Cascade, IDFormat: ObjectID, BuiltIn: true},
 	{Name: "audit_events", Collection: "audit_events", Parent: Users, Field: "user_id", OnDelete: Cascade, IDFormat: ObjectID, BuiltIn: true},
+	{Name: "passkeys", Collection: "passkeys", Parent: Users, Field: "user_id", OnDelete: Cascade, IDFormat: ObjectID, BuiltIn: true},
 }
 
 var (

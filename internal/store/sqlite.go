@@ -62,6 +62,7 @@ var builtInIndexes = map[string][]string{
 	collLinkedIDs: {"user_id", "provider,user_id"},
 	collLinkKeys:  {"user_id"},
 	collAudit:     {"user_id"},
+	collPasskeys:  {"user_id"},
 	// The sweeps of expired documents.
 	collRefreshClaims: {"expires_at"},
 	collThrottle:      {"expires_at"},

@@ -221,7 +221,9 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{collLinkKeys, "user_id", []string{"user_id"}, false, false, false},                       // a deleted user's keys
 		{collAudit, "user_id", []string{"user_id"}, false, false, false},
 		{collJobs, "lease_until", []string{"lease_until"}, false, false, false},
-		{collOutbox, "next_attempt_at", []string{"next_attempt_at"}, false, false, false}, // the sender's due mails
+		{collOutbox, "next_attempt_at", []string{"next_attempt_at"}, false, false, false},    // the sender's due mails
+		{collPasskeys, "user_id", []string{"user_id"}, false, false, false},                  // chain delete, export
+		{collPasskeys, "credential_id_unique", []string{"credential_id"}, true, true, false}, // one account per credential
 	}
 	for _, sp := range specs {
 		if err := s.ensureIndex(ctx, sp); err != nil {

@@ -28,6 +28,7 @@ type userDoc struct {
 	Status          string               `bson:"status"`
 	TokenVersion    int64                `bson:"token_version"`
 	Linked          []bson.ObjectID      `bson:"linked,omitempty"`
+	Passkeys        []bson.ObjectID      `bson:"passkeys,omitempty"`
 	CreatedAt       time.Time            `bson:"created_at"`
 	UpdatedAt       time.Time            `bson:"updated_at"`
 	LiveSessions    map[string]time.Time `bson:"live_sessions,omitempty"`
@@ -51,6 +52,7 @@ func toUserDoc(u *lanyard.User) *userDoc {
 		KnownAddrs:    toKnownAddrDocs(u.KnownAddrs),
 		EmailVerified: u.EmailVerified, PendingEmail: u.PendingEmail,
 		Profile: nonEmpty(u.Profile), AppMetadata: nonEmpty(u.AppMetadata),
+		Passkeys: toObjectIDs(u.PasskeyIDs),
 	}
 }
 
@@ -64,6 +66,7 @@ func (d *userDoc) user() lanyard.User {
 		KnownAddrs:    fromKnownAddrDocs(d.KnownAddrs),
 		EmailVerified: d.EmailVerified, PendingEmail: d.PendingEmail,
 		Profile: d.Profile, AppMetadata: d.AppMetadata,
+		PasskeyIDs: fromObjectIDs(d.Passkeys),
 	}
 }
 

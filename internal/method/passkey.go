@@ -1,0 +1,36 @@
+package method
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-webauthn/webauthn/protocol"
+
+	"github.com/lanyard/lanyard"
+	"github.com/lanyard/lanyard/internal/passkey"
+)
+
+// Passkey proves a person by an assertion of one of their passkeys: a signature over
+// a challenge Lanyard made, by a key their authenticator holds (amr "hwk").
+type Passkey struct {
+	keys *passkey.Service
+}
+
+// NewPasskey returns the passkey method over the relying party keys.
+func NewPasskey(keys *passkey.Service) *Passkey { return &Passkey{keys: keys} }
+
+// Options are the request options of a passwordless sign-in (discoverable passkeys).
+func (m *Passkey) Options(ctx context.Context) (*protocol.CredentialAssertion, error) {
+	return m.keys.LoginOptions(ctx)
+}
+
+// Prove verifies an assertion answering Options. Failures are those of
+// passkey.Service.Verify: lanyard.ErrFlowInvalid for the challenge, otherwise
+// lanyard.ErrBadCredentials, alike for every reason.
+func (m *Passkey) Prove(ctx context.Context, assertion []byte, by passkey.Actor) (lanyard.Proof, error) {
+	u, err := m.keys.Verify(ctx, assertion, by)
+	if err != nil {
+		return lanyard.Proof{}, fmt.Errorf("passkey: %w", err)
+	}
+	return lanyard.Proof{User: u, AMR: []string{lanyard.AMRHardwareKey}}, nil
+}
