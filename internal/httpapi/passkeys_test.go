@@ -187,7 +187,7 @@ func TestPasskey_RegistrationRefusesAForeignCeremony(t *testing.T) {
 		k := newSoftKey()
 		tt.adjust(k)
 		r := env.Do("POST", "/api/users/me/passkeys", jsonBody(k.create(t, env, a)), "Bearer", a.Access)
-		problem(t, r, "POST /api/users/me/passkeys ("+tt.name+")", tt.want)
+		wantLocations(t, problem(t, r, "POST /api/users/me/passkeys ("+tt.name+")", tt.want), tt.name, "body")
 	}
 	r := env.Do("POST", "/api/users/me/passkeys", map[string]any{"id": "x", "type": "public-key"}, "Bearer", a.Access)
 	problem(t, r, "POST /api/users/me/passkeys (no credential)", http.StatusUnprocessableEntity)

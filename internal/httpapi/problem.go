@@ -155,7 +155,7 @@ func bodyFields(fs []lanyard.FieldError) []ProblemField {
 	out := make([]ProblemField, len(fs))
 	for i, f := range fs {
 		loc := f.Location
-		if !strings.HasPrefix(loc, "query.") && !strings.HasPrefix(loc, "path.") && !strings.HasPrefix(loc, "body.") {
+		if loc != "body" && !strings.HasPrefix(loc, "query.") && !strings.HasPrefix(loc, "path.") && !strings.HasPrefix(loc, "body.") {
 			loc = "body." + loc
 		}
 		out[i] = ProblemField{Location: loc, Message: f.Message}
