@@ -75,6 +75,10 @@ type User struct {
 	// PendingEmail is an email change waiting for its confirmation link; Email stays
 	// as it is until then. Empty when none.
 	PendingEmail string
+
+	// MFA is which second factors the account has (their secrets stay in the store
+	// and the methods: see TOTP).
+	MFA MFA
 }
 
 // IsAdmin reports whether the account holds the admin role.

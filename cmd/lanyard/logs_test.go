@@ -20,6 +20,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/pquerna/otp/totp"
+
 	"github.com/lanyard/lanyard/internal/lanyardtest"
 )
 
@@ -92,6 +94,44 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 			if code, m := callT(t, "POST", base+"/api/users/me/linked-ids", access2, map[string]any{"provider": "school", "external_id": externalID}); code != http.StatusCreated {
 				t.Fatalf("link = %d %v; want 201", code, m)
 			}
+			// TOTP: an enrolment, its confirmation, and logins with an mfa_token and
+			// a wrong code, a right code and a recovery code.
+			code, enrol := callT(t, "POST", base+"/api/users/me/mfa/totp", access2, nil)
+			if code != http.StatusOK {
+				t.Fatalf("enrol totp = %d %v; want 200", code, enrol)
+			}
+			secret, uri := enrol["secret"].(string), enrol["otpauth_uri"].(string)
+			totpCode := func(at time.Time) string {
+				c, err := totp.GenerateCode(secret, at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			code, confirmed := callT(t, "POST", base+"/api/users/me/mfa/totp/confirm", access2, map[string]any{"code": totpCode(time.Now())})
+			if code != http.StatusOK {
+				t.Fatalf("confirm totp = %d %v; want 200", code, confirmed)
+			}
+			var recovery []string
+			for _, c := range confirmed["recovery_codes"].([]any) {
+				recovery = append(recovery, c.(string))
+			}
+			mfaToken := func() string {
+				code, m := callT(t, "POST", base+"/api/auth/login", "", map[string]any{"login": email, "password": pw})
+				if code != http.StatusOK || m["mfa_token"] == nil {
+					t.Fatalf("login with totp on = %d %v; want 200 mfa_required", code, m)
+				}
+				return m["mfa_token"].(string)
+			}
+			tok1, tok2 := mfaToken(), mfaToken()
+			if code, _ := callT(t, "POST", base+"/api/auth/mfa", "", map[string]any{"mfa_token": tok1, "method": "recovery_code", "code": "aaaaa-bbbbb"}); code != http.StatusUnauthorized {
+				t.Fatalf("a wrong recovery code = %d; want 401", code)
+			}
+			code, pair = callT(t, "POST", base+"/api/auth/mfa", "", map[string]any{"mfa_token": tok2, "method": "recovery_code", "code": recovery[0]})
+			if code != http.StatusOK {
+				t.Fatalf("login with a recovery code = %d %v; want 200", code, pair)
+			}
+			access3, refresh3 := pair["access_token"].(string), pair["refresh_token"].(string)
 
 			// A password reset: with no SMTP server the mail is a file of the outbox
 			// directory, which the log names; its link and token, and the new
@@ -138,6 +178,12 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 				"access token": access1, "second access token": access2,
 				"refresh token": refresh1, "second refresh token": refresh2,
 				"argon2id hash prefix": "$argon2id$",
+				"totp secret":          secret, "otpauth uri": uri, "first mfa token": tok1, "second mfa token": tok2,
+				"access token of the mfa login": access3, "refresh token of the mfa login": refresh3,
+			}
+			for i, c := range recovery {
+				forbidden[fmt.Sprintf("recovery code %d", i)] = c
+				forbidden[fmt.Sprintf("recovery code %d without its dash", i)] = strings.ReplaceAll(c, "-", "")
 			}
 			addBinary := func(what string, b []byte) {
 				if len(b) == 0 {
@@ -187,6 +233,19 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 				t.Fatal("the linked id is not stored")
 			}
 			forbidden["linked id lookup hash"] = link.Lookup
+			var mfa struct {
+				TOTP struct {
+					Secret   []byte   `bson:"secret"`
+					Recovery [][]byte `bson:"recovery"`
+				} `bson:"totp"`
+			}
+			if !lanyardtest.RawDoc(t, db, "users", bson.D{{Key: "_id", Value: u.ID}}, &mfa) {
+				t.Fatal("the user is not stored")
+			}
+			addBinary("sealed totp secret", mfa.TOTP.Secret)
+			for i, h := range mfa.TOTP.Recovery {
+				addBinary(fmt.Sprintf("recovery code hash %d", i), h)
+			}
 			addBinary("linked id ciphertext", link.Enc)
 			var signing struct {
 				Sealed []byte `bson:"private_enc"`

@@ -171,6 +171,12 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		_ = st.Close(context.Background())
 		return nil, err
 	}
+	factors := method.NewSecondFactors(st, flows, limiter)
+	totpMethod, err := method.NewTOTP(method.TOTPOptions{Store: st, DataKey: dataKey, Issuer: cfg.Issuer, Factors: factors, Now: o.Now})
+	if err != nil {
+		_ = st.Close(context.Background())
+		return nil, err
+	}
 	outbox, err := newOutbox(cfg, st, o)
 	if err != nil {
 		_ = st.Close(context.Background())
@@ -209,6 +215,8 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		}),
 		Providers:      method.NewProviders(providers, flows, st, accounts, linkIDs, cfg.RedirectURLs),
 		CallbackBase:   cfg.CallbackBase,
+		SecondFactors:  factors,
+		TOTP:           totpMethod,
 		LinkIDs:        linkIDs,
 		Passkeys:       passkeys,
 		PasskeyMethod:  method.NewPasskey(passkeys),
@@ -351,6 +359,12 @@ func (a *App) startBackground(ctx context.Context, resumeEvery time.Duration, se
 	if sendMail {
 		wg.Go(func() { a.Mail.Run(bg) })
 	}
+	wg.Go(func() {
+		a.every(bg, "one-time code sweep", flow.SweepEvery, func(ctx context.Context) error {
+			_, err := a.Store.SweepOTPClaims(ctx, a.now())
+			return err
+		})
+	})
 	go func() { wg.Wait(); close(a.background) }()
 }
 

@@ -78,6 +78,11 @@ var contractAccess = map[string]struct {
 	"remove-passkey":           {access: "authenticated", body: wrongPassword("current_password")},
 	"passkey-request-options":  {access: "public"},
 	"passkey-login":            {access: "public", body: func(lanyardtest.Account) any { return map[string]any{} }},
+	// The second step of a login, and TOTP (mfa_test.go): bodies that change nothing.
+	"login-mfa":    {access: "public", body: func(lanyardtest.Account) any { return map[string]any{} }},
+	"enrol-totp":   {access: "authenticated"},
+	"confirm-totp": {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{"code": "000000"} }},
+	"disable-totp": {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{"code": "000000"} }},
 }
 
 func freshAccount(c lanyardtest.Account) any {

@@ -50,7 +50,7 @@ type loginInput struct {
 	}
 }
 
-func (s *Server) login(ctx context.Context, in *loginInput) (*tokenOutput, error) {
+func (s *Server) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 	b := in.Body
 	var given []string
 	for _, v := range []string{b.Login, b.Email, b.Username} {
@@ -76,11 +76,7 @@ func (s *Server) login(ctx context.Context, in *loginInput) (*tokenOutput, error
 	if err != nil {
 		return nil, err
 	}
-	pair, err := s.sessions.Issue(ctx, proof, c)
-	if err != nil {
-		return nil, err
-	}
-	return renderPair(pair), nil
+	return s.loginAnswer(ctx, proof, c) // handlers_mfa.go: a session, or mfa_required
 }
 
 type refreshInput struct {

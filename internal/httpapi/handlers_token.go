@@ -12,6 +12,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/lanyard/lanyard"
+	"github.com/lanyard/lanyard/internal/method"
 )
 
 // tokenOperationID names the RFC 6749 token endpoint, the one operation whose errors
@@ -126,11 +127,12 @@ func (s *Server) token(ctx context.Context, in *tokenInput) (*tokenGrantOutput, 
 		if err != nil {
 			return nil, err
 		}
-		pair, err := s.sessions.Issue(ctx, proof, c)
-		if err != nil {
+		var ch *method.Challenge
+		if out, ch, err = s.issueOrChallenge(ctx, proof, c); err != nil {
 			return nil, err
+		} else if ch != nil {
+			return nil, &mfaRequiredError{ch}
 		}
-		out = renderPair(pair)
 	case "refresh_token":
 		if b.RefreshToken == "" {
 			bad.Add("refresh_token", "is required")

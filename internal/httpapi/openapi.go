@@ -117,6 +117,9 @@ var bodyRequired = map[string][]string{
 	"PasswordResetInputBody": {"email"},
 	"ConfirmResetInputBody":  {"token", "new_password"},
 	"VerifyEmailInputBody":   {"token"},
+	"MfaInputBody":           {"mfa_token", "method", "code"},
+	"TotpCodeInputBody":      {"code"},
+	"TotpDisableInputBody":   {"code"},
 }
 
 // documentBodies adds bodyRequired to the schemas once every operation is

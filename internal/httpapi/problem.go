@@ -93,6 +93,7 @@ var table = []mapping{
 	{conflictOn("username"), "username-taken", http.StatusConflict, "The request conflicts with existing data.", nil},
 	{conflictOn("external_id"), "linked-id-taken", http.StatusConflict, "The request conflicts with existing data.", nil},
 	{asErr[*lanyard.ConflictError](), "conflict", http.StatusConflict, "The request conflicts with existing data.", nil},
+	{isErr(lanyard.ErrTOTPEnabled), "totp-enabled", http.StatusConflict, "TOTP is already enabled; disable it first (DELETE /api/users/me/mfa/totp). Nothing was changed.", nil},
 	{asErr[*lanyard.ThrottledError](), "throttled", http.StatusTooManyRequests, "Too many attempts; retry later.", nil},
 	{isErr(lanyard.ErrBadCredentials), "credentials-invalid", http.StatusUnauthorized, "The credentials are not valid.", map[string]string{"WWW-Authenticate": `Bearer realm="lanyard"`}},
 	{isErr(lanyard.ErrEmailNotVerified), "email-not-verified", http.StatusForbidden, "The password is right, but the account's email address is not verified yet: follow the link mailed to it (a password reset verifies it too).", nil},

@@ -15,9 +15,11 @@ import (
 // instead of a problem document, since OAuth2 clients read only this shape. It never
 // carries a submitted value; a 5xx carries the request id.
 type TokenError struct {
-	Code        string `json:"error" enum:"invalid_request,invalid_client,invalid_grant,unsupported_grant_type,invalid_scope,temporarily_unavailable,server_error" doc:"RFC 6749 §5.2 error code (temporarily_unavailable and server_error as RFC 6749 §4.1.2.1 has them)"`
-	Description string `json:"error_description,omitempty" doc:"What went wrong, for the developer"`
-	RequestID   string `json:"request_id,omitempty" doc:"The X-Request-Id of this request, on a 5xx"`
+	Code        string   `json:"error" enum:"invalid_request,invalid_client,invalid_grant,unsupported_grant_type,invalid_scope,temporarily_unavailable,server_error,mfa_required" doc:"RFC 6749 §5.2 error code (temporarily_unavailable and server_error as RFC 6749 §4.1.2.1 has them; mfa_required: the password holds and a second factor must follow, through POST /api/auth/mfa with mfa_token)"`
+	Description string   `json:"error_description,omitempty" doc:"What went wrong, for the developer"`
+	MFAToken    string   `json:"mfa_token,omitempty" doc:"With mfa_required: the token for POST /api/auth/mfa, good for one try within 300 s"`
+	Methods     []string `json:"methods,omitempty" doc:"With mfa_required: the account's second factors"`
+	RequestID   string   `json:"request_id,omitempty" doc:"The X-Request-Id of this request, on a 5xx"`
 	status      int
 }
 
@@ -73,6 +75,11 @@ func isTokenOperation(hc huma.Context) bool {
 // tokenErrorFor is the token endpoint's tokenTable lookup for an error its handler
 // returned, setting the answer's headers on h.
 func tokenErrorFor(ctx context.Context, h headerSetter, err error) *TokenError {
+	var mfa *mfaRequiredError
+	if errors.As(err, &mfa) {
+		return &TokenError{Code: "mfa_required", Description: "The password holds; a second factor must follow: POST /api/auth/mfa with mfa_token, a method and its code.",
+			MFAToken: string(mfa.ch.Token), Methods: mfa.ch.Methods, status: http.StatusBadRequest}
+	}
 	for _, m := range tokenTable {
 		if !m.is(err) {
 			continue

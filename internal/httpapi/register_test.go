@@ -42,7 +42,7 @@ func TestRegister_CreatesUserWithLocation(t *testing.T) {
 			if got, want := r.Header.Get("Location"), "/api/users/"+id; got != want {
 				t.Errorf("%s: Location = %q; want %q", req, got, want)
 			}
-			wantKeys := []string{"created_at", "email", "email_verified", "has_password", "id", "role", "status", "updated_at"}
+			wantKeys := []string{"created_at", "email", "email_verified", "has_password", "id", "mfa", "role", "status", "updated_at"}
 			if got := slices.Sorted(maps.Keys(u)); !slices.Equal(got, wantKeys) {
 				t.Errorf("%s: user has keys %q; want exactly %q", req, got, wantKeys)
 			}
@@ -116,7 +116,7 @@ func TestRegister_RendersEveryFieldNormalised(t *testing.T) {
 	if u["has_password"] != true {
 		t.Errorf("POST /api/auth/register: has_password = %v; want true", u["has_password"])
 	}
-	if len(u) != len(want)+5 { // + id, created_at, updated_at, email_verified, has_password
+	if len(u) != len(want)+6 { // + id, created_at, updated_at, email_verified, has_password, mfa
 		t.Errorf("POST /api/auth/register: user %s has unexpected fields", r.Body)
 	}
 }

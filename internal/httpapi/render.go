@@ -35,6 +35,8 @@ type User struct {
 	// Profile and AppMetadata are left out when empty.
 	Profile     map[string]any `json:"profile,omitempty" doc:"Custom profile fields, which the user edits (PATCH /api/users/me); checked against LANYARD_PROFILE_SCHEMA when one is configured"`
 	AppMetadata map[string]any `json:"app_metadata,omitempty" doc:"What an admin keeps about the account (PATCH /api/users/{user_id}); the user reads it but cannot change it"`
+
+	MFA UserMFA `json:"mfa" doc:"The account's second factors"`
 	// Expand and ExpandTruncated are set only when the request asked for expand.
 	Expand          Expansion `json:"expand,omitempty"`
 	ExpandTruncated []string  `json:"expand_truncated,omitempty" nullable:"false" doc:"The relations of this object that had more than 100 children; only the newest 100 are shown"`
@@ -58,7 +60,14 @@ func renderUser(u lanyard.User) User {
 		PendingEmail:  u.PendingEmail,
 		HasPassword:   u.PasswordHash != "",
 		Profile:       u.Profile, AppMetadata: u.AppMetadata,
+		MFA: UserMFA{TOTP: u.MFA.TOTP, Passkeys: u.MFA.Passkeys},
 	}
+}
+
+// UserMFA is which second factors an account has.
+type UserMFA struct {
+	TOTP     bool `json:"totp" doc:"An authenticator app (TOTP) is on"`
+	Passkeys int  `json:"passkeys" doc:"How many passkeys the account has"`
 }
 
 // TokenPair is what login, refresh and password change return.

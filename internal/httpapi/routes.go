@@ -25,7 +25,7 @@ func (s *Server) routes(api huma.API) {
 		Errors: append([]int{http.StatusConflict, http.StatusTooManyRequests}, public...)}, s.register)
 	op(s, api, accessPublic, huma.Operation{OperationID: "login", Method: http.MethodPost, Path: "/api/auth/login",
 		Summary: "Log in with email or username and password (JSON or OAuth2 password form)", Tags: []string{"auth"},
-		Errors: append([]int{http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests}, public...)}, s.login)
+		Responses: loginResponses(api), Errors: append([]int{http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests}, public...)}, s.login)
 	op(s, api, accessPublic, huma.Operation{OperationID: "refresh", Method: http.MethodPost, Path: "/api/auth/refresh",
 		Summary: "Exchange a refresh token for a new pair", Tags: []string{"auth"},
 		Errors: append([]int{http.StatusUnauthorized}, public...)}, s.refresh)
@@ -70,6 +70,7 @@ func (s *Server) routes(api huma.API) {
 		Summary: "Admin: which account holds an external ID", Tags: []string{"linked ids"},
 		Errors: append([]int{http.StatusForbidden, http.StatusNotFound}, authed...)}, s.resolve)
 
+	s.mfaRoutes(api, public, authed)     // handlers_mfa.go: the second step of a login, TOTP's enrolment and removal
 	s.passkeyRoutes(api, public, authed) // handlers_passkeys.go: the caller's passkeys, and sign-in with one
 	s.tokenRoutes(api)                   // handlers_introspect.go: introspection and revocation, for service clients
 	s.resetRoutes(api, public, authed)   // handlers_reset.go: password reset by mail, and the admin's

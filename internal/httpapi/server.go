@@ -45,6 +45,8 @@ type Deps struct {
 	// CallbackBase is the origin providers send people back to; empty: the origin
 	// each authorize request reached.
 	CallbackBase   string
+	SecondFactors  *method.SecondFactors // the two-step login's factors (handlers_mfa.go)
+	TOTP           *method.TOTP          // TOTP enrolment and removal
 	LinkIDs        *linkid.Service
 	Passkeys       *passkey.Service // passkeys: registration, listing, removal
 	PasskeyMethod  *method.Passkey  // the passkey way in
@@ -77,6 +79,8 @@ type Server struct {
 	resets        *reset.Service
 	oauth         *method.Providers
 	callback      string
+	factors       *method.SecondFactors
+	totp          *method.TOTP
 	linkIDs       *linkid.Service
 	passkeys      *passkey.Service
 	passkeyMethod *method.Passkey
@@ -121,6 +125,8 @@ func New(d Deps) *Server {
 		resets:        d.Resets,
 		oauth:         d.Providers,
 		callback:      d.CallbackBase,
+		factors:       d.SecondFactors,
+		totp:          d.TOTP,
 		linkIDs:       d.LinkIDs,
 		passkeys:      d.Passkeys,
 		passkeyMethod: d.PasskeyMethod,

@@ -84,7 +84,14 @@ func (m *Password) Prove(ctx context.Context, login, pw, addr string) (lanyard.P
 		}
 		return lanyard.Proof{}, fmt.Errorf("password: %w", lanyard.ErrBadCredentials)
 	}
-	if err := attempt.Succeeded(ctx); err != nil {
+	// A password that a second factor must follow forgets no failures: the second
+	// factor's success does (SecondFactors.Prove), so wrong codes and wrong
+	// passwords add up in one count.
+	done := attempt.Succeeded
+	if u.MFA.Any() {
+		done = attempt.Passed
+	}
+	if err := done(ctx); err != nil {
 		return lanyard.Proof{}, fmt.Errorf("password: %w", err)
 	}
 	if rehash {

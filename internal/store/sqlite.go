@@ -69,6 +69,7 @@ var builtInIndexes = map[string][]string{
 	collFlows:         {"expires_at"},
 	collMailClaims:    {"expires_at"},
 	collOutbox:        {"next_attempt_at"}, // the sender's due mails
+	collOTPClaims:     {"expires_at"},
 }
 
 func (x *sqliteIndex) close() error { return x.db.Close() }

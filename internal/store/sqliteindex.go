@@ -106,5 +106,5 @@ func IDLookupPlan(ctx context.Context, file, coll string) (string, error) {
 // the names the code uses. It is the one list: LANYARD_COLLECTION_PREFIX applies to
 // every name on it (Physical), and the relations file may not name any (OwnsCollection).
 func Collections() []string {
-	return []string{collUsers, collUserKeys, collSessions, collLinkedIDs, collLinkKeys, collAudit, collJobs, collClaims, collRefreshClaims, collThrottle, collFlows, collClients, collSigningKeys, collOutbox, collMailClaims, collImports, collPasskeys}
+	return []string{collUsers, collUserKeys, collSessions, collLinkedIDs, collLinkKeys, collAudit, collJobs, collClaims, collRefreshClaims, collThrottle, collFlows, collClients, collSigningKeys, collOutbox, collMailClaims, collImports, collPasskeys, collOTPClaims}
 }

@@ -55,7 +55,7 @@ func (s *Store) EnsureExpiryIndexes(ctx context.Context) error {
 	if s.IsFerretDB() {
 		return nil
 	}
-	for _, coll := range []string{collThrottle, collSessions, collRefreshClaims, collFlows, collMailClaims} {
+	for _, coll := range []string{collThrottle, collSessions, collRefreshClaims, collFlows, collMailClaims, collOTPClaims} {
 		if err := s.ensureIndex(ctx, indexSpec{coll: coll, name: "expires_at", fields: []string{"expires_at"}}); err != nil {
 			return err
 		}

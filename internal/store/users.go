@@ -36,10 +36,11 @@ type userDoc struct {
 	AccessNotBefore time.Time            `bson:"access_not_before,omitempty"`
 	KnownAddrs      []knownAddrDoc       `bson:"known_addrs,omitempty"`
 
-	EmailVerified bool   `bson:"email_verified,omitempty"` // absent: not verified
-	PendingEmail  string `bson:"pending_email,omitempty"`
-	Profile       object `bson:"profile,omitempty"`
-	AppMetadata   object `bson:"app_metadata,omitempty"`
+	EmailVerified bool     `bson:"email_verified,omitempty"` // absent: not verified
+	PendingEmail  string   `bson:"pending_email,omitempty"`
+	Profile       object   `bson:"profile,omitempty"`
+	AppMetadata   object   `bson:"app_metadata,omitempty"`
+	TOTP          *totpDoc `bson:"totp,omitempty"` // mfa.go
 }
 
 func toUserDoc(u *lanyard.User) *userDoc {
@@ -67,6 +68,7 @@ func (d *userDoc) user() lanyard.User {
 		EmailVerified: d.EmailVerified, PendingEmail: d.PendingEmail,
 		Profile: d.Profile, AppMetadata: d.AppMetadata,
 		PasskeyIDs: fromObjectIDs(d.Passkeys),
+		MFA:        lanyard.MFA{TOTP: d.TOTP.enabled(), Passkeys: len(d.Passkeys)},
 	}
 }
 

@@ -387,6 +387,25 @@ func (a *Attempt) Succeeded(ctx context.Context) error {
 	return nil
 }
 
+// Passed takes the attempt back from the account's count and the address's without
+// forgetting the account's failures: a first factor (a right password) that a second
+// one must follow. Only the second factor's success (Succeeded) forgets them, so
+// whoever holds the password guesses codes no faster than passwords.
+func (a *Attempt) Passed(ctx context.Context) error {
+	if a == nil {
+		return nil
+	}
+	for _, key := range []string{a.account, a.address} {
+		if key == "" {
+			continue
+		}
+		if err := a.l.st.ThrottleUndo(ctx, key); err != nil {
+			return fmt.Errorf("throttle: %w", err)
+		}
+	}
+	return nil
+}
+
 // backoff is the block after n failures beyond the one that reached the limit:
 // FirstBlock doubled n times, at most MaxBlock.
 func backoff(n int) time.Duration {
