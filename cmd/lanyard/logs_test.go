@@ -131,7 +131,7 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 			if code != http.StatusOK {
 				t.Fatalf("login with a recovery code = %d %v; want 200", code, pair)
 			}
-			access3, refresh3 := pair["access_token"].(string), pair["refresh_token"].(string)
+			accessMFA, refreshMFA := pair["access_token"].(string), pair["refresh_token"].(string)
 
 			// A password reset: with no SMTP server the mail is a file of the outbox
 			// directory, which the log names; its link and token, and the new
@@ -179,7 +179,7 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 				"refresh token": refresh1, "second refresh token": refresh2,
 				"argon2id hash prefix": "$argon2id$",
 				"totp secret":          secret, "otpauth uri": uri, "first mfa token": tok1, "second mfa token": tok2,
-				"access token of the mfa login": access3, "refresh token of the mfa login": refresh3,
+				"access token of the mfa login": accessMFA, "refresh token of the mfa login": refreshMFA,
 			}
 			for i, c := range recovery {
 				forbidden[fmt.Sprintf("recovery code %d", i)] = c
