@@ -192,6 +192,8 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		_ = st.Close(context.Background())
 		return nil, err
 	}
+	passkeyMethod := method.NewPasskey(passkeys)
+	factors.Add(method.MethodPasskey, passkeyMethod.Factor())
 	for name, v := range map[string]relation.View{"sessions": session.View, "linked_ids": linkIDs.View, "audit_events": audit.View, "passkeys": passkey.View} {
 		if err := rels.SetView(name, v); err != nil {
 			_ = st.Close(context.Background())
@@ -219,7 +221,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		TOTP:           totpMethod,
 		LinkIDs:        linkIDs,
 		Passkeys:       passkeys,
-		PasskeyMethod:  method.NewPasskey(passkeys),
+		PasskeyMethod:  passkeyMethod,
 		Relations:      rels,
 		Expander:       relation.NewExpander(st, rels),
 		Deleter:        deleter,

@@ -79,10 +79,11 @@ var contractAccess = map[string]struct {
 	"passkey-request-options":  {access: "public"},
 	"passkey-login":            {access: "public", body: func(lanyardtest.Account) any { return map[string]any{} }},
 	// The second step of a login, and TOTP (mfa_test.go): bodies that change nothing.
-	"login-mfa":    {access: "public", body: func(lanyardtest.Account) any { return map[string]any{} }},
-	"enrol-totp":   {access: "authenticated"},
-	"confirm-totp": {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{"code": "000000"} }},
-	"disable-totp": {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{"code": "000000"} }},
+	"login-mfa":                 {access: "public", body: func(lanyardtest.Account) any { return map[string]any{} }},
+	"login-mfa-passkey-options": {access: "public", body: func(lanyardtest.Account) any { return map[string]any{} }},
+	"enrol-totp":                {access: "authenticated"},
+	"confirm-totp":              {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{"code": "000000"} }},
+	"disable-totp":              {access: "authenticated", body: func(lanyardtest.Account) any { return map[string]any{"code": "000000"} }},
 }
 
 func freshAccount(c lanyardtest.Account) any {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"slices"
@@ -82,7 +83,9 @@ type mfaInput struct {
 	Body struct {
 		MFAToken string `json:"mfa_token,omitempty" doc:"Required. The mfa_token of the login's mfa_required answer." maxLength:"1024"`
 		Method   string `json:"method,omitempty" doc:"Required. One of the login's methods: totp, recovery_code (or passkey)." maxLength:"64"`
-		Code     string `json:"code,omitempty" doc:"Required. The authenticator's 6-digit code, or a recovery code." maxLength:"1024"`
+		Code     string `json:"code,omitempty" doc:"The authenticator's 6-digit code, or a recovery code: required for totp and recovery_code." maxLength:"1024"`
+		// Credential is WebAuthn's own JSON, passed to the library as it came.
+		Credential json.RawMessage `json:"credential,omitempty" doc:"For passkey: the assertion as PublicKeyCredential.toJSON() gives it from navigator.credentials.get() on the options of POST /api/auth/mfa/passkey/options."`
 	}
 }
 
@@ -102,14 +105,19 @@ func (s *Server) mfa(ctx context.Context, in *mfaInput) (*tokenOutput, error) {
 	case !slices.Contains(names, b.Method):
 		bad.Add("method", "must be one of "+strings.Join(names, ", "))
 	}
-	if strings.TrimSpace(b.Code) == "" {
+	if b.Method == method.MethodPasskey {
+		if len(b.Credential) == 0 || string(b.Credential) == "null" {
+			bad.Add("credential", "is required for passkey")
+		}
+	} else if strings.TrimSpace(b.Code) == "" {
 		bad.Add("code", "is required")
 	}
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
 	c := clientOf(ctx)
-	proof, err := s.factors.Prove(ctx, b.MFAToken, b.Method, method.Answer{Code: b.Code}, c.IP)
+	answer := method.Answer{Code: b.Code, Credential: b.Credential, IP: c.IP, UserAgent: c.UserAgent}
+	proof, err := s.factors.Prove(ctx, b.MFAToken, b.Method, answer, c.IP)
 	if err != nil {
 		return nil, err
 	}
@@ -193,10 +201,39 @@ func (s *Server) origin(ctx context.Context) method.Origin {
 }
 
 // mfaRoutes registers the second step of a login and TOTP's enrolment and removal.
+type mfaPasskeyOptionsInput struct {
+	Body struct {
+		MFAToken string `json:"mfa_token" required:"true" doc:"The mfa_token of the login's mfa_required answer; it stays good for POST /api/auth/mfa." maxLength:"1024"`
+	}
+}
+
+// mfaPasskeyOptions answers the request options for a passkey as the second step of
+// the login mfa_token belongs to: the account's own passkeys. It reads the mfa flow
+// without spending it (POST /api/auth/mfa spends it).
+func (s *Server) mfaPasskeyOptions(ctx context.Context, in *mfaPasskeyOptionsInput) (*webauthnOptions, error) {
+	if in.Body.MFAToken == "" {
+		bad := &lanyard.InvalidError{}
+		bad.Add("mfa_token", "is required")
+		return nil, bad.Err()
+	}
+	u, err := s.factors.UserOf(ctx, in.Body.MFAToken)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.passkeyMethod.MFAOptions(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	return renderOptions(o)
+}
+
 func (s *Server) mfaRoutes(api huma.API, public, authed []int) {
 	op(s, api, accessPublic, huma.Operation{OperationID: "login-mfa", Method: http.MethodPost, Path: "/api/auth/mfa",
 		Summary: "Second step of a login: the mfa_token and a code of one of the account's second factors", Tags: []string{"auth"},
 		Errors: append([]int{http.StatusUnauthorized, http.StatusTooManyRequests}, public...)}, s.mfa)
+	op(s, api, accessPublic, huma.Operation{OperationID: "login-mfa-passkey-options", Method: http.MethodPost, Path: "/api/auth/mfa/passkey/options",
+		Summary: "Request options for a passkey as the second step of a login (the account's own passkeys)", Tags: []string{"auth"},
+		Errors: append([]int{http.StatusUnauthorized}, public...)}, s.mfaPasskeyOptions)
 	op(s, api, accessAuthenticated, huma.Operation{OperationID: "enrol-totp", Method: http.MethodPost, Path: "/api/users/me/mfa/totp",
 		Summary: "Start (or restart) a TOTP enrolment: a new secret, pending until confirmed", Tags: []string{"mfa"},
 		Errors: append([]int{http.StatusConflict}, authed...)}, s.enrolTOTP)

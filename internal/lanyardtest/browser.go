@@ -28,9 +28,16 @@ func Browser(t testing.TB) context.Context {
 		}
 		t.Skip(msg)
 	}
+	// The profile is not t.TempDir(): Chromium's helper processes may still write
+	// to it for a moment after the browser has gone, which would fail the test at
+	// its cleanup; it is removed best-effort once the browser is closed.
+	profile, err := os.MkdirTemp("", "lanyard-chromium-")
+	if err != nil {
+		t.Fatalf("lanyardtest: chromium profile: %v", err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		// Containers and CI runners often run tests as root, where Chromium's sandbox
 		// refuses to start; the pages it opens are the test's own.
 		chromedp.NoSandbox,
@@ -39,8 +46,12 @@ func Browser(t testing.TB) context.Context {
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	t.Cleanup(func() {
+		_ = chromedp.Cancel(ctx) // closes the browser and waits for it
 		cancel()
 		cancelAlloc()
+		for i := 0; os.RemoveAll(profile) != nil && i < 20; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
 	})
 	// The first action starts the browser: fail here, with the reason, rather than in
 	// the test's first step.

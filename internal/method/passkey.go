@@ -34,3 +34,30 @@ func (m *Passkey) Prove(ctx context.Context, assertion []byte, by passkey.Actor)
 	}
 	return lanyard.Proof{User: u, AMR: []string{lanyard.AMRHardwareKey}}, nil
 }
+
+// MethodPasskey is the passkey's name in SecondFactors.
+const MethodPasskey = "passkey"
+
+// Factor is the passkey as a second factor: an account holding one answers its
+// password with mfa_required, and an assertion answering the options MFAOptions made
+// for the account (Answer.Credential) completes the login with "hwk".
+func (m *Passkey) Factor() Factor { return passkeyFactor{m.keys} }
+
+// MFAOptions are the request options of the second step for u.
+func (m *Passkey) MFAOptions(ctx context.Context, u lanyard.User) (*protocol.CredentialAssertion, error) {
+	return m.keys.MFAOptions(ctx, u)
+}
+
+type passkeyFactor struct{ keys *passkey.Service }
+
+func (f passkeyFactor) Enrolled(u lanyard.User) bool { return u.MFA.Passkeys > 0 }
+
+func (f passkeyFactor) Check(ctx context.Context, u lanyard.User, a Answer) (string, error) {
+	if len(a.Credential) == 0 {
+		return "", fmt.Errorf("passkey: no assertion: %w", lanyard.ErrBadCredentials)
+	}
+	if err := f.keys.VerifySecond(ctx, u, a.Credential, passkey.Actor{IP: a.IP, UserAgent: a.UserAgent}); err != nil {
+		return "", fmt.Errorf("passkey: %w", err)
+	}
+	return lanyard.AMRHardwareKey, nil
+}

@@ -24,6 +24,11 @@ const MFATTL = 5 * time.Minute
 // Answer is what a person gives a second factor to check.
 type Answer struct {
 	Code string // a TOTP or a recovery code
+	// Credential is a passkey's assertion (PublicKeyCredential.toJSON()), made on
+	// the options the second step's passkey options answered.
+	Credential []byte
+	// IP and UserAgent say where the answer came from, for the audit trail.
+	IP, UserAgent string
 }
 
 // Factor is a second factor: a way to prove, after a first proof, that the person
@@ -126,6 +131,23 @@ func (s *SecondFactors) Prove(ctx context.Context, tok, name string, a Answer, a
 		first = append(first, amr)
 	}
 	return lanyard.Proof{User: u, AMR: first, KnownAddrs: s.limiter.Remember(u, addr)}, nil
+}
+
+// UserOf is the user of the mfa flow tok names, read without taking the flow: what a
+// factor's own preparation (a passkey's options) needs. Its failures are Prove's.
+func (s *SecondFactors) UserOf(ctx context.Context, tok string) (lanyard.User, error) {
+	f, err := s.flows.Peek(ctx, FlowMFA, tok)
+	if err != nil {
+		return lanyard.User{}, fmt.Errorf("second factor: %w", err)
+	}
+	u, err := s.st.UserByID(ctx, f.UserID)
+	if errors.Is(err, lanyard.ErrNotFound) {
+		return lanyard.User{}, fmt.Errorf("second factor: %w", lanyard.ErrBadCredentials)
+	}
+	if err != nil {
+		return lanyard.User{}, fmt.Errorf("second factor: %w", err)
+	}
+	return u, nil
 }
 
 // Check checks a with u's factor called name, as one login attempt of u from addr:

@@ -47,6 +47,7 @@ const maxName = 64
 const (
 	KindRegister lanyard.FlowKind = "webauthn_register"
 	KindLogin    lanyard.FlowKind = "webauthn_login"
+	KindMFA      lanyard.FlowKind = "webauthn_mfa" // a passkey as the second factor of a login
 )
 
 // infoHandle is the HKDF info of the subkey that seals user handles.
@@ -339,25 +340,91 @@ func (s *Service) Verify(ctx context.Context, body []byte, by Actor) (lanyard.Us
 	if err != nil || wu == nil {
 		return lanyard.User{}, fmt.Errorf("verify passkey: %w", lanyard.ErrBadCredentials)
 	}
+	if err := s.used(ctx, wu, cred, by); err != nil {
+		return lanyard.User{}, err
+	}
+	return wu.u, nil
+}
+
+// used records a verified assertion of credential cred of wu's: the passkey must be
+// wu's and wu active, and its counter must have advanced — then the new counter and
+// the last use are stored by compare-and-set, so that of two assertions carrying the
+// same counter only one passes.
+func (s *Service) used(ctx context.Context, wu *waUser, cred *webauthn.Credential, by Actor) error {
 	p := wu.passkey(cred.ID)
 	if p == nil || !wu.u.IsActive() {
-		return lanyard.User{}, fmt.Errorf("verify passkey: %w", lanyard.ErrBadCredentials)
+		return fmt.Errorf("verify passkey: %w", lanyard.ErrBadCredentials)
 	}
 	if cred.Authenticator.CloneWarning {
 		// The library only flags a counter that did not advance; Lanyard refuses the
 		// assertion and keeps the stored counter, so a clone stays refused until the
 		// owner removes the passkey.
 		s.audit(ctx, wu.u.ID, "passkey.counter_regressed", *p, by)
-		return lanyard.User{}, fmt.Errorf("verify passkey: counter did not advance: %w", lanyard.ErrBadCredentials)
+		return fmt.Errorf("verify passkey: counter did not advance: %w", lanyard.ErrBadCredentials)
 	}
 	ok, err := s.st.UsePasskey(ctx, *p, cred.Authenticator.SignCount, cred.Flags.BackupState, s.now())
 	if err != nil {
-		return lanyard.User{}, fmt.Errorf("verify passkey: %w", err)
+		return fmt.Errorf("verify passkey: %w", err)
 	}
 	if !ok {
-		return lanyard.User{}, fmt.Errorf("verify passkey: counter moved meanwhile: %w", lanyard.ErrBadCredentials)
+		return fmt.Errorf("verify passkey: counter moved meanwhile: %w", lanyard.ErrBadCredentials)
 	}
-	return wu.u, nil
+	return nil
+}
+
+// MFAOptions are the request options of a passkey as u's second factor, after the
+// password: u's own passkeys allowed, user verification preferred (the password was
+// the other factor). lanyard.ErrBadCredentials when u holds none, as for any factor
+// u lacks.
+func (s *Service) MFAOptions(ctx context.Context, u lanyard.User) (*protocol.CredentialAssertion, error) {
+	keys, err := s.st.PasskeysOf(ctx, u, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("passkey mfa options: %w", err)
+	}
+	if len(keys) == 0 || !u.IsActive() {
+		return nil, fmt.Errorf("passkey mfa options: %w", lanyard.ErrBadCredentials)
+	}
+	assertion, sd, err := s.wa.BeginLogin(s.user(u, keys), webauthn.WithUserVerification(protocol.VerificationPreferred))
+	if err != nil {
+		return nil, fmt.Errorf("passkey mfa options: %w", err)
+	}
+	// Read again from the store when the answer comes: a passkey removed meanwhile
+	// must not pass.
+	sd.AllowedCredentialIDs = nil
+	if assertion.Response.Challenge, err = s.start(ctx, KindMFA, u.ID, sd); err != nil {
+		return nil, fmt.Errorf("passkey mfa options: %w", err)
+	}
+	return assertion, nil
+}
+
+// VerifySecond checks an assertion answering MFAOptions for u: the challenge must be
+// one made for u (kind KindMFA), the credential one of u's passkeys now. Failures are
+// Verify's.
+func (s *Service) VerifySecond(ctx context.Context, u lanyard.User, body []byte, by Actor) error {
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(body)
+	if err != nil {
+		return invalidBody("is not an assertion as PublicKeyCredential.toJSON() gives it from navigator.credentials.get()")
+	}
+	f, sd, err := s.take(ctx, KindMFA, parsed.Response.CollectedClientData.Challenge)
+	if err != nil {
+		return fmt.Errorf("verify passkey: %w", err)
+	}
+	if f.UserID != u.ID {
+		return fmt.Errorf("verify passkey: %w", lanyard.ErrFlowInvalid)
+	}
+	keys, err := s.st.PasskeysOf(ctx, u, s.now())
+	if err != nil {
+		return fmt.Errorf("verify passkey: %w", err)
+	}
+	wu := s.user(u, keys)
+	for _, c := range wu.creds {
+		sd.AllowedCredentialIDs = append(sd.AllowedCredentialIDs, c.ID)
+	}
+	cred, err := s.wa.ValidateLogin(wu, sd, parsed)
+	if err != nil {
+		return fmt.Errorf("verify passkey: %w", lanyard.ErrBadCredentials)
+	}
+	return s.used(ctx, wu, cred, by)
 }
 
 // start keeps the ceremony's session data in a flow and answers the challenge, which
