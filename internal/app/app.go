@@ -212,7 +212,7 @@ func New(ctx context.Context, cfg config.Config, uri string, o Options) (*App, e
 		Clients:  clients,
 		Password: passwords,
 		Resets: reset.New(reset.Options{
-			Store: st, Accounts: accounts, Sessions: sessions, Flows: flows, Mail: outbox, Hasher: hasher, Limiter: limiter,
+			Store: st, Accounts: accounts, Flows: flows, Mail: outbox, Hasher: hasher, Limiter: limiter,
 			Link: cfg.ResetURL, TTL: cfg.ResetTTL, Now: o.Now,
 		}),
 		Providers:      method.NewProviders(providers, flows, st, accounts, linkIDs, cfg.RedirectURLs),

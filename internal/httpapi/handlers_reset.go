@@ -19,9 +19,9 @@ func (s *Server) resetRoutes(api huma.API, public, authed []int) {
 		Errors: append([]int{http.StatusTooManyRequests}, public...)}, s.requestPasswordReset)
 	op(s, api, accessPublic, huma.Operation{OperationID: "confirm-password-reset", Method: http.MethodPost, Path: "/api/auth/password-reset/confirm",
 		Summary:     "Set a new password with a reset link's token; ends every other session",
-		Description: "Spends the token, sets the password, ends every session and access token of the account, marks its email verified, and answers a new session (amr [\"email\"]). A token that is unknown, spent, expired, or mailed before the account's address, password or sessions changed: 400 /problems/token-invalid. A password the policy refuses: 422, and the token still works.",
-		Tags:        []string{"auth"},
-		Errors:      public}, s.confirmPasswordReset)
+		Description: "Spends the token, sets the password, ends every session and access token of the account, marks its email verified, and answers a new session (amr [\"email\"]) — or, for an account with a second factor, mfa_required with an mfa_token for POST /api/auth/mfa, as a login does. A token that is unknown, spent, expired, or mailed before the account's address, password or sessions changed: 400 /problems/token-invalid. A password the policy refuses: 422, and the token still works.",
+		Tags:        []string{"auth"}, Responses: loginResponses(api),
+		Errors: public}, s.confirmPasswordReset)
 	op(s, api, accessAdmin, huma.Operation{OperationID: "reset-user-password", Method: http.MethodPost, Path: "/api/users/{user_id}/password-reset",
 		Summary:       "Admin: mail a password reset link to an account",
 		DefaultStatus: http.StatusAccepted, Tags: []string{"users"},
@@ -67,7 +67,7 @@ type confirmResetInput struct {
 	}
 }
 
-func (s *Server) confirmPasswordReset(ctx context.Context, in *confirmResetInput) (*tokenOutput, error) {
+func (s *Server) confirmPasswordReset(ctx context.Context, in *confirmResetInput) (*loginOutput, error) {
 	bad := &lanyard.InvalidError{}
 	if in.Body.Token == "" {
 		bad.Add("token", "is required")
@@ -78,11 +78,13 @@ func (s *Server) confirmPasswordReset(ctx context.Context, in *confirmResetInput
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
-	pair, err := s.resets.Confirm(ctx, in.Body.Token, in.Body.NewPassword, clientOf(ctx))
+	proof, err := s.resets.Confirm(ctx, in.Body.Token, in.Body.NewPassword)
 	if err != nil {
 		return nil, err
 	}
-	return renderPair(pair), nil
+	// The link proves the mailbox, not the second factor: an account with one
+	// finishes as a login does, through POST /api/auth/mfa.
+	return s.loginAnswer(ctx, proof, clientOf(ctx))
 }
 
 func (s *Server) resetUserPassword(ctx context.Context, in *userIDInput) (*mailAcceptedOutput, error) {

@@ -40,7 +40,7 @@ func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusUnprocessableEntity, resetForm(tok, "The two passwords differ; type the same one twice."))
 		return
 	}
-	pair, err := s.resets.Confirm(r.Context(), tok, pw, clientOf(r.Context()))
+	_, err := s.resets.Confirm(r.Context(), tok, pw)
 	var inv *lanyard.InvalidError
 	switch {
 	case errors.As(err, &inv):
@@ -54,11 +54,8 @@ func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	// The confirmation starts a session for an API client; this page hands its tokens
-	// to nobody, so it ends at once rather than linger until it expires.
-	if err := s.sessions.Revoke(r.Context(), pair.RefreshToken); err != nil {
-		noteCause(r.Context(), err)
-	}
+	// The page starts no session: it would hand its tokens to nobody. The user logs
+	// in with the new password, second factor included.
 	writePage(w, http.StatusOK, page{Title: "Password changed",
 		Text: "Your password is changed and every session of the account has ended. Log in with the new password."})
 }

@@ -379,3 +379,33 @@ func TestPasswordReset_UnknownAndKnownEmailsCostTheSameStoreCommands(t *testing.
 		t.Errorf("store commands of a request over the account's limit %v; want %v", over, known)
 	}
 }
+
+// TestPasswordReset_OfAnAccountWithASecondFactorStillAsksForIt: the link proves the
+// mailbox, not the authenticator. Confirmed, it sets the password but answers
+// mfa_required, as a login does, and only a code finishes it (amr email and otp);
+// the reset page starts no session at all.
+func TestPasswordReset_OfAnAccountWithASecondFactorStillAsksForIt(t *testing.T) {
+	t.Parallel()
+	clock := lanyardtest.NewClock()
+	env, mb := mailEnv(t, lanyardtest.WithClock(clock.Now))
+	a := registered(t, env, mb, "ada")
+	secret, _ := enableTOTP(t, env, clock, a)
+
+	requestReset(env, a.Email).Must(t, http.StatusAccepted)
+	r := confirmReset(env, mb.WaitFor(t, a.Email).Token(t), resetPassword).Must(t, http.StatusOK)
+	var c mfaChallenge
+	r.JSON(t, &c)
+	if !c.Required || c.Token == "" || !slices.Contains(c.Methods, "totp") {
+		t.Fatalf("confirm of an account with TOTP = %s; want mfa_required with totp", r.Body)
+	}
+	if _, ok := r.Map(t)["access_token"]; ok {
+		t.Fatalf("confirm of an account with TOTP handed out tokens: %s", r.Body)
+	}
+	if n := sessionCount(t, env, a.ID); n != 0 {
+		t.Errorf("sessions after the confirm = %d; want 0 until the second factor", n)
+	}
+	p := decodeTokenPair(t, "POST /api/auth/mfa", mfaStep(env, c.Token, "totp", codeAt(t, secret, clock.Now())), a.ID)
+	if got, want := amrOf(t, p.AccessToken), []any{"email", "otp"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("amr after the reset and the code = %v; want %v", got, want)
+	}
+}

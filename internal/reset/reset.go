@@ -24,7 +24,6 @@ import (
 	"github.com/lanyard/lanyard/internal/flow"
 	"github.com/lanyard/lanyard/internal/mail"
 	"github.com/lanyard/lanyard/internal/password"
-	"github.com/lanyard/lanyard/internal/session"
 	"github.com/lanyard/lanyard/internal/store"
 	"github.com/lanyard/lanyard/internal/throttle"
 )
@@ -49,7 +48,6 @@ const (
 type Options struct {
 	Store    *store.Store
 	Accounts *account.Service
-	Sessions *session.Service
 	Flows    *flow.Service
 	Mail     *mail.Outbox
 	Hasher   *password.Hasher
@@ -168,50 +166,48 @@ func (s *Service) decoy(ctx context.Context, userRead bool) error {
 
 // Confirm sets newPassword on the account of the reset link whose token this is,
 // ends every session and access token of the account, counts its email as verified
-// (the link was mailed to it), and starts a new session proved by AMR. A token that
+// (the link was mailed to it), and answers the proof the link gave (AMR): the caller
+// decides what comes of it — a session, or the account's second factor first, since
+// a mailbox alone must not get past it. A token that
 // is unknown, spent or expired, or whose account changed its address, its password or
 // its sessions since the link was mailed, is lanyard.ErrFlowInvalid; a password the
 // policy refuses is a *lanyard.InvalidError on new_password and leaves the link as
 // it was. Of concurrent confirmations of one link one succeeds.
-func (s *Service) Confirm(ctx context.Context, token, newPassword string, c session.Client) (session.Pair, error) {
+func (s *Service) Confirm(ctx context.Context, token, newPassword string) (lanyard.Proof, error) {
 	f, err := s.o.Flows.Peek(ctx, FlowKind, token)
 	if err != nil {
-		return session.Pair{}, fmt.Errorf("confirm password reset: %w", err)
+		return lanyard.Proof{}, fmt.Errorf("confirm password reset: %w", err)
 	}
 	u, err := s.holder(ctx, f)
 	if err != nil {
-		return session.Pair{}, fmt.Errorf("confirm password reset: %w", err)
+		return lanyard.Proof{}, fmt.Errorf("confirm password reset: %w", err)
 	}
 	if msg := s.o.Accounts.CheckNewPassword(newPassword, u); msg != "" {
 		bad := &lanyard.InvalidError{}
 		bad.Add("new_password", msg)
-		return session.Pair{}, bad
+		return lanyard.Proof{}, bad
 	}
 	hash, err := s.o.Hasher.Hash(ctx, newPassword)
 	if err != nil {
-		return session.Pair{}, fmt.Errorf("confirm password reset: %w", err)
+		return lanyard.Proof{}, fmt.Errorf("confirm password reset: %w", err)
 	}
 	// Everything is checked; the take is what only one confirmation can do.
 	if _, err := s.o.Flows.Take(ctx, FlowKind, token); err != nil {
-		return session.Pair{}, fmt.Errorf("confirm password reset: %w", err)
+		return lanyard.Proof{}, fmt.Errorf("confirm password reset: %w", err)
 	}
 	// The version bump kills every session and access token from before it.
 	// The link reached the account's address: it is verified.
 	verified := true
 	u, err = s.o.Store.UpdateUser(ctx, u.ID, store.UserChange{PasswordHash: &hash, EmailVerified: &verified, ForgetSessions: true, BumpVersion: true}, s.o.Now())
 	if err != nil {
-		return session.Pair{}, fmt.Errorf("confirm password reset: %w", err)
+		return lanyard.Proof{}, fmt.Errorf("confirm password reset: %w", err)
 	}
 	// They are dead already; deleting them first only reclaims their space before the
 	// new session is listed.
 	if err := s.o.Store.DeleteUserSessions(ctx, u.ID, lanyard.ID{}); err != nil {
-		return session.Pair{}, fmt.Errorf("confirm password reset: %w", err)
+		return lanyard.Proof{}, fmt.Errorf("confirm password reset: %w", err)
 	}
-	pair, err := s.o.Sessions.Issue(ctx, lanyard.Proof{User: u, AMR: []string{AMR}}, c)
-	if err != nil {
-		return session.Pair{}, fmt.Errorf("confirm password reset: %w", err)
-	}
-	return pair, nil
+	return lanyard.Proof{User: u, AMR: []string{AMR}}, nil
 }
 
 // holder is the account a reset flow may still reset: active, at the address and the
