@@ -164,9 +164,15 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 				t.Fatalf("outbox files %v: want one reset mail and one other", files)
 			}
 			newPw := "a reset horse battery staple " + tag
-			code, pair = callT(t, "POST", base+"/api/auth/password-reset/confirm", "", map[string]any{"token": resetToken, "new_password": newPw})
+			// The account has TOTP on: the reset asks for it, and a recovery code ends it.
+			code, challenge := callT(t, "POST", base+"/api/auth/password-reset/confirm", "", map[string]any{"token": resetToken, "new_password": newPw})
+			resetMFA, _ := challenge["mfa_token"].(string)
+			if code != http.StatusOK || resetMFA == "" {
+				t.Fatalf("confirm the reset = %d %v; want 200 mfa_required", code, challenge)
+			}
+			code, pair = callT(t, "POST", base+"/api/auth/mfa", "", map[string]any{"mfa_token": resetMFA, "method": "recovery_code", "code": recovery[1]})
 			if code != http.StatusOK {
-				t.Fatalf("confirm the reset = %d %v; want 200", code, pair)
+				t.Fatalf("the reset's second step = %d %v; want 200", code, pair)
 			}
 			access3, refresh3 := pair["access_token"].(string), pair["refresh_token"].(string)
 
@@ -178,7 +184,7 @@ func TestServe_DebugLogsHoldNoSecrets(t *testing.T) {
 				"access token": access1, "second access token": access2,
 				"refresh token": refresh1, "second refresh token": refresh2,
 				"argon2id hash prefix": "$argon2id$",
-				"totp secret":          secret, "otpauth uri": uri, "first mfa token": tok1, "second mfa token": tok2,
+				"totp secret":          secret, "otpauth uri": uri, "first mfa token": tok1, "second mfa token": tok2, "the reset's mfa token": resetMFA,
 				"access token of the mfa login": accessMFA, "refresh token of the mfa login": refreshMFA,
 			}
 			for i, c := range recovery {
