@@ -165,26 +165,38 @@ func (s *Store) LinkedIDByID(ctx context.Context, id lanyard.ID) (lanyard.Linked
 	return d.linkedID(), nil
 }
 
-// LinkedIDsOf loads the links of user u, newest first, one lookup by _id each (the
-// embedded store reads a whole collection for any other filter). Ids in the user's
-// list whose link is missing — left by an interrupted link or unlink — are skipped,
-// and dropped from the list once they are older than keyGrace.
+// LinkedIDsOf loads the links of user u, newest first (listedOf).
 func (s *Store) LinkedIDsOf(ctx context.Context, u lanyard.User, now time.Time) ([]lanyard.LinkedID, error) {
-	ids := slices.Clone(u.Linked)
+	return listedOf(ctx, u.ID, u.Linked, now,
+		func(ctx context.Context, id lanyard.ID) (lanyard.LinkedID, lanyard.ID, error) {
+			l, err := s.LinkedIDByID(ctx, id)
+			return l, l.UserID, err
+		},
+		func(ctx context.Context, id lanyard.ID) error { return s.pullLink(ctx, u.ID, id) })
+}
+
+// listedOf loads, newest first, the documents a user's list of ids names (linked IDs,
+// passkeys): one lookup by _id each, as the embedded store reads a whole collection
+// for any other filter. An id whose document is missing or another user's — left by
+// an interrupted add or remove — is skipped, and pulled from the list once it is
+// older than keyGrace.
+func listedOf[T any](ctx context.Context, userID lanyard.ID, listed []lanyard.ID, now time.Time,
+	load func(context.Context, lanyard.ID) (T, lanyard.ID, error), pull func(context.Context, lanyard.ID) error) ([]T, error) {
+	ids := slices.Clone(listed)
 	slices.SortFunc(ids, func(a, b lanyard.ID) int { return -bytes.Compare(a[:], b[:]) })
-	out := make([]lanyard.LinkedID, 0, len(ids))
+	out := make([]T, 0, len(ids))
 	for _, id := range ids {
-		l, err := s.LinkedIDByID(ctx, id)
-		if isNotFound(err) || (err == nil && l.UserID != u.ID) {
+		v, owner, err := load(ctx, id)
+		if isNotFound(err) || (err == nil && owner != userID) {
 			if now.Sub(bson.ObjectID(id).Timestamp()) >= keyGrace {
-				_ = s.pullLink(ctx, u.ID, id)
+				_ = pull(ctx, id)
 			}
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, l)
+		out = append(out, v)
 	}
 	return out, nil
 }

@@ -1,10 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -104,27 +102,14 @@ func (s *Store) PasskeyByID(ctx context.Context, id lanyard.ID) (lanyard.Passkey
 	return d.passkey(), nil
 }
 
-// PasskeysOf loads the passkeys of user u, newest first, one lookup by _id each. Ids in
-// the user's list whose passkey is missing (an interrupted add or remove) are skipped,
-// and dropped from the list once they are older than keyGrace.
+// PasskeysOf loads the passkeys of user u, newest first (listedOf).
 func (s *Store) PasskeysOf(ctx context.Context, u lanyard.User, now time.Time) ([]lanyard.Passkey, error) {
-	ids := slices.Clone(u.PasskeyIDs)
-	slices.SortFunc(ids, func(a, b lanyard.ID) int { return -bytes.Compare(a[:], b[:]) })
-	out := make([]lanyard.Passkey, 0, len(ids))
-	for _, id := range ids {
-		p, err := s.PasskeyByID(ctx, id)
-		if isNotFound(err) || (err == nil && p.UserID != u.ID) {
-			if now.Sub(bson.ObjectID(id).Timestamp()) >= keyGrace {
-				_ = s.pullPasskey(ctx, u.ID, id)
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return listedOf(ctx, u.ID, u.PasskeyIDs, now,
+		func(ctx context.Context, id lanyard.ID) (lanyard.Passkey, lanyard.ID, error) {
+			p, err := s.PasskeyByID(ctx, id)
+			return p, p.UserID, err
+		},
+		func(ctx context.Context, id lanyard.ID) error { return s.pullPasskey(ctx, u.ID, id) })
 }
 
 // RemovePasskey deletes one passkey of a user, then its place in the user's list;
